@@ -1,0 +1,1 @@
+"""Exchange connectors (ccxt and the simulated venue), Kafka publishers and sinks."""

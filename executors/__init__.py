@@ -1,0 +1,1 @@
+"""Execution consumer, order state machine and reconciliation."""

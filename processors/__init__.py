@@ -1,0 +1,1 @@
+"""Pure domain logic: no Kafka, no network, no wall clock."""
