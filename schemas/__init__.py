@@ -1,1 +1,1 @@
-"""Event contracts: Avro schemas (the source of truth), generated records, codec, topic catalogue."""
+"""Event contracts: Avro schemas (the source of truth), records, codec, topic catalogue."""

@@ -1,0 +1,7 @@
+"""``python -m fundingflow``."""
+
+import sys
+
+from fundingflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""The ``fundingflow`` command line.
+
+Exit codes: 0 success, 1 an operation failed (message on stderr), 2 a bad argument,
+78 a configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fundingflow import __version__
+from fundingflow.commands import db as db_commands
+from fundingflow.commands import run as run_commands
+from fundingflow.commands import stack as stack_commands
+from fundingflow.commands import topics as topics_commands
+from fundingflow.errors import ConfigError
+from fundingflow.errors import FundingflowError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+
+app = typer.Typer(
+    name="fundingflow",
+    help="Funding-rate and basis arbitrage on Kafka: stack, topics, schemas, pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(stack_commands.app, name="stack")
+app.add_typer(topics_commands.app, name="topics")
+app.add_typer(db_commands.app, name="db")
+app.registered_commands += run_commands.app.registered_commands
+
+
+@app.command()
+def version() -> None:
+    """Print the fundingflow version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point with the documented exit codes."""
+    try:
+        app(args=argv, prog_name="fundingflow")
+    except SystemExit as exc:  # click's standalone mode: usage errors exit 2
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_FAILURE)
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        return EXIT_CONFIG
+    except FundingflowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return EXIT_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

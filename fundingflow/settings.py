@@ -1,0 +1,161 @@
+"""Settings: the only place that reads the environment, a secrets directory or a config file.
+
+Built once by the CLI and passed down explicitly; there is no module-level instance.
+Environment variables use the prefix ``FUNDINGFLOW_`` and ``__`` for nesting, e.g.
+``FUNDINGFLOW_KAFKA__BOOTSTRAP=127.0.0.1:9092`` or ``FUNDINGFLOW_POSTGRES__PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import SecretStr
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+from pydantic_settings import NestedSecretsSettingsSource
+from pydantic_settings import PydanticBaseSettingsSource
+from pydantic_settings import SettingsConfigDict
+from pydantic_settings import TomlConfigSettingsSource
+
+from fundingflow.errors import ConfigError
+
+LOOPBACK = "127.0.0.1"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Frozen):
+    """Broker endpoints and topic defaults."""
+
+    host: str = LOOPBACK
+    port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int = Field(default=1, ge=1)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class RegistrySettings(_Frozen):
+    """Confluent-compatible schema registry (Apicurio's ``/apis/ccompat/v7``)."""
+
+    host: str = LOOPBACK
+    port: int = Field(default=8081, ge=1, le=65535)
+    ccompat_path: str = "/apis/ccompat/v7"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}{self.ccompat_path}"
+
+
+class PostgresSettings(_Frozen):
+    """The ledger database."""
+
+    host: str = LOOPBACK
+    port: int = Field(default=5432, ge=1, le=65535)
+    user: str = "fundingflow"
+    password: SecretStr = SecretStr("fundingflow")
+    database: str = "fundingflow"
+    registry_database: str = "apicurio"
+
+    def conninfo(self, database: str | None = None) -> str:
+        """A libpq connection string; never log it (it holds the password)."""
+        db = database or self.database
+        secret = self.password.get_secret_value()
+        return f"host={self.host} port={self.port} user={self.user} password={secret} dbname={db}"
+
+
+class QuestDBSettings(_Frozen):
+    """Time-series store: ILP over HTTP and the PostgreSQL wire port."""
+
+    host: str = LOOPBACK
+    http_port: int = Field(default=9000, ge=1, le=65535)
+    http_min_port: int = Field(default=9003, ge=1, le=65535)
+    pg_port: int = Field(default=8812, ge=1, le=65535)
+    ilp_tcp_port: int = Field(default=9009, ge=1, le=65535)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+
+class StackSettings(_Frozen):
+    """Versions and locations of the local stack started from package registries."""
+
+    home: Path = Path(".local")
+    kafka_version: str = "4.1.1"
+    apicurio_version: str = "3.0.9"
+    questdb_version: str = "9.3.4"
+    java_home: Path | None = None
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything fundingflow reads from the outside world."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FUNDINGFLOW_",
+        env_nested_delimiter="__",
+        secrets_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    registry: RegistrySettings = RegistrySettings()
+    postgres: PostgresSettings = PostgresSettings()
+    questdb: QuestDBSettings = QuestDBSettings()
+    stack: StackSettings = StackSettings()
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files: env only
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources.append(NestedSecretsSettingsSource(file_secret_settings))
+        config_file = os.environ.get("FUNDINGFLOW_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once; turn every problem into a ``ConfigError`` without secrets."""
+    config_file = os.environ.get("FUNDINGFLOW_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"FUNDINGFLOW_CONFIG points to {config_file!r}, which is not a file")
+    secrets_dir = os.environ.get("FUNDINGFLOW_SECRETS_DIR")
+    if secrets_dir and not Path(secrets_dir).is_dir():
+        raise ConfigError(
+            f"FUNDINGFLOW_SECRETS_DIR points to {secrets_dir!r}, which is not a directory"
+        )
+    try:
+        if secrets_dir:
+            return Settings(_secrets_dir=secrets_dir, **overrides)
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

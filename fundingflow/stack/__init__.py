@@ -1,0 +1,1 @@
+"""The local stack: Kafka, schema registry, PostgreSQL and QuestDB from package registries."""

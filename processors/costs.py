@@ -1,0 +1,176 @@
+"""Cost model of a multi-leg position, entry to exit.
+
+Every component is a cost, never negative, in quote and in bps of the position notional:
+
+- ``entry_fees`` / ``exit_fees``: fee rate of the chosen liquidity times the filled notional of
+  each leg (exit filled at today's book on the opposite side). A negative fee rate (maker rebate)
+  costs zero and its amount goes to ``rebate_quote``, which is reported but never netted.
+- ``entry_slippage`` / ``exit_slippage``: depth walk of each leg beyond the touch for the size.
+- ``spread_cost``: crossing the bid/ask to close, ``exit spread - entry spread`` at the touch
+  = ``size * (ask - bid)`` summed over legs (half paid at entry, half at exit). Conservative for
+  maker fills.
+- ``funding_paid``: funding the paying legs owe over the horizon at each venue's own
+  settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``).
+
+Break-even: ``one_off_costs / net_carry_per_hour`` hours, where the carry per hour is the
+rate-normalized net funding (smooth, not the lumpy settlement count); in intervals it is
+rounded up in units of the longest funding interval among the legs (the slowest clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING
+from decimal import Decimal
+
+from fundingflow.errors import FundingflowError
+from processors.books import walk_book
+from processors.funding import LegFundingCash
+from processors.funding import expected_funding_cash
+from processors.units import MS_PER_HOUR
+from processors.units import ZERO
+from processors.units import InstrumentState
+from processors.units import Liquidity
+from processors.units import PositionSide
+from processors.units import bps_of
+
+
+class InsufficientDepth(FundingflowError):  # noqa: N818 - names the condition
+    """A leg's book cannot fill the requested size."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostLeg:
+    state: InstrumentState
+    side: PositionSide
+    entry_liquidity: Liquidity = Liquidity.TAKER
+    exit_liquidity: Liquidity = Liquidity.TAKER
+
+
+@dataclass(frozen=True, slots=True)
+class CostComponents:
+    """One set of components, all in the same unit (quote or bps)."""
+
+    entry_fees: Decimal
+    exit_fees: Decimal
+    entry_slippage: Decimal
+    exit_slippage: Decimal
+    spread_cost: Decimal
+    funding_paid: Decimal
+
+    @property
+    def one_off(self) -> Decimal:
+        """Costs paid once (fees, slippage, spread), independent of the holding time."""
+        return (
+            self.entry_fees
+            + self.exit_fees
+            + self.entry_slippage
+            + self.exit_slippage
+            + self.spread_cost
+        )
+
+    @property
+    def total(self) -> Decimal:
+        return self.one_off + self.funding_paid
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    size_base: Decimal
+    notional_quote: Decimal
+    """Mean of the legs' mid notionals; the reference of every bps figure."""
+    horizon_ms: int
+    quote: CostComponents
+    bps: CostComponents
+    rebate_quote: Decimal
+    funding_received_quote: Decimal
+    leg_funding: tuple[LegFundingCash | None, ...]
+    net_carry_per_hour_quote: Decimal
+    """Net funding per hour (received minus paid, rate-normalized); may be negative."""
+    break_even_hours: Decimal | None
+    """None when the net carry is not positive (never breaks even on funding)."""
+    break_even_intervals: int | None
+
+    @property
+    def net_funding_quote(self) -> Decimal:
+        return self.funding_received_quote - self.quote.funding_paid
+
+
+def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
+    """(cost, rebate) of a fee rate on a notional."""
+    amount = rate * notional
+    return (amount, ZERO) if amount >= 0 else (ZERO, -amount)
+
+
+def _break_even(
+    one_off: Decimal, carry_per_hour: Decimal, legs: Sequence[CostLeg]
+) -> tuple[Decimal | None, int | None]:
+    if carry_per_hour <= 0:
+        return None, None
+    hours = one_off / carry_per_hour
+    intervals = [leg.state.funding.rate.interval_ms for leg in legs if leg.state.funding]
+    if not intervals:
+        return hours, None
+    ref_hours = Decimal(max(intervals)) / MS_PER_HOUR
+    return hours, int((hours / ref_hours).to_integral_value(rounding=ROUND_CEILING))
+
+
+def estimate_costs(
+    legs: Sequence[CostLeg], size_base: Decimal, start_ms: int, horizon_ms: int
+) -> CostBreakdown:
+    """Costs of holding ``size_base`` on every leg from ``start_ms`` for ``horizon_ms``.
+
+    Raises :class:`InsufficientDepth` when a book cannot fill the size on entry or exit.
+    """
+    if size_base <= 0:
+        raise ValueError(f"expected a positive size, was {size_base}")
+    if not legs:
+        raise ValueError("expected at least one leg")
+    entry_fees = exit_fees = entry_slip = exit_slip = spread = paid = received = ZERO
+    rebate = carry_per_hour = notional_sum = ZERO
+    funding: list[LegFundingCash | None] = []
+    for leg in legs:
+        book = leg.state.book
+        entry = walk_book(book, leg.side.entry_side, size_base=size_base)
+        exit_ = walk_book(book, leg.side.exit_side, size_base=size_base)
+        if not (entry.complete and exit_.complete):
+            raise InsufficientDepth(f"{leg.state.key} cannot fill {size_base} on both sides")
+        fees = leg.state.fees
+        cost, back = _fee(fees.rate(leg.entry_liquidity), entry.filled_quote)
+        entry_fees, rebate = entry_fees + cost, rebate + back
+        cost, back = _fee(fees.rate(leg.exit_liquidity), exit_.filled_quote)
+        exit_fees, rebate = exit_fees + cost, rebate + back
+        entry_slip += entry.slippage_quote
+        exit_slip += exit_.slippage_quote
+        spread += size_base * (book.best_ask - book.best_bid)
+        leg_notional = size_base * book.mid
+        notional_sum += leg_notional
+        schedule = leg.state.funding
+        if schedule is None:
+            funding.append(None)
+            continue
+        cash = expected_funding_cash(schedule, leg.side, leg_notional, start_ms, horizon_ms)
+        funding.append(cash)
+        paid += cash.paid_quote
+        received += cash.received_quote
+        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * leg_notional
+    notional = notional_sum / len(legs)
+    quote = CostComponents(entry_fees, exit_fees, entry_slip, exit_slip, spread, paid)
+    as_bps = CostComponents(
+        *(bps_of(v, notional) for v in (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid))
+    )
+    hours, intervals = _break_even(quote.one_off, carry_per_hour, legs)
+    return CostBreakdown(
+        size_base=size_base,
+        notional_quote=notional,
+        horizon_ms=horizon_ms,
+        quote=quote,
+        bps=as_bps,
+        rebate_quote=rebate,
+        funding_received_quote=received,
+        leg_funding=tuple(funding),
+        net_carry_per_hour_quote=carry_per_hour,
+        break_even_hours=hours,
+        break_even_intervals=intervals,
+    )

@@ -1,0 +1,223 @@
+"""Funding: settlement calendars, expected funding cash, prediction, interval derivation.
+
+Sign convention: a positive rate means longs pay shorts. A cash amount is positive when the
+leg *receives* it and negative when the leg pays.
+
+Annualization lives on :class:`processors.units.FundingRate` (``apr_simple``,
+``apr_compounded``); normalization per hour is for comparison only, cash uses the native
+interval and the venue's own settlement times.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+from decimal import Decimal
+
+from fundingflow.errors import InvalidEvent
+from processors.units import ONE
+from processors.units import ZERO
+from processors.units import FundingRate
+from processors.units import FundingSchedule
+from processors.units import PositionSide
+
+#: EWMA smoothing of realized rates: ``estimate = alpha * realized + (1 - alpha) * estimate``.
+#: 0.3 gives a half-life of ~1.9 settlements (ln 0.5 / ln 0.7), quick enough to follow the
+#: regime shifts funding shows, slow enough to damp one-off prints.
+DEFAULT_EWMA_ALPHA = Decimal("0.3")
+
+
+def settlement_times(schedule: FundingSchedule, start_ms: int, horizon_ms: int) -> tuple[int, ...]:
+    """The venue's settlement times in ``[start_ms, start_ms + horizon_ms)``.
+
+    Settlements fall at ``next_funding_time_ms + k * interval_ms`` for ``k >= 0``. A
+    ``next_funding_time_ms`` already in the past (stale snapshot) is rolled forward on the same
+    grid; nothing is assumed before it.
+    """
+    if horizon_ms < 0:
+        raise ValueError(f"expected a non-negative horizon, was {horizon_ms} ms")
+    interval = schedule.rate.interval_ms
+    first = schedule.next_funding_time_ms
+    if first < start_ms:
+        first += -(-(start_ms - first) // interval) * interval
+    end = start_ms + horizon_ms
+    return tuple(range(first, end, interval)) if first < end else ()
+
+
+def next_settlement_ms(schedule: FundingSchedule, now_ms: int) -> int:
+    """The first settlement at or after ``now_ms`` (rolled forward if the snapshot is stale)."""
+    first = schedule.next_funding_time_ms
+    if first >= now_ms:
+        return first
+    interval = schedule.rate.interval_ms
+    return first + -(-(now_ms - first) // interval) * interval
+
+
+def funding_cash_quote(rate: Decimal, side: PositionSide, notional_quote: Decimal) -> Decimal:
+    """Cash for one settlement: ``-sign(side) * rate * notional`` (positive = received)."""
+    return -side.sign * rate * notional_quote
+
+
+@dataclass(frozen=True, slots=True)
+class LegFundingCash:
+    settlements: int
+    cash_quote: Decimal
+    """Positive when the leg receives funding over the horizon, negative when it pays."""
+
+    @property
+    def paid_quote(self) -> Decimal:
+        return -self.cash_quote if self.cash_quote < 0 else ZERO
+
+    @property
+    def received_quote(self) -> Decimal:
+        return self.cash_quote if self.cash_quote > 0 else ZERO
+
+
+def expected_funding_cash(
+    schedule: FundingSchedule,
+    side: PositionSide,
+    notional_quote: Decimal,
+    start_ms: int,
+    horizon_ms: int,
+) -> LegFundingCash:
+    """Expected funding over ``[start_ms, start_ms + horizon_ms)``, holding the rate constant."""
+    n = len(settlement_times(schedule, start_ms, horizon_ms))
+    per = funding_cash_quote(schedule.rate.rate, side, notional_quote)
+    return LegFundingCash(settlements=n, cash_quote=per * n)
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+@dataclass(frozen=True, slots=True)
+class RealizedFunding:
+    """A settled funding rate (event fed to :func:`apply`)."""
+
+    rate: FundingRate
+    funding_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePrediction:
+    """The venue's own predicted rate for the next settlement."""
+
+    rate: FundingRate
+    ts_ms: int
+
+
+FundingEvent = RealizedFunding | VenuePrediction
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPredictor:
+    """Immutable predictor state for one instrument.
+
+    ``predict()`` returns the venue prediction when one is pending for the next settlement,
+    else an EWMA of realized rates (kept per hour, so an interval change does not bias it).
+    Each realized rate is compared with the prediction that was in force; errors are
+    accumulated as absolute and squared sums (rates per native interval).
+    """
+
+    alpha: Decimal = DEFAULT_EWMA_ALPHA
+    ewma_per_hour: Decimal | None = None
+    interval_ms: int | None = None
+    venue_prediction: FundingRate | None = None
+    last_funding_time_ms: int | None = None
+    errors: int = 0
+    abs_error_sum: Decimal = ZERO
+    sq_error_sum: Decimal = ZERO
+    last_error: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if not ZERO < self.alpha <= ONE:
+            raise ValueError(f"expected 0 < alpha <= 1, was {self.alpha}")
+
+    def predict(self) -> FundingRate | None:
+        if self.venue_prediction is not None:
+            return self.venue_prediction
+        if self.ewma_per_hour is None or self.interval_ms is None:
+            return None
+        return FundingRate(self.ewma_per_hour * self.interval_ms / 3_600_000, self.interval_ms)
+
+    @property
+    def mean_abs_error(self) -> Decimal | None:
+        return self.abs_error_sum / self.errors if self.errors else None
+
+    @property
+    def rmse(self) -> Decimal | None:
+        return (self.sq_error_sum / self.errors).sqrt() if self.errors else None
+
+    def observe(self, realized: RealizedFunding) -> FundingPredictor:
+        """A new state after a settlement; a replayed or older settlement is ignored."""
+        if self.last_funding_time_ms is not None and (
+            realized.funding_time_ms <= self.last_funding_time_ms
+        ):
+            return self
+        state = self
+        predicted = self.predict()
+        if predicted is not None:
+            error = realized.rate.rate - predicted.per(realized.rate.interval_ms)
+            state = replace(
+                state,
+                errors=state.errors + 1,
+                abs_error_sum=state.abs_error_sum + abs(error),
+                sq_error_sum=state.sq_error_sum + error * error,
+                last_error=error,
+            )
+        x = realized.rate.per_hour()
+        ewma = (
+            x
+            if self.ewma_per_hour is None
+            else self.alpha * x + (ONE - self.alpha) * (self.ewma_per_hour)
+        )
+        return replace(
+            state,
+            ewma_per_hour=ewma,
+            interval_ms=realized.rate.interval_ms,
+            venue_prediction=None,
+            last_funding_time_ms=realized.funding_time_ms,
+        )
+
+    def with_venue_prediction(self, prediction: VenuePrediction) -> FundingPredictor:
+        return replace(self, venue_prediction=prediction.rate)
+
+
+def apply(state: FundingPredictor, event: FundingEvent) -> FundingPredictor:
+    """Pure reducer over funding events."""
+    if isinstance(event, RealizedFunding):
+        return state.observe(event)
+    return state.with_venue_prediction(event)
+
+
+# ------------------------------------------------------------------- interval derivation
+
+
+def derive_interval_ms(
+    funding_times_ms: Sequence[int], *, window: int = 3, granularity_ms: int = 60_000
+) -> int:
+    """The funding interval from consecutive settlement timestamps (ascending order).
+
+    Takes the smallest gap among the last ``window`` gaps: a missing record only lengthens a
+    gap, and a venue moving to a shorter interval shows up once two stamps at the new cadence
+    exist. The result is rounded to ``granularity_ms`` (venues stamp a few ms late). Fewer than
+    two timestamps, or non-increasing ones, raise :class:`InvalidEvent` — never a default.
+    """
+    if len(funding_times_ms) < 2:
+        raise InvalidEvent(
+            "funding_interval_unknown",
+            f"need two funding timestamps to derive an interval, got {len(funding_times_ms)}",
+        )
+    gaps = [b - a for a, b in itertools.pairwise(funding_times_ms)]
+    if any(g <= 0 for g in gaps):
+        raise InvalidEvent(
+            "funding_times_unordered", f"expected increasing funding timestamps, got gaps {gaps}"
+        )
+    smallest = min(gaps[-window:])
+    interval = (smallest + granularity_ms // 2) // granularity_ms * granularity_ms
+    if interval <= 0:
+        raise InvalidEvent(
+            "funding_interval_unknown", f"gap of {smallest} ms is below {granularity_ms} ms"
+        )
+    return interval

@@ -1,0 +1,173 @@
+"""The opportunity lifecycle: a deterministic state machine over market views.
+
+``step(state, view, now_ms, config) -> (state, events)`` re-evaluates every open opportunity,
+closes those that meet a close reason, updates the others when their figures changed, then
+opens new candidates that pass the open thresholds, best net APR first, up to ``max_open``.
+
+Hysteresis: an opportunity opens only when its net edge is at or above *both* open thresholds
+(bps over the horizon and APR), and closes only when it falls below *either* exit threshold,
+which are lower; an edge moving inside the band neither opens nor closes anything.
+
+Close reasons (all that apply are listed, in this order): ``STALE_LEG`` (a leg's quote is older
+than ``stale_after_ms`` at ``now_ms``, or the leg left the view), ``MAX_HOLDING``,
+``FUNDING_FLIP`` (carry types: the net funding carry changed sign against the direction held),
+``NO_LIQUIDITY`` (the legs cannot be sized any more), ``EDGE_BELOW_EXIT``.
+
+Ids are ``uuid5`` over type, legs and open time, so a replay produces the same ids.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from dataclasses import replace
+
+from processors.detection import Candidate
+from processors.detection import DetectionConfig
+from processors.detection import Evaluation
+from processors.detection import MarketView
+from processors.detection import OpportunityType
+from processors.detection import detect
+from processors.detection import evaluate
+from processors.units import MS_PER_HOUR
+
+OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
+
+
+class EventKind(enum.StrEnum):
+    OPENED = "OPENED"
+    UPDATED = "UPDATED"
+    CLOSED = "CLOSED"
+
+
+class CloseReason(enum.StrEnum):
+    STALE_LEG = "STALE_LEG"
+    MAX_HOLDING = "MAX_HOLDING"
+    FUNDING_FLIP = "FUNDING_FLIP"
+    NO_LIQUIDITY = "NO_LIQUIDITY"
+    EDGE_BELOW_EXIT = "EDGE_BELOW_EXIT"
+
+
+def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
+    name = f"{candidate.type}|{candidate.long}|{candidate.short}|{opened_at_ms}"
+    return str(uuid.uuid5(OPPORTUNITY_NAMESPACE, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    id: str
+    candidate: Candidate
+    opened_at_ms: int
+    updated_at_ms: int
+    evaluation: Evaluation
+    carry_sign_at_open: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityEvent:
+    kind: EventKind
+    opportunity: Opportunity
+    at_ms: int
+    reasons: tuple[CloseReason, ...] = ()
+
+    @property
+    def reason(self) -> CloseReason | None:
+        return self.reasons[0] if self.reasons else None
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityBook:
+    """Open opportunities, sorted by id (a canonical order for digests)."""
+
+    open: tuple[Opportunity, ...] = ()
+
+
+def _stale(candidate: Candidate, view: MarketView, now_ms: int, config: DetectionConfig) -> bool:
+    for key in (candidate.long, candidate.short):
+        state = view.get(key)
+        if state is None or now_ms - state.book.ts_ms > config.stale_after_ms:
+            return True
+    return False
+
+
+def _below_exit(evaluation: Evaluation, candidate: Candidate, config: DetectionConfig) -> bool:
+    t = config.thresholds[candidate.type]
+    return evaluation.net_edge_bps < t.exit_net_bps or evaluation.net_edge_apr < t.exit_net_apr
+
+
+def close_reasons(
+    opp: Opportunity,
+    evaluation: Evaluation | None,
+    view: MarketView,
+    now_ms: int,
+    config: DetectionConfig,
+) -> tuple[CloseReason, ...]:
+    reasons: list[CloseReason] = []
+    if _stale(opp.candidate, view, now_ms, config):
+        reasons.append(CloseReason.STALE_LEG)
+    if now_ms - opp.opened_at_ms >= config.max_holding_ms:
+        reasons.append(CloseReason.MAX_HOLDING)
+    carry = opp.candidate.type is not OpportunityType.CROSS_EXCHANGE
+    if carry and evaluation is not None and evaluation.carry_sign * opp.carry_sign_at_open < 0:
+        reasons.append(CloseReason.FUNDING_FLIP)
+    if evaluation is None:
+        if CloseReason.STALE_LEG not in reasons:
+            reasons.append(CloseReason.NO_LIQUIDITY)
+    elif _below_exit(evaluation, opp.candidate, config):
+        reasons.append(CloseReason.EDGE_BELOW_EXIT)
+    return tuple(reasons)
+
+
+def opens(candidate: Candidate, evaluation: Evaluation, config: DetectionConfig) -> bool:
+    """Whether a fresh candidate passes the open thresholds and the break-even bound."""
+    t = config.thresholds[candidate.type]
+    if evaluation.net_edge_bps < t.open_net_bps or evaluation.net_edge_apr < t.open_net_apr:
+        return False
+    if candidate.type is OpportunityType.CROSS_EXCHANGE:
+        return True
+    hours = evaluation.costs.break_even_hours
+    return hours is not None and hours * MS_PER_HOUR <= config.max_holding_ms
+
+
+def step(
+    state: OpportunityBook, view: MarketView, now_ms: int, config: DetectionConfig
+) -> tuple[OpportunityBook, list[OpportunityEvent]]:
+    events: list[OpportunityEvent] = []
+    kept: list[Opportunity] = []
+    for opp in state.open:
+        evaluation = evaluate(opp.candidate, view, now_ms, config)
+        reasons = close_reasons(opp, evaluation, view, now_ms, config)
+        if reasons:
+            closed = replace(opp, updated_at_ms=now_ms, evaluation=evaluation or opp.evaluation)
+            events.append(OpportunityEvent(EventKind.CLOSED, closed, now_ms, reasons))
+            continue
+        assert evaluation is not None  # no reasons implies an evaluation
+        if evaluation != opp.evaluation:
+            opp = replace(opp, evaluation=evaluation, updated_at_ms=now_ms)
+            events.append(OpportunityEvent(EventKind.UPDATED, opp, now_ms))
+        kept.append(opp)
+    taken = {o.candidate.pair_key for o in kept}
+    fresh: list[tuple[Candidate, Evaluation]] = []
+    for candidate in detect(view, config):
+        if candidate.pair_key in taken or _stale(candidate, view, now_ms, config):
+            continue
+        evaluation = evaluate(candidate, view, now_ms, config)
+        if evaluation is not None and opens(candidate, evaluation, config):
+            fresh.append((candidate, evaluation))
+    fresh.sort(key=lambda ce: (-ce[1].net_edge_apr, ce[0]))
+    for candidate, evaluation in fresh[: max(config.max_open - len(kept), 0)]:
+        if candidate.pair_key in taken:
+            continue
+        taken.add(candidate.pair_key)
+        opp = Opportunity(
+            id=opportunity_id(candidate, now_ms),
+            candidate=candidate,
+            opened_at_ms=now_ms,
+            updated_at_ms=now_ms,
+            evaluation=evaluation,
+            carry_sign_at_open=evaluation.carry_sign,
+        )
+        kept.append(opp)
+        events.append(OpportunityEvent(EventKind.OPENED, opp, now_ms))
+    return OpportunityBook(tuple(sorted(kept, key=lambda o: o.id))), events

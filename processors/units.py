@@ -1,0 +1,209 @@
+"""Unit-bearing value types shared by the processors.
+
+Conventions (every processor follows them):
+
+- Money, prices, sizes and rates are ``Decimal``; nothing here quantizes (the codec does, at
+  the edge).
+- Names carry units: ``_ms`` epoch or duration milliseconds, ``_base`` base-asset units,
+  ``_quote`` quote-currency units, ``_bps`` basis points (1 bp = 0.0001), plain fractions otherwise.
+- A funding rate is a fraction *per its own interval*; the interval travels with it.
+- Sign of funding: a positive rate means longs pay shorts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fundingflow.errors import InvalidEvent
+
+MS_PER_HOUR = 3_600_000
+HOURS_PER_YEAR = 8760
+MS_PER_YEAR = MS_PER_HOUR * HOURS_PER_YEAR
+BPS = Decimal(10_000)
+ZERO = Decimal(0)
+ONE = Decimal(1)
+TWO = Decimal(2)
+
+
+class MarketKind(enum.StrEnum):
+    SPOT = "SPOT"
+    PERP = "PERP"
+
+
+class Side(enum.StrEnum):
+    """Order side: BUY takes asks, SELL takes bids."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class PositionSide(enum.StrEnum):
+    """Direction of a position leg; ``sign`` is +1 for LONG, -1 for SHORT."""
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is PositionSide.LONG else -1
+
+    @property
+    def entry_side(self) -> Side:
+        return Side.BUY if self is PositionSide.LONG else Side.SELL
+
+    @property
+    def exit_side(self) -> Side:
+        return self.entry_side.opposite
+
+
+class Liquidity(enum.StrEnum):
+    MAKER = "MAKER"
+    TAKER = "TAKER"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class InstrumentKey:
+    """An exchange id plus a ccxt unified symbol (``BTC/USDT`` spot, ``BTC/USDT:USDT`` perp)."""
+
+    exchange: str
+    symbol: str
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/", 1)[0]
+
+    @property
+    def quote(self) -> str:
+        rest = self.symbol.split("/", 1)[1] if "/" in self.symbol else ""
+        return rest.split(":", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A funding rate as a fraction per ``interval_ms`` (positive: longs pay shorts)."""
+
+    rate: Decimal
+    interval_ms: int
+
+    def __post_init__(self) -> None:
+        if self.interval_ms <= 0:
+            raise InvalidEvent(
+                "funding_interval_invalid",
+                f"expected a positive funding interval, was {self.interval_ms} ms",
+            )
+        if not self.rate.is_finite():
+            raise InvalidEvent("funding_rate_nonfinite", f"expected a finite rate, was {self.rate}")
+
+    @property
+    def interval_hours(self) -> Decimal:
+        return Decimal(self.interval_ms) / MS_PER_HOUR
+
+    @property
+    def periods_per_year(self) -> Decimal:
+        return Decimal(MS_PER_YEAR) / self.interval_ms
+
+    def per_hour(self) -> Decimal:
+        """The rate per hour (for comparison across venues, never for accounting)."""
+        return self.rate * MS_PER_HOUR / self.interval_ms
+
+    def per(self, interval_ms: int) -> Decimal:
+        """The simple rate over another interval (``per(8h)`` is the 8h-reference rate)."""
+        return self.rate * interval_ms / self.interval_ms
+
+    def apr_simple(self) -> Decimal:
+        """Simple annualization: ``rate * 8760 / interval_hours`` (a fraction per year)."""
+        return self.rate * MS_PER_YEAR / self.interval_ms
+
+    def apr_compounded(self) -> Decimal:
+        """Compounded annualization: ``(1 + rate) ** periods_per_year - 1``."""
+        growth = ONE + self.rate
+        if growth <= 0:
+            raise InvalidEvent(
+                "funding_rate_invalid", f"cannot compound a rate of {self.rate} (1 + rate <= 0)"
+            )
+        periods = self.periods_per_year
+        if periods == periods.to_integral_value():
+            return growth ** int(periods) - ONE
+        return growth**periods - ONE
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    price: Decimal
+    size_base: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """An order book snapshot: bids best (highest) first, asks best (lowest) first."""
+
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    ts_ms: int
+    seq: int | None = None
+
+    @property
+    def best_bid(self) -> Decimal:
+        return self.bids[0].price
+
+    @property
+    def best_ask(self) -> Decimal:
+        return self.asks[0].price
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bids[0].price + self.asks[0].price) / TWO
+
+    def levels(self, side: Side) -> tuple[BookLevel, ...]:
+        """The levels an order of ``side`` takes from (BUY takes asks)."""
+        return self.asks if side is Side.BUY else self.bids
+
+    def touch(self, side: Side) -> Decimal:
+        """The best price an order of ``side`` pays or receives."""
+        return self.levels(side)[0].price
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """Fee rates as fractions of notional; a negative maker fee is a rebate."""
+
+    maker: Decimal
+    taker: Decimal
+
+    def rate(self, liquidity: Liquidity) -> Decimal:
+        return self.maker if liquidity is Liquidity.MAKER else self.taker
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSchedule:
+    """What is known about a perp's funding: the rate in force and its next settlement."""
+
+    rate: FundingRate
+    next_funding_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentState:
+    """The market state of one instrument, as the detector and cost model see it."""
+
+    key: InstrumentKey
+    kind: MarketKind
+    book: Book
+    fees: FeeSchedule
+    funding: FundingSchedule | None = None
+
+
+def bps_of(amount: Decimal, reference: Decimal) -> Decimal:
+    """``amount`` in basis points of ``reference`` (zero reference gives zero)."""
+    if reference == 0:
+        return ZERO
+    return amount / reference * BPS

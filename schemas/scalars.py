@@ -1,0 +1,50 @@
+"""Python types for Avro scalars, with the range checks the wire format needs.
+
+``AvroDecimal`` is the one decimal type of every schema: Avro ``bytes`` with logical type
+decimal, precision 38, scale 18. Values with more than 18 decimal places are rounded
+half-even on construction (computed fees and products easily carry 30+ places); values that
+cannot fit 38 digits, NaN and infinities are refused.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator
+from pydantic import Field
+
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 18
+QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
+DECIMAL_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+
+
+def fit_decimal(value: Decimal) -> Decimal:
+    """Round ``value`` half-even to 18 places; refuse what decimal(38, 18) cannot hold."""
+    if not value.is_finite():
+        raise ValueError(f"expected a finite decimal, was {value}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -DECIMAL_SCALE:
+        value = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    if abs(value) >= DECIMAL_LIMIT:
+        raise ValueError(f"expected fewer than 20 integer digits, was {value}")
+    return value
+
+
+AvroDecimal = Annotated[Decimal, AfterValidator(fit_decimal)]
+"""Avro decimal(38, 18); see :func:`fit_decimal`."""
+
+Long = Annotated[int, Field(ge=LONG_MIN, le=LONG_MAX)]
+"""Avro long: a signed 64-bit integer."""
+
+Int = Annotated[int, Field(ge=INT_MIN, le=INT_MAX)]
+"""Avro int: a signed 32-bit integer."""
+
+Float = Annotated[float, Field(allow_inf_nan=False)]
+"""Avro float or double, finite only (NaN would break equality and replay digests)."""

@@ -1,0 +1,118 @@
+"""The cost model on a spot-perp carry, every figure computed by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from processors.costs import CostLeg
+from processors.costs import InsufficientDepth
+from processors.costs import estimate_costs
+from processors.units import Book
+from processors.units import BookLevel
+from processors.units import FeeSchedule
+from processors.units import FundingRate
+from processors.units import FundingSchedule
+from processors.units import InstrumentKey
+from processors.units import InstrumentState
+from processors.units import Liquidity
+from processors.units import MarketKind
+from processors.units import PositionSide
+
+H = 3_600_000
+
+
+def _book(bid: str, ask: str, size: str = "10") -> Book:
+    return Book(bids=(BookLevel(D(bid), D(size)),), asks=(BookLevel(D(ask), D(size)),), ts_ms=0)
+
+
+SPOT = InstrumentState(
+    InstrumentKey("x", "BTC/USDT"),
+    MarketKind.SPOT,
+    _book("99.9", "100.1"),
+    FeeSchedule(maker=D("0.0008"), taker=D("0.001")),
+)
+PERP = InstrumentState(
+    InstrumentKey("x", "BTC/USDT:USDT"),
+    MarketKind.PERP,
+    _book("100.9", "101.1"),
+    FeeSchedule(maker=D("0.0002"), taker=D("0.0005")),
+    FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=8 * H),
+)
+CARRY = [CostLeg(SPOT, PositionSide.LONG), CostLeg(PERP, PositionSide.SHORT)]
+
+
+def test_fees_on_both_legs_entry_and_exit() -> None:
+    c = estimate_costs(CARRY, D(1), 0, 24 * H)
+    # entry: buy spot at 100.1 * 0.001 + sell perp at 100.9 * 0.0005
+    assert c.quote.entry_fees == D("0.1001") + D("0.05045")
+    # exit: sell spot at 99.9 * 0.001 + buy perp at 101.1 * 0.0005
+    assert c.quote.exit_fees == D("0.0999") + D("0.05055")
+    assert c.quote.entry_slippage == c.quote.exit_slippage == 0
+    assert c.quote.spread_cost == D("0.4")  # (0.2 + 0.2) * 1
+    assert c.quote.one_off == D("0.701")
+
+
+def test_funding_over_the_horizon_and_break_even() -> None:
+    c = estimate_costs(CARRY, D(1), 0, 24 * H)
+    # settlements at 8h and 16h; the short perp receives 0.0001 * 101 each
+    assert c.funding_received_quote == D("0.0202")
+    assert c.quote.funding_paid == 0
+    assert c.leg_funding[0] is None
+    assert c.leg_funding[1] is not None and c.leg_funding[1].settlements == 2
+    # carry per hour = 0.0001 / 8 * 101
+    assert c.net_carry_per_hour_quote == D("0.0012625")
+    assert c.break_even_hours == D("0.701") / D("0.0012625")  # 555.2475...
+    assert c.break_even_intervals == 70  # ceil(555.25 / 8)
+
+
+def test_components_in_bps_of_the_mean_notional() -> None:
+    c = estimate_costs(CARRY, D(1), 0, 24 * H)
+    assert c.notional_quote == D("100.5")
+    assert c.bps.spread_cost == D("0.4") / D("100.5") * 10_000
+    assert c.bps.total == pytest.approx(c.quote.total / D("100.5") * 10_000)
+
+
+def test_paying_leg_funding_is_a_cost() -> None:
+    legs = [CostLeg(SPOT, PositionSide.SHORT), CostLeg(PERP, PositionSide.LONG)]
+    c = estimate_costs(legs, D(1), 0, 24 * H)
+    assert c.quote.funding_paid == D("0.0202")
+    assert c.funding_received_quote == 0
+    assert c.net_carry_per_hour_quote < 0
+    assert c.break_even_hours is None and c.break_even_intervals is None
+
+
+def test_slippage_through_three_levels_entry_and_exit() -> None:
+    book = Book(
+        bids=(BookLevel(D(99), D(1)), BookLevel(D(98), D(1)), BookLevel(D(97), D(2))),
+        asks=(BookLevel(D(100), D(1)), BookLevel(D(101), D(2)), BookLevel(D(102), D(3))),
+        ts_ms=0,
+    )
+    free = FeeSchedule(D(0), D(0))
+    state = InstrumentState(InstrumentKey("y", "BTC/USDT"), MarketKind.SPOT, book, free)
+    c = estimate_costs([CostLeg(state, PositionSide.LONG)], D(4), 0, H)
+    assert c.quote.entry_slippage == D(4)  # 404 - 400
+    assert c.quote.exit_slippage == D(1 + 2 * 2)  # 396 - (99 + 98 + 97 + 97) = 5
+    assert c.quote.spread_cost == D(4)  # (100 - 99) * 4
+
+
+def test_maker_rebate_is_reported_apart_and_never_a_negative_cost() -> None:
+    rebating = InstrumentState(
+        PERP.key, PERP.kind, PERP.book, FeeSchedule(D("-0.0001"), D("0.0005")), PERP.funding
+    )
+    legs = [CostLeg(rebating, PositionSide.SHORT, entry_liquidity=Liquidity.MAKER)]
+    c = estimate_costs(legs, D(1), 0, H)
+    assert c.quote.entry_fees == 0
+    assert c.rebate_quote == D("0.01009")
+    assert c.quote.exit_fees == D("0.05055")
+
+
+def test_insufficient_depth_raises() -> None:
+    with pytest.raises(InsufficientDepth):
+        estimate_costs(CARRY, D(11), 0, H)
+
+
+def test_non_positive_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="positive size"):
+        estimate_costs(CARRY, D(0), 0, H)
