@@ -138,11 +138,10 @@ def step(
     for opp in state.open:
         evaluation = evaluate(opp.candidate, view, now_ms, config)
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
-        if reasons:
+        if reasons or evaluation is None:  # no evaluation always yields a reason
             closed = replace(opp, updated_at_ms=now_ms, evaluation=evaluation or opp.evaluation)
             events.append(OpportunityEvent(EventKind.CLOSED, closed, now_ms, reasons))
             continue
-        assert evaluation is not None  # no reasons implies an evaluation
         if evaluation != opp.evaluation:
             opp = replace(opp, evaluation=evaluation, updated_at_ms=now_ms)
             events.append(OpportunityEvent(EventKind.UPDATED, opp, now_ms))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -14,6 +14,8 @@ from processors.books import walk_levels
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import Side
+
+D = Decimal
 
 
 def _levels(*pairs: tuple[str, str]) -> tuple[BookLevel, ...]:

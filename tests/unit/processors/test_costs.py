@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -19,6 +19,8 @@ from processors.units import InstrumentState
 from processors.units import Liquidity
 from processors.units import MarketKind
 from processors.units import PositionSide
+
+D = Decimal
 
 H = 3_600_000
 
@@ -60,7 +62,8 @@ def test_funding_over_the_horizon_and_break_even() -> None:
     assert c.funding_received_quote == D("0.0202")
     assert c.quote.funding_paid == 0
     assert c.leg_funding[0] is None
-    assert c.leg_funding[1] is not None and c.leg_funding[1].settlements == 2
+    assert c.leg_funding[1] is not None
+    assert c.leg_funding[1].settlements == 2
     # carry per hour = 0.0001 / 8 * 101
     assert c.net_carry_per_hour_quote == D("0.0012625")
     assert c.break_even_hours == D("0.701") / D("0.0012625")  # 555.2475...
@@ -80,7 +83,8 @@ def test_paying_leg_funding_is_a_cost() -> None:
     assert c.quote.funding_paid == D("0.0202")
     assert c.funding_received_quote == 0
     assert c.net_carry_per_hour_quote < 0
-    assert c.break_even_hours is None and c.break_even_intervals is None
+    assert c.break_even_hours is None
+    assert c.break_even_intervals is None
 
 
 def test_slippage_through_three_levels_entry_and_exit() -> None:

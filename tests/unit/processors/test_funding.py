@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -20,6 +20,8 @@ from processors.funding import settlement_times
 from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import PositionSide
+
+D = Decimal
 
 H = 3_600_000
 

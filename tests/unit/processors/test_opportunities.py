@@ -9,7 +9,7 @@ gross = 30,000 r bps, net = 30,000 r - 8 bps. With the default carry thresholds 
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -32,6 +32,8 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 
+D = Decimal
+
 H = 3_600_000
 SPOT = InstrumentKey("a", "BTC/USDT")
 PERP = InstrumentKey("a", "BTC/USDT:USDT")
@@ -50,7 +52,9 @@ def _perp(
     return InstrumentState(key, MarketKind.PERP, _book(now_ms, **book), FEES, funding)
 
 
-def _carry_view(rate: str, now_ms: int, spot_ts: int | None = None) -> dict[InstrumentKey, InstrumentState]:
+def _carry_view(
+    rate: str, now_ms: int, spot_ts: int | None = None
+) -> dict[InstrumentKey, InstrumentState]:
     spot_book = _book(now_ms if spot_ts is None else spot_ts)
     return {
         SPOT: InstrumentState(SPOT, MarketKind.SPOT, spot_book, FEES),
@@ -93,7 +97,8 @@ def test_negative_funding_needs_short_spot_permission() -> None:
 def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
     book = _open_carry()
     same, events = step(book, _carry_view("0.0005", 0), 0, CONFIG)
-    assert events == [] and same == book
+    assert events == []
+    assert same == book
     updated, events = step(book, _carry_view("0.0004", 1000), 1000, CONFIG)
     (event,) = events
     assert event.kind is EventKind.UPDATED
@@ -165,7 +170,8 @@ def test_perp_perp_longs_the_lower_hourly_rate_across_intervals() -> None:
     found = detect(view, CONFIG)
     assert Candidate(OpportunityType.PERP_PERP, eight, hourly) in found
     ev = evaluate(Candidate(OpportunityType.PERP_PERP, eight, hourly), view, 0, CONFIG)
-    assert ev is not None and ev.funding is not None
+    assert ev is not None
+    assert ev.funding is not None
     assert ev.funding.per_hour == D("0.00005")
     assert ev.funding.apr_simple == D("0.438")
     # both venues settle next at +1 h: the short hourly leg receives 23 * 1 bp in [0, 24 h)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -31,6 +31,8 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+
+D = Decimal
 
 H = 3_600_000
 SPOT = InstrumentKey("a", "BTC/USDT")
@@ -71,7 +73,8 @@ def test_size_caps_by_hand() -> None:
     # usable 8,000 / (100 spot + 100 / 2 perp margin)
     assert by_code["BALANCE"] == D(8_000) / D(150)
     assert caps.size_base == D(40)
-    assert caps.binding is not None and caps.binding.code == "VENUE_LIMIT"
+    assert caps.binding is not None
+    assert caps.binding.code == "VENUE_LIMIT"
 
 
 def test_existing_exposure_reduces_headroom() -> None:
@@ -112,9 +115,11 @@ def test_rejection_lists_every_failing_reason() -> None:
 def test_control_reducer_engages_releases_and_changes_limits() -> None:
     state = ControlState(LIMITS)
     state = apply_control(state, EngageKillSwitch(1, "manual"))
-    assert state.kill_switch and state.kill_reason == "manual"
+    assert state.kill_switch
+    assert state.kill_reason == "manual"
     state = apply_control(state, ReleaseKillSwitch(2))
-    assert not state.kill_switch and state.kill_reason is None
+    assert not state.kill_switch
+    assert state.kill_reason is None
     state = apply_control(state, SetLimit(3, "max_concurrent", D(7)))
     assert state.limits.max_concurrent == 7
     assert isinstance(state.limits.max_concurrent, int)
@@ -141,6 +146,7 @@ def test_incidents_trip_the_kill_switch() -> None:
         Incident("MAX_DRAWDOWN", 600.0, 500.0, 7, trip_kill_switch=True),
     ]
     command = kill_switch_command(incidents)
-    assert command is not None and command.at_ms == 7
+    assert command is not None
+    assert command.at_ms == 7
     assert "MAX_DRAWDOWN" in command.reason
     assert kill_switch_command(incidents[:1]) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 from processors.spreads import basis
 from processors.spreads import cross_exchange_spread
@@ -12,6 +12,8 @@ from processors.spreads import spot_perp_funding
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import FundingRate
+
+D = Decimal
 
 H = 3_600_000
 

@@ -1,0 +1,72 @@
+"""Properties of funding annualization and settlement calendars."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.funding import settlement_times
+from processors.units import FundingRate
+from processors.units import FundingSchedule
+
+D = Decimal
+
+H = 3_600_000
+rates = st.decimals(min_value=D("-0.01"), max_value=D("0.01"), places=8)
+intervals = st.sampled_from([H, 2 * H, 4 * H, 8 * H]) | st.integers(60_000, 24 * H)
+
+
+@given(rates, intervals, st.integers(1, 24))
+def test_annualization_scales_with_the_interval(rate: D, interval_ms: int, k: int) -> None:
+    base = FundingRate(rate, interval_ms)
+    # k times the rate over k times the interval is the same annual rate
+    assert FundingRate(rate * k, interval_ms * k).apr_simple() == base.apr_simple()
+    assert FundingRate(rate * k, interval_ms * k).per_hour() == base.per_hour()
+    # the same rate over a k times longer interval annualizes to 1/k
+    longer = FundingRate(rate, interval_ms * k).apr_simple()
+    assert abs(longer * k - base.apr_simple()) <= D("1e-20")
+
+
+@given(rates, intervals)
+def test_simple_apr_is_per_hour_times_8760_and_keeps_the_sign(rate: D, interval_ms: int) -> None:
+    fr = FundingRate(rate, interval_ms)
+    assert abs(fr.apr_simple() - fr.per_hour() * 8760) <= D("1e-20")
+    assert (fr.apr_simple() > 0) == (rate > 0)
+
+
+@given(rates.filter(lambda r: r != 0), st.sampled_from([H, 4 * H, 8 * H]))
+def test_compounded_apr_is_at_least_simple(rate: D, interval_ms: int) -> None:
+    fr = FundingRate(rate, interval_ms)
+    assert fr.apr_compounded() >= fr.apr_simple() - D("1e-20")
+
+
+@given(
+    st.sampled_from([H, 4 * H, 8 * H]),
+    st.integers(0, 8 * H),
+    st.integers(-48 * H, 48 * H),
+    st.integers(0, 96 * H),
+)
+def test_settlements_lie_on_the_venue_grid_inside_the_window(
+    interval_ms: int, next_ms: int, start_ms: int, horizon_ms: int
+) -> None:
+    schedule = FundingSchedule(FundingRate(D("0.0001"), interval_ms), next_ms)
+    times = settlement_times(schedule, start_ms, horizon_ms)
+    assert all(start_ms <= t < start_ms + horizon_ms for t in times)
+    assert all((t - next_ms) % interval_ms == 0 and t >= next_ms for t in times)
+    if times:
+        assert times[0] - interval_ms < max(start_ms, next_ms)
+        assert times[-1] + interval_ms >= start_ms + horizon_ms
+    longer = settlement_times(schedule, start_ms, horizon_ms + interval_ms)
+    assert len(longer) >= len(times)
+
+
+@given(st.integers(0, 8 * H).map(lambda t: t - t % H), st.integers(1, 30))
+def test_an_aligned_1h_venue_settles_8_times_per_8h_settlement(start_ms: int, days: int) -> None:
+    hourly = FundingSchedule(FundingRate(D("0.0001"), H), 0)
+    eight = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 0)
+    horizon = days * 24 * H
+    assert len(settlement_times(hourly, start_ms, horizon)) == 8 * len(
+        settlement_times(eight, start_ms, horizon)
+    )
