@@ -11,8 +11,10 @@ import sys
 import typer
 
 from fundingflow import __version__
+from fundingflow.commands import bench as bench_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import run as run_commands
+from fundingflow.commands import schemas as schemas_commands
 from fundingflow.commands import stack as stack_commands
 from fundingflow.commands import topics as topics_commands
 from fundingflow.errors import ConfigError
@@ -32,6 +34,8 @@ app = typer.Typer(
 app.add_typer(stack_commands.app, name="stack")
 app.add_typer(topics_commands.app, name="topics")
 app.add_typer(db_commands.app, name="db")
+app.add_typer(schemas_commands.app, name="schemas")
+app.add_typer(bench_commands.app, name="bench")
 app.registered_commands += run_commands.app.registered_commands
 
 

@@ -9,6 +9,7 @@ cannot fit 38 digits, NaN and infinities are refused.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN
+from decimal import Context
 from decimal import Decimal
 from typing import Annotated
 
@@ -19,6 +20,8 @@ DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 18
 QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
 DECIMAL_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
+DECIMAL_MAX = Decimal("9" * (DECIMAL_PRECISION - DECIMAL_SCALE) + "." + "9" * DECIMAL_SCALE)
+_CONTEXT = Context(prec=2 * DECIMAL_PRECISION)
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 INT_MIN = -(2**31)
@@ -31,8 +34,8 @@ def fit_decimal(value: Decimal) -> Decimal:
         raise ValueError(f"expected a finite decimal, was {value}")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -DECIMAL_SCALE:
-        value = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
-    if abs(value) >= DECIMAL_LIMIT:
+        value = value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
+    if value.copy_abs() >= DECIMAL_LIMIT:
         raise ValueError(f"expected fewer than 20 integer digits, was {value}")
     return value
 

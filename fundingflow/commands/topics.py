@@ -101,3 +101,38 @@ def _state(state: topics_admin.TopicState) -> dict[str, object]:
         "replication_factor": state.replication_factor,
         "config": state.config,
     }
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="A catalogue topic, e.g. md.funding")],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest record.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after N records.")] = None,
+    idle_timeout: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many idle seconds.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Decoded records, one per line; undecodable ones shown with their error."""
+    from fundingflow.tailing import tail_topic
+    from schemas import topics as catalogue
+    from schemas.rendering import render
+
+    if topic not in {s.name for s in catalogue.CATALOGUE}:
+        raise typer.BadParameter(f"{topic!r} is not a catalogue topic (see `topics list`)")
+    settings = load_settings()
+    for item, position in tail_topic(
+        settings.kafka.bootstrap,
+        settings.registry.url,
+        topic,
+        from_beginning=from_beginning,
+        limit=limit,
+        idle_timeout_s=idle_timeout,
+    ):
+        text, as_dict = render(item)
+        if as_json:
+            print_json({**position, **as_dict})
+        else:
+            typer.echo(f"{position['partition']}:{position['offset']} {text}")
