@@ -85,6 +85,7 @@ class Stack:
 
     def _up_one(self, service: Service, owner: str, progress: Progress) -> None:
         files = self.files(service)
+        owner = files.owner() or owner  # a restart keeps whoever started it first
         pid = files.pid()
         if pid is not None:
             progress(service.name, f"already running (pid {pid}); checking health")

@@ -51,3 +51,22 @@ def test_status_reports_every_service_healthy_with_a_version(services: Endpoints
     for row in rows:
         assert row.healthy, row
         assert row.version, row
+
+
+def test_up_restarts_a_service_that_died_and_left_its_pid_file(services: Endpoints) -> None:
+    import os
+    import signal
+
+    stack = Stack(services.settings)
+    questdb = next(r for r in stack.status() if r.name == "questdb")
+    assert questdb.pid is not None, "questdb must have been started by `stack up`"
+    os.killpg(questdb.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+        r.healthy for r in stack.status() if r.name == "questdb"
+    ):
+        time.sleep(0.2)
+    rows = {r.name: r for r in stack.up(["questdb"])}
+    assert rows["questdb"].healthy
+    assert rows["questdb"].pid not in (None, questdb.pid)
+    assert rows["questdb"].owner == questdb.owner, "a restart keeps the owner tag"
