@@ -6,8 +6,12 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from confluent_kafka import OFFSET_BEGINNING
+from confluent_kafka import OFFSET_END
 from confluent_kafka import Consumer
 from confluent_kafka import KafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka import TopicPartition
 
 from fundingflow.errors import InvalidEvent
 from fundingflow.errors import StackError
@@ -25,7 +29,7 @@ def tail_topic(
     limit: int | None = None,
     idle_timeout_s: float | None = None,
 ) -> Iterator[tuple[AvroRecord | InvalidEvent, dict[str, int]]]:
-    """Yield (record or decode error, {partition, offset}) without joining a real group."""
+    """Yield (record or decode error, {partition, offset}); assigns partitions, joins no group."""
     codec = Codec(ConfluentRegistry(registry_url))
     consumer = Consumer(
         {
@@ -35,7 +39,17 @@ def tail_topic(
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topic])
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+    except KafkaException as exc:
+        consumer.close()
+        raise StackError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    partitions = meta.topics[topic].partitions if topic in meta.topics else {}
+    if not partitions:
+        consumer.close()
+        raise StackError(f"topic {topic} does not exist; run `fundingflow topics create`")
+    start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+    consumer.assign([TopicPartition(topic, p, start) for p in sorted(partitions)])
     seen = 0
     last_activity = time.monotonic()
     try:

@@ -1,0 +1,90 @@
+"""``fundingflow connect`` and ``fundingflow record``: venue feeds into Kafka, stdout or files.
+
+Register with ``app.registered_commands += connect_commands.app.registered_commands``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Annotated
+
+import typer
+
+from fundingflow.settings import load_settings
+
+if TYPE_CHECKING:
+    from connectors.feed import FeedConfig
+
+app = typer.Typer(help="Exchange connectors.")
+
+Venues = Annotated[
+    str, typer.Option("--venues", help="sim, or ccxt ids: binance,binanceusdm,okx,bybit")
+]
+Assets = Annotated[str, typer.Option("--assets", help="Base assets, e.g. BTC,ETH")]
+Duration = Annotated[float | None, typer.Option("--duration", help="Seconds of venue time")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Stop after N records")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the simulated market")]
+Speed = Annotated[str, typer.Option("--speed", help="sim pacing: 1x, 10x or max")]
+
+
+def _feed_config(
+    venues: str,
+    assets: str,
+    duration: float | None,
+    limit: int | None,
+    seed: int | None,
+    speed: str,
+) -> FeedConfig:
+    from connectors.cli_commands import build_feed_config
+
+    try:
+        return build_feed_config(venues, assets, duration, limit, seed, speed)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+@app.command()
+def connect(
+    venues: Venues = "sim",
+    assets: Assets = "BTC,ETH",
+    duration: Duration = None,
+    limit: Limit = None,
+    seed: Seed = None,
+    speed: Speed = "max",
+    sink: Annotated[str, typer.Option("--sink", help="kafka or stdout")] = "kafka",
+) -> None:
+    """Stream books, funding and trades from venues; bad payloads go to dlq.md."""
+    from connectors.cli_commands import SINKS
+    from connectors.cli_commands import connect as run_connect
+
+    if sink not in SINKS:
+        raise typer.BadParameter(f"--sink must be one of {', '.join(SINKS)}, was {sink!r}")
+    config = _feed_config(venues, assets, duration, limit, seed, speed)
+    settings = load_settings()
+    stats = run_connect(
+        config, sink, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url
+    )
+    typer.echo(
+        f"published {dict(stats.published)} dead letters {dict(stats.dead_letters)} "
+        f"in {stats.wall_s:.1f} s",
+        err=True,
+    )
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the fixture files")],
+    venues: Venues = "sim",
+    assets: Assets = "BTC,ETH",
+    duration: Duration = 10.0,
+    limit: Limit = None,
+    seed: Seed = None,
+    speed: Speed = "max",
+) -> None:
+    """Save raw venue payloads as fixtures (tests/fixtures/venues format)."""
+    from connectors.cli_commands import record as run_record
+
+    config = _feed_config(venues, assets, duration, limit, seed, speed)
+    stats, paths = run_record(config, out)
+    typer.echo(f"recorded {len(paths)} payloads ({stats.total} events) into {out}", err=True)
