@@ -12,6 +12,7 @@ import typer
 
 from fundingflow import __version__
 from fundingflow.commands import bench as bench_commands
+from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import run as run_commands
 from fundingflow.commands import schemas as schemas_commands
@@ -37,6 +38,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(schemas_commands.app, name="schemas")
 app.add_typer(bench_commands.app, name="bench")
 app.registered_commands += run_commands.app.registered_commands
+app.registered_commands += connect_commands.app.registered_commands
 
 
 @app.command()

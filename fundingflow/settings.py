@@ -22,6 +22,7 @@ from pydantic_settings import PydanticBaseSettingsSource
 from pydantic_settings import SettingsConfigDict
 from pydantic_settings import TomlConfigSettingsSource
 
+from connectors.config import ConnectorSettings
 from fundingflow.errors import ConfigError
 
 LOOPBACK = "127.0.0.1"
@@ -119,6 +120,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     questdb: QuestDBSettings = QuestDBSettings()
     stack: StackSettings = StackSettings()
+    connectors: ConnectorSettings = ConnectorSettings()
     log_level: str = "INFO"
     log_json: bool | None = None
 

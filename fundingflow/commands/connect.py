@@ -38,8 +38,11 @@ def _feed_config(
 ) -> FeedConfig:
     from connectors.cli_commands import build_feed_config
 
+    connector_settings = load_settings().connectors
     try:
-        return build_feed_config(venues, assets, duration, limit, seed, speed)
+        return build_feed_config(
+            venues, assets, duration, limit, seed, speed, settings=connector_settings
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
 

@@ -80,11 +80,14 @@ class DeadLetter(AvroRecord):
     source_topic: str
     """Topic the message was read from."""
 
-    source_partition: Int
-    """Partition the message was read from."""
+    source_partition: Int | None = None
+    """Partition the message was read from; null when refused before reaching Kafka (a connector's
+    dead letter).
+    """
 
-    source_offset: Long
-    """Offset of the message."""
+    source_offset: Long | None = None
+    """Offset of the message; null when refused before reaching Kafka (a connector's dead letter).
+    """
 
     source_key: bytes | None = None
     """Message key as received."""

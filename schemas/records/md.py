@@ -89,8 +89,10 @@ class FundingRateUpdate(AvroRecord):
     mark_price: AvroDecimal
     """Mark price in quote currency per base unit."""
 
-    index_price: AvroDecimal
-    """Index price in quote currency per base unit."""
+    index_price: AvroDecimal | None = None
+    """Index price in quote currency per base unit. Null when the venue's funding endpoint does not
+    give it (OKX).
+    """
 
     predicted_next_funding_rate: AvroDecimal | None = None
     """The venue's predicted rate for the next interval, per funding interval as a fraction; null

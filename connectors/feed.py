@@ -1,0 +1,195 @@
+"""The feed loop: stream books, funding and trades from venues, normalize, publish, DLQ.
+
+One asyncio task per stream (book and trades per instrument, funding per venue). Every item is
+either a record for its ``md.*`` topic or a refusal for ``dlq.md``; the loop never stops for a
+bad payload. It ends after ``limit`` records, after ``duration_s`` of venue time (the
+SimExchange clock for ``sim``, wall time otherwise), or when a stream fails for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+
+import structlog
+
+from connectors.config import ConnectorSettings
+from connectors.dead_letters import dead_letter_topic
+from connectors.dead_letters import to_dead_letter
+from connectors.factory import create_venues
+from connectors.instruments import select
+from connectors.publisher import DEAD_LETTERS
+from connectors.sinks import Sink
+from connectors.venue import Instrument
+from connectors.venue import Rejected
+from connectors.venue import Venue
+from schemas.avro_record import AvroRecord
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.records.md import Trade
+from schemas.topics import DLQ_MD
+from schemas.topics import MD_BOOK
+from schemas.topics import MD_FUNDING
+from schemas.topics import MD_TRADE
+
+log = structlog.get_logger("connectors.feed")
+STREAMS = ("book", "funding", "trades")
+TOPIC_OF: dict[type[AvroRecord], str] = {
+    BookSnapshot: MD_BOOK,
+    FundingRateUpdate: MD_FUNDING,
+    Trade: MD_TRADE,
+}
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    venues: tuple[str, ...]
+    assets: tuple[str, ...] = ("BTC", "ETH")
+    quote: str = "USDT"
+    duration_s: float | None = None
+    limit: int | None = None
+    seed: int | None = None
+    speed: str = "max"
+    streams: tuple[str, ...] = STREAMS
+    settings: ConnectorSettings = field(default_factory=ConnectorSettings)
+    venue_factory: Callable[[str], Sequence[Venue]] | None = None
+    """Builds the venues of one configured id (tests inject scripted ones); default: ccxt or
+    the sim world."""
+
+
+@dataclass
+class FeedStats:
+    published: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    started_ms: int = 0
+    venue_ms: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.published.values()) + sum(self.dead_letters.values())
+
+
+class _Done(Exception):  # noqa: N818 - a signal, not an error
+    """Raised inside a stream task when the feed reached its bound."""
+
+
+class _Feed:
+    def __init__(self, config: FeedConfig, sink: Sink, venues: Sequence[Venue]) -> None:
+        self.config = config
+        self.sink = sink
+        self.venues = venues
+        self.stats = FeedStats()
+        self.deadline_ms: dict[str, int] = {}
+        self.finished = False
+
+    def handle(self, venue: Venue, item: AvroRecord | Rejected) -> None:
+        if self.finished:  # another stream reached the bound first
+            raise _Done
+        now = _now_ms(venue)
+        if isinstance(item, Rejected):
+            self.sink.emit(
+                dead_letter_topic(item), to_dead_letter(item, now, f"connector:{venue.id}")
+            )
+            self.stats.dead_letters[item.reason.value] += 1
+            DEAD_LETTERS.labels(item.reason.value).inc()
+            log.info("payload_refused", exchange=venue.id, symbol=item.symbol, reason=item.reason)
+        else:
+            topic = TOPIC_OF[type(item)]
+            self.sink.emit(topic, item)
+            self.stats.published[topic] += 1
+        self.stats.venue_ms = max(self.stats.venue_ms, now)
+        limit = self.config.limit
+        deadline = self.deadline_ms.get(venue.id)
+        if (limit is not None and self.stats.total >= limit) or (
+            deadline is not None and now >= deadline
+        ):
+            self.finished = True
+            raise _Done
+
+    async def pump(self, venue: Venue, stream: AsyncIterator[AvroRecord | Rejected]) -> None:
+        async for item in stream:
+            self.handle(venue, item)
+
+
+def _now_ms(venue: Venue) -> int:
+    now = getattr(venue, "now_ms", None)
+    return int(now()) if callable(now) else int(time.time() * 1000)
+
+
+def _streams(
+    feed: _Feed, venue: Venue, instruments: list[Instrument]
+) -> list[AsyncIterator[AvroRecord | Rejected]]:
+    cfg = feed.config
+    depth = cfg.settings.book_depth
+    out: list[AsyncIterator[AvroRecord | Rejected]] = []
+    if "book" in cfg.streams:
+        out += [venue.stream_order_book(i.symbol, depth) for i in instruments]
+    if "trades" in cfg.streams:
+        out += [venue.stream_trades(i.symbol) for i in instruments]
+    perps = [i.symbol for i in instruments if i.is_perp]
+    if "funding" in cfg.streams and perps:
+        out.append(venue.stream_funding_rates(perps))
+    return out
+
+
+async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
+    """Run the feed until its bound; the sink is closed (and raises on undelivered records)."""
+    factory = config.venue_factory or (
+        lambda vid: create_venues(vid, config.settings, seed=config.seed, speed=config.speed)
+    )
+    venues = [venue for vid in config.venues for venue in factory(vid)]
+    feed = _Feed(config, sink, venues)
+    started = time.monotonic()
+    sink.start([MD_BOOK, MD_FUNDING, MD_TRADE, DLQ_MD])
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for venue in venues:
+            instruments = select(await venue.load_instruments(), config.assets, config.quote)
+            if not instruments:
+                log.warning("no_instruments", exchange=venue.id, assets=config.assets)
+            now = _now_ms(venue)
+            feed.stats.started_ms = feed.stats.started_ms or now
+            if config.duration_s is not None:
+                feed.deadline_ms[venue.id] = now + int(config.duration_s * 1000)
+            tasks += [
+                asyncio.create_task(feed.pump(venue, s), name=f"{venue.id}-{n}")
+                for n, s in enumerate(_streams(feed, venue, instruments))
+            ]
+        await _wait(tasks, config.duration_s)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for venue in venues:
+            await venue.close()
+        feed.stats.wall_s = time.monotonic() - started
+    sink.close()
+    return feed.stats
+
+
+async def _wait(tasks: list[asyncio.Task[None]], duration_s: float | None) -> None:
+    """Until a task signals done or fails (re-raised), or every stream ended; wall-clock
+    guard of twice the duration (plus 10 s) in case a venue stops sending."""
+    timeout = None if duration_s is None else max(duration_s * 2, duration_s + 10)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pending = set(tasks)
+    while pending:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, pending = await asyncio.wait(
+            pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            return
+        for task in done:
+            error = task.exception()
+            if isinstance(error, _Done):
+                return
+            if error is not None:
+                raise error
