@@ -1,0 +1,345 @@
+"""Mappings between wire records (``schemas.records``) and the processors' domain types.
+
+Pure and field by field, in both directions:
+
+- market data in: :func:`instrument_key`, :func:`market_kind`, :func:`book_of`,
+  :func:`funding_of`, :func:`instrument_state`;
+- control in: :func:`control_command_of` (``ops.control`` -> risk reducer commands);
+- lifecycle out: :func:`opportunity_record`, :func:`spread_records`;
+- risk in and out: :func:`risk_view` (an ``Opportunity`` record as the risk check reads it) and
+  :func:`decision_record`.
+
+Event ids of derived records are ``uuid5`` over their causes, so a replay writes the same ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+
+from processors.costs import CostBreakdown
+from processors.costs import CostComponents
+from processors.detection import Candidate
+from processors.detection import Evaluation
+from processors.detection import MarketView
+from processors.detection import OpportunityType
+from processors.opportunities import CloseReason
+from processors.opportunities import EventKind
+from processors.opportunities import Opportunity
+from processors.opportunities import OpportunityEvent
+from processors.risk import ControlCommand
+from processors.risk import Decision
+from processors.risk import EngageKillSwitch
+from processors.risk import ReleaseKillSwitch
+from processors.risk import SetLimit
+from processors.spreads import funding_differential
+from processors.spreads import price_spread_bps
+from processors.units import BPS
+from processors.units import MS_PER_HOUR
+from processors.units import ZERO
+from processors.units import Book
+from processors.units import BookLevel
+from processors.units import FeeSchedule
+from processors.units import FundingRate
+from processors.units import FundingSchedule
+from processors.units import InstrumentKey
+from processors.units import InstrumentState
+from processors.units import MarketKind
+from schemas.records import arb
+from schemas.records import ops
+from schemas.records import risk
+from schemas.records.common import Envelope
+from schemas.records.common import InstrumentRef
+from schemas.records.common import MarketType
+from schemas.records.common import Side
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+
+DERIVED_NAMESPACE = uuid.UUID("3b0f6a52-5f7e-5d1c-8e8a-6d2f0c4b9a17")
+
+_KINDS = {MarketType.SPOT: MarketKind.SPOT, MarketType.PERP: MarketKind.PERP}
+_TYPES = {
+    OpportunityType.SPOT_PERP: arb.SpreadKind.SPOT_PERP,
+    OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
+    OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
+}
+_OPP_TYPES = {v: k for k, v in _TYPES.items()}
+_LIFECYCLE = {
+    EventKind.OPENED: arb.Lifecycle.OPENED,
+    EventKind.UPDATED: arb.Lifecycle.UPDATED,
+    EventKind.CLOSED: arb.Lifecycle.CLOSED,
+}
+_CLOSE = {
+    CloseReason.STALE_LEG: arb.CloseReason.STALE_DATA,
+    CloseReason.MAX_HOLDING: arb.CloseReason.EXPIRED,
+    CloseReason.FUNDING_FLIP: arb.CloseReason.FUNDING_FLIPPED,
+    CloseReason.NO_LIQUIDITY: arb.CloseReason.EDGE_BELOW_THRESHOLD,
+    CloseReason.EDGE_BELOW_EXIT: arb.CloseReason.EDGE_BELOW_THRESHOLD,
+}
+RISK_CODES: dict[str, risk.RiskReasonCode] = {
+    "KILL_SWITCH": risk.RiskReasonCode.KILL_SWITCH_ENGAGED,
+    "STALE_QUOTE": risk.RiskReasonCode.STALE_MARKET_DATA,
+    "MAX_CONCURRENT": risk.RiskReasonCode.CONCENTRATION_LIMIT,
+    "EDGE_NOT_POSITIVE": risk.RiskReasonCode.EDGE_BELOW_MINIMUM,
+    "DEPTH": risk.RiskReasonCode.INSUFFICIENT_LIQUIDITY,
+    "SYMBOL_LIMIT": risk.RiskReasonCode.MAX_POSITION_EXCEEDED,
+    "VENUE_LIMIT": risk.RiskReasonCode.MAX_NOTIONAL_EXCEEDED,
+    "ASSET_LIMIT": risk.RiskReasonCode.CONCENTRATION_LIMIT,
+    "TOTAL_LIMIT": risk.RiskReasonCode.MAX_NOTIONAL_EXCEEDED,
+    "BALANCE": risk.RiskReasonCode.INSUFFICIENT_BALANCE,
+}
+"""Processor check codes -> wire reason codes; the processor code also prefixes ``detail``
+(``[TOTAL_LIMIT] ...``) because the wire enum has no symbol for every check."""
+
+
+def derived_id(*parts: object) -> str:
+    """A deterministic event id from the ids and times that caused the event."""
+    return str(uuid.uuid5(DERIVED_NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+# ---- market data in ---------------------------------------------------------------------------
+
+
+def instrument_key(ref: InstrumentRef) -> InstrumentKey:
+    return InstrumentKey(ref.exchange, ref.symbol)
+
+
+def market_kind(ref: InstrumentRef) -> MarketKind | None:
+    """SPOT or PERP; None for market types the detector does not trade."""
+    return _KINDS.get(ref.market_type)
+
+
+def book_of(record: BookSnapshot) -> Book:
+    return Book(
+        bids=tuple(BookLevel(lv.price, lv.size_base) for lv in record.bids),
+        asks=tuple(BookLevel(lv.price, lv.size_base) for lv in record.asks),
+        ts_ms=record.envelope.event_time_ms,
+        seq=record.envelope.source_seq,
+    )
+
+
+def funding_of(record: FundingRateUpdate) -> FundingSchedule:
+    return FundingSchedule(
+        FundingRate(record.funding_rate, record.funding_interval_ms), record.next_funding_time_ms
+    )
+
+
+def instrument_state(
+    book: BookSnapshot, funding: FundingRateUpdate | None, fees: FeeSchedule
+) -> InstrumentState | None:
+    """The detector's view of one instrument; None for an unsupported market type."""
+    kind = market_kind(book.instrument)
+    if kind is None:
+        return None
+    schedule = funding_of(funding) if funding is not None and kind is MarketKind.PERP else None
+    return InstrumentState(instrument_key(book.instrument), kind, book_of(book), fees, schedule)
+
+
+# ---- control in -------------------------------------------------------------------------------
+
+
+def control_command_of(record: ops.ControlCommand) -> ControlCommand | None:
+    """The risk reducer's command; None for actions the risk check does not act on."""
+    at_ms = record.envelope.event_time_ms
+    if record.action is ops.ControlAction.KILL_SWITCH_ENGAGE:
+        return EngageKillSwitch(at_ms, record.reason)
+    if record.action is ops.ControlAction.KILL_SWITCH_RELEASE:
+        return ReleaseKillSwitch(at_ms)
+    if record.action is ops.ControlAction.LIMIT_CHANGE and record.name and record.value:
+        return SetLimit(at_ms, record.name, Decimal(record.value))
+    return None
+
+
+# ---- lifecycle out ----------------------------------------------------------------------------
+
+
+def _ref(key: InstrumentKey, kind: MarketKind) -> InstrumentRef:
+    market_type = MarketType.SPOT if kind is MarketKind.SPOT else MarketType.PERP
+    return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=market_type)
+
+
+def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
+    ev = opp.evaluation
+    legs = []
+    pairs = ((opp.candidate.long, Side.BUY, 0), (opp.candidate.short, Side.SELL, 1))
+    for key, side, i in pairs:
+        state = view.get(key)
+        rate = state.funding.rate if state is not None and state.funding else None
+        fee_bps = state.fees.taker * BPS if state is not None else ZERO
+        legs.append(
+            arb.OpportunityLeg(
+                instrument=_ref(key, ev.kinds[i]),
+                side=side,
+                entry_price=ev.mids[i],
+                fee_rate_bps=fee_bps,
+                funding_rate=rate.rate if rate is not None else None,
+                funding_interval_ms=rate.interval_ms if rate is not None else None,
+            )
+        )
+    return tuple(legs)
+
+
+def opportunity_record(
+    event: OpportunityEvent, view: MarketView, base_asset: str, causation_id: str | None
+) -> arb.Opportunity:
+    """The ``arb.opportunity`` record of one lifecycle event."""
+    opp = event.opportunity
+    ev = opp.evaluation
+    q = ev.costs.quote
+    notional = ev.costs.notional_quote
+    urgency = ev.urgency_ms if ev.urgency_ms is not None else 0
+    return arb.Opportunity(
+        envelope=Envelope(
+            event_id=derived_id(opp.id, event.kind, event.at_ms),
+            event_time_ms=event.at_ms,
+            ingest_time_ms=event.at_ms,
+            correlation_id=opp.id,
+            causation_id=causation_id,
+        ),
+        opportunity_id=opp.id,
+        lifecycle=_LIFECYCLE[event.kind],
+        kind=_TYPES[opp.candidate.type],
+        base_asset=base_asset,
+        legs=_legs(opp, view),
+        gross_edge_bps=ev.gross_edge_bps,
+        net_edge_bps=ev.net_edge_bps,
+        net_apr_bps=ev.net_edge_apr * BPS,
+        horizon_ms=ev.costs.horizon_ms,
+        costs=arb.CostBreakdown(
+            entry_fees_quote=q.entry_fees,
+            exit_fees_quote=q.exit_fees,
+            slippage_quote=q.entry_slippage + q.exit_slippage,
+            funding_over_horizon_quote=-ev.costs.net_funding_quote,
+            spread_cost_to_close_quote=q.spread_cost,
+            total_cost_quote=q.total,
+        ),
+        max_size_base=ev.size_base,
+        max_notional_quote=notional,
+        risk_score=ev.risk_score,
+        time_to_next_funding_ms=max(urgency, 0),
+        close_reason=_CLOSE[event.reason] if event.reason is not None else None,
+    )
+
+
+def spread_records(
+    candidates: Iterable[Candidate], view: MarketView, at_ms: int, causation_id: str | None
+) -> list[arb.SpreadUpdate]:
+    """One ``arb.spread`` record per candidate, at the touch (ask to buy, bid to sell)."""
+    out = []
+    for c in candidates:
+        long, short = view[c.long], view[c.short]
+        buy, sell = long.book.best_ask, short.book.best_bid
+        rl = long.funding.rate if long.funding else None
+        rs = short.funding.rate if short.funding else None
+        apr_bps: Decimal | None = None
+        if rl is not None or rs is not None:
+            flat = FundingRate(ZERO, MS_PER_HOUR)
+            apr_bps = funding_differential(rl or flat, rs or flat).apr_bps
+        out.append(
+            arb.SpreadUpdate(
+                envelope=Envelope(
+                    event_id=derived_id("spread", c.type, c.long, c.short, at_ms, causation_id),
+                    event_time_ms=at_ms,
+                    ingest_time_ms=at_ms,
+                    causation_id=causation_id,
+                ),
+                kind=_TYPES[c.type],
+                base_asset=c.long.base,
+                long_leg=arb.SpreadLeg(
+                    instrument=_ref(c.long, long.kind),
+                    price=buy,
+                    funding_rate=rl.rate if rl else None,
+                    funding_interval_ms=rl.interval_ms if rl else None,
+                ),
+                short_leg=arb.SpreadLeg(
+                    instrument=_ref(c.short, short.kind),
+                    price=sell,
+                    funding_rate=rs.rate if rs else None,
+                    funding_interval_ms=rs.interval_ms if rs else None,
+                ),
+                price_spread_bps=price_spread_bps(sell, buy),
+                funding_spread_apr_bps=apr_bps,
+            )
+        )
+    return out
+
+
+# ---- risk in and out --------------------------------------------------------------------------
+
+
+def _zero_costs(size: Decimal, notional: Decimal, horizon_ms: int) -> CostBreakdown:
+    nothing = CostComponents(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
+    return CostBreakdown(
+        size, notional, horizon_ms, nothing, nothing, ZERO, ZERO, (), ZERO, None, None
+    )
+
+
+def risk_view(record: arb.Opportunity, quote_ts_ms: int) -> Opportunity:
+    """An ``arb.opportunity`` record as :func:`processors.risk.evaluate` reads it.
+
+    The check reads the id, the legs, their kinds and entry prices, the size, the sign of the
+    net edge and the quote times; the record carries no quote time per leg, so both legs take
+    ``quote_ts_ms`` (the record's event time). Cost details are not read and stay zero.
+    """
+    if len(record.legs) != 2:
+        raise ValueError(f"expected two legs, was {len(record.legs)}")
+    long, short = record.legs
+    kinds = tuple(_KINDS.get(leg.instrument.market_type, MarketKind.PERP) for leg in record.legs)
+    net_quote = record.net_edge_bps * record.max_notional_quote / BPS
+    zero = ZERO
+    evaluation = Evaluation(
+        size_base=record.max_size_base,
+        depth_size_base=record.max_size_base,
+        costs=_zero_costs(record.max_size_base, record.max_notional_quote, record.horizon_ms),
+        gross_edge_quote=record.gross_edge_bps * record.max_notional_quote / BPS,
+        gross_edge_bps=record.gross_edge_bps,
+        gross_edge_apr=zero,
+        net_edge_quote=net_quote,
+        net_edge_bps=record.net_edge_bps,
+        net_edge_apr=record.net_apr_bps / BPS,
+        mid_spread_bps=zero,
+        funding=None,
+        risk_score=record.risk_score,
+        urgency_ms=record.time_to_next_funding_ms,
+        quote_ts_ms=(quote_ts_ms, quote_ts_ms),
+        mids=(long.entry_price, short.entry_price),
+        kinds=(kinds[0], kinds[1]),
+    )
+    candidate = Candidate(
+        _OPP_TYPES.get(record.kind, OpportunityType.PERP_PERP),
+        instrument_key(long.instrument),
+        instrument_key(short.instrument),
+    )
+    at = record.envelope.event_time_ms
+    return Opportunity(record.opportunity_id, candidate, at, at, evaluation, 0)
+
+
+def decision_record(
+    decision: Decision, record: arb.Opportunity, causation_id: str
+) -> risk.RiskDecision:
+    """The ``risk.decision`` record of a verdict on ``record``."""
+    size = decision.size_base
+    price = max((leg.entry_price for leg in record.legs), default=ZERO)
+    reasons = tuple(
+        risk.RiskReason(
+            code=RISK_CODES.get(code, risk.RiskReasonCode.UNKNOWN), detail=f"[{code}] {detail}"
+        )
+        for code, detail in decision.reasons
+    )
+    return risk.RiskDecision(
+        envelope=Envelope(
+            event_id=derived_id("decision", decision.opportunity_id, causation_id),
+            event_time_ms=decision.at_ms,
+            ingest_time_ms=decision.at_ms,
+            correlation_id=decision.opportunity_id,
+            causation_id=causation_id,
+        ),
+        decision_id=derived_id("signal", decision.opportunity_id, decision.at_ms),
+        opportunity_id=decision.opportunity_id,
+        outcome=risk.RiskOutcome.APPROVED if decision.approved else risk.RiskOutcome.REJECTED,
+        reasons=reasons,
+        legs=record.legs,
+        approved_size_base=size,
+        approved_notional_quote=size * price,
+    )

@@ -1,0 +1,1 @@
+"""One agent per module; each ``register(wiring)`` declares its agent on the app."""

@@ -1,0 +1,44 @@
+"""The per-message error boundary every agent shares: a refused message becomes a dead letter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from streams.app import Wiring
+from streams.dlq import dead_letter
+from streams.dlq import source_of
+
+log = structlog.get_logger("streams")
+
+
+def headers_of(message: Any) -> list[tuple[str, bytes | None]]:
+    headers = message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(k), v) for k, v in items]
+
+
+async def refuse(wiring: Wiring, message: Any, error: BaseException, component: str) -> None:
+    """Write ``message`` to the dead-letter topic of its original source; never raises."""
+    source = source_of(
+        message.topic, message.partition, message.offset, message.key, headers_of(message)
+    )
+    log.warning(
+        "message_refused",
+        component=component,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        reason=str(error)[:300],
+    )
+    time_ms = int((message.timestamp or 0) * 1000)
+    record = dead_letter(source, bytes(message.value or b""), error, component, time_ms)
+    logical = wiring.dlq_name(source.topic)
+    try:
+        value = wiring.codec.encode(record, logical)
+        await wiring.topic(logical).send(
+            key=record.source_key or source.topic.encode(), value=value
+        )
+    except Exception as e:  # the dead-letter path itself failed: log, keep the agent alive
+        log.error("dead_letter_failed", component=component, error=repr(e)[:300])

@@ -1,0 +1,216 @@
+"""State digest: a stable hash of all table state, live or replayed offline.
+
+``sha256`` over canonical JSON (sorted keys, no whitespace, Decimals as normalized strings,
+bytes as hex, sets sorted) of the market state of every asset (latest records, open
+opportunities, last evaluation time) and of the risk state (control, clock, exposures,
+decisions). Derived caches are left out.
+
+- :func:`digest_at_cut` replays the sequenced topics up to an offset cut through the same
+  reducers, offline (confluent-kafka consumer, no Faust): the reference a worker is compared to.
+- :func:`worker_digest` computes the digest of a live worker's tables; the worker writes it,
+  with the cut it corresponds to, to ``settings.digest_path`` periodically and on shutdown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import os
+from collections import deque
+from collections.abc import Iterable
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fundingflow.errors import InvalidEvent
+from processors.units import InstrumentKey
+from schemas.avro_record import AvroRecord
+from schemas.codec import Codec
+from schemas.records.arb import Opportunity
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.records.ops import ControlCommand
+from schemas.registry import ConfluentRegistry
+from streams.config import StreamsSettings
+from streams.reducers import AssetState
+from streams.reducers import MarketReducer
+from streams.reducers import RiskReducer
+from streams.reducers import RiskState
+
+Cut = dict[str, dict[int, int]]
+"""Per topic, per partition: the next offset *not* included (every offset below it is)."""
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-ready form of ``value`` that does not depend on hash seeds or insertion order."""
+    if isinstance(value, AvroRecord):
+        return canonical(value.to_avro())
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, enum.Enum):
+        return canonical(value.value)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, InstrumentKey):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {_key(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((canonical(v) for v in value), key=_dumps)
+    if isinstance(value, list | tuple | deque):
+        return [canonical(v) for v in value]
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def _key(key: Any) -> str:
+    form = canonical(key)
+    return form if isinstance(form, str) else _dumps(form)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _asset_form(state: AssetState) -> dict[str, Any]:
+    return {
+        "records": canonical(state.records),
+        "open": canonical(state.book),
+        "last_eval_ms": state.last_eval_ms,
+    }
+
+
+def state_form(assets: Mapping[str, AssetState], risk: RiskState) -> dict[str, Any]:
+    """The canonical document the digest hashes (useful to diff two states)."""
+    market = {a: _asset_form(s) for a, s in assets.items() if s.records or s.book.open}
+    return {"market": market, "risk": canonical(risk)}
+
+
+def state_digest(assets: Mapping[str, AssetState], risk: RiskState) -> str:
+    return hashlib.sha256(_dumps(state_form(assets, risk)).encode()).hexdigest()
+
+
+# ---- offline replay ---------------------------------------------------------------------------
+
+
+def replay(
+    values: Iterable[bytes], codec: Codec, settings: StreamsSettings
+) -> tuple[MarketReducer, RiskReducer]:
+    """Apply sequenced values in order, refusing what the agents refuse (no state change)."""
+    market = MarketReducer(settings.market)
+    risk = RiskReducer(settings.risk)
+    for raw in values:
+        try:
+            record = codec.decode(raw)
+            if isinstance(record, BookSnapshot | FundingRateUpdate):
+                market.apply(record)
+            elif isinstance(record, Opportunity | ControlCommand):
+                risk.apply(record)
+        except InvalidEvent:
+            continue
+    return market, risk
+
+
+def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[bytes]:
+    """Every value below the cut, partition by partition in offset order."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "fundingflow-digest",
+            "enable.auto.commit": False,
+            "socket.nagle.disable": True,
+        }
+    )
+    out: list[bytes] = []
+    try:
+        for topic in sorted(cut):
+            for partition in sorted(cut[topic]):
+                end = cut[topic][partition]
+                if end <= 0:
+                    continue
+                tp = TopicPartition(topic, partition, 0)
+                out.extend(_read_partition(consumer, tp, end, timeout_s))
+    finally:
+        consumer.close()
+    return out
+
+
+def _read_partition(consumer: Any, tp: Any, end: int, timeout_s: float = 30.0) -> list[bytes]:
+    import time
+
+    consumer.assign([tp])
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    position = 0
+    while position < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{tp.topic}[{tp.partition}]: read to {position} of {end}")
+        for message in consumer.consume(1000, 0.5):
+            if message.error() is not None:
+                continue
+            offset = message.offset()
+            if offset >= end:
+                position = end
+                break
+            values.append(message.value() or b"")
+            position = offset + 1
+    return values
+
+
+def digest_at_cut(
+    bootstrap: str, registry_url: str, cut: Cut, settings: StreamsSettings | None = None
+) -> str:
+    """Digest of the state the reducers build from the sequenced topics below ``cut``."""
+    settings = settings or StreamsSettings(bootstrap=bootstrap, registry_url=registry_url)
+    codec = Codec(ConfluentRegistry(registry_url))
+    market, risk = replay(read_cut(bootstrap, cut), codec, settings)
+    return state_digest(market.assets, risk.state)
+
+
+# ---- live worker ------------------------------------------------------------------------------
+
+
+def worker_digest(wiring: Any) -> dict[str, Any]:
+    """The digest of a worker's tables and the cut it corresponds to."""
+    assets = {a: wiring.load_asset(a) or AssetState() for a in wiring.assets_in_tables()}
+    stored = wiring.risk_table.get(b"risk")
+    risk = (
+        RiskState.load(stored)
+        if stored is not None
+        else RiskState(wiring.settings.risk.control_state())
+    )
+    return {
+        "app_id": wiring.settings.app_id,
+        "digest": state_digest(assets, risk),
+        "cut": {t: dict(sorted(p.items())) for t, p in sorted(wiring.positions.items())},
+        "assets": len(assets),
+    }
+
+
+def write_digest(path: Path, document: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, sort_keys=True, indent=1))
+    os.replace(tmp, path)
+
+
+def read_digest(path: Path) -> dict[str, Any] | None:
+    """A worker's last digest file, with the cut's partitions as ints; None if absent."""
+    try:
+        document: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    document["cut"] = {
+        t: {int(p): int(o) for p, o in parts.items()} for t, parts in document["cut"].items()
+    }
+    return document

@@ -1,0 +1,354 @@
+"""The two stateful reducers of the streams, pure and free of Faust.
+
+The Faust agents (:mod:`streams.agents`) and the offline replay (:mod:`streams.digest`) call the
+same code, so a replay of the same sequenced input rebuilds the same state.
+
+**Market** (per base asset; input: the ``md-sequenced`` topic, books and funding of every venue
+of the asset in one order): keeps the latest ``BookSnapshot`` and ``FundingRateUpdate`` per
+instrument and the open opportunities (:class:`processors.opportunities.OpportunityBook`).
+
+- Idempotent: a record not newer than the stored one for its instrument, by
+  ``(event_time_ms, source_seq)`` (or the same ``event_id`` when there is no sequence), changes
+  nothing; a redelivered message therefore never applies twice.
+- Re-evaluates only the record's asset, only when the top of book or the funding changed, and at
+  most once per ``min_eval_interval_ms`` of *event* time; the lifecycle runs at
+  ``now = max(event times of the asset's records, last evaluation)``, never the wall clock.
+  A change inside the interval is evaluated with the next change after it.
+
+**Risk** (one instance; input: the one-partition ``risk-sequenced`` topic, ``arb.opportunity``
+and ``ops.control`` in one total order): the control state (kill switch, limits), a clock (the
+latest event time seen) and the exposure of approved, still-open opportunities. Decides each
+opportunity once, on OPENED; releases its exposure on CLOSED.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+
+from fundingflow.errors import InvalidEvent
+from processors import records as mapping
+from processors.detection import detect
+from processors.opportunities import OpportunityBook
+from processors.opportunities import step
+from processors.risk import ControlState
+from processors.risk import apply_control
+from processors.risk import evaluate as risk_evaluate
+from processors.sizing import Portfolio
+from processors.units import InstrumentKey
+from processors.units import InstrumentState
+from processors.units import MarketKind
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import Opportunity
+from schemas.records.arb import SpreadUpdate
+from schemas.records.common import Envelope
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.records.ops import ControlCommand
+from schemas.records.risk import RiskDecision
+from schemas.topics import base_asset
+from streams.config import MarketSettings
+from streams.config import RiskSettings
+
+MarketRecord = BookSnapshot | FundingRateUpdate
+BOOK = "B"
+FUNDING = "F"
+RECENTLY_CLOSED = 10_000
+
+
+def record_key(record: MarketRecord) -> str:
+    """Table key of the latest record of one kind for one instrument: ``BTC|B|okx|BTC/USDT``."""
+    kind = BOOK if isinstance(record, BookSnapshot) else FUNDING
+    ref = record.instrument
+    return f"{base_asset(ref.symbol)}|{kind}|{ref.exchange}|{ref.symbol}"
+
+
+def asset_of_key(key: str) -> str:
+    return key.partition("|")[0]
+
+
+def _order(envelope: Envelope) -> tuple[int, int]:
+    seq = envelope.source_seq
+    return envelope.event_time_ms, -1 if seq is None else seq
+
+
+def is_newer(record: MarketRecord, stored: MarketRecord | None) -> bool:
+    """Whether ``record`` supersedes ``stored`` (the idempotency rule)."""
+    if stored is None:
+        return True
+    new, old = record.envelope, stored.envelope
+    if _order(new) != _order(old):
+        return _order(new) > _order(old)
+    return new.source_seq is None and new.event_id != old.event_id
+
+
+def check_book(record: BookSnapshot) -> None:
+    """Cheap checks of the touch (connectors validate full depth before publishing)."""
+    if not record.bids or not record.asks:
+        raise InvalidEvent("EMPTY_BOOK", f"{record_key(record)}: a side has no level")
+    bid, ask = record.bids[0], record.asks[0]
+    if bid.price <= 0 or ask.price <= 0:
+        raise InvalidEvent("NON_POSITIVE_PRICE", f"touch {bid.price} / {ask.price}")
+    if bid.size_base <= 0 or ask.size_base <= 0:
+        raise InvalidEvent("NON_POSITIVE_SIZE", f"touch size {bid.size_base} / {ask.size_base}")
+    if bid.price >= ask.price:
+        raise InvalidEvent("CROSSED_BOOK", f"best bid {bid.price} >= best ask {ask.price}")
+
+
+def check_funding(record: FundingRateUpdate) -> None:
+    if record.funding_interval_ms <= 0:
+        detail = f"expected a positive interval, was {record.funding_interval_ms} ms"
+        raise InvalidEvent("MISSING_FUNDING_INTERVAL", detail)
+
+
+def _changed(record: MarketRecord, stored: MarketRecord | None) -> bool:
+    if stored is None:
+        return True
+    if isinstance(record, BookSnapshot):
+        assert isinstance(stored, BookSnapshot)
+        return (record.bids[0], record.asks[0]) != (stored.bids[0], stored.asks[0])
+    assert isinstance(stored, FundingRateUpdate)
+    return (
+        record.funding_rate != stored.funding_rate
+        or record.funding_interval_ms != stored.funding_interval_ms
+        or record.next_funding_time_ms != stored.next_funding_time_ms
+    )
+
+
+@dataclass(slots=True)
+class AssetState:
+    """Everything the market reducer knows about one base asset."""
+
+    records: dict[str, MarketRecord] = field(default_factory=dict)
+    book: OpportunityBook = field(default_factory=OpportunityBook)
+    last_eval_ms: int | None = None
+    views: dict[str, InstrumentState | None] = field(default_factory=dict)
+    """Cache of ``records`` as detector states (derived; never persisted or digested)."""
+
+    def dump_lifecycle(self) -> bytes:
+        """The persisted part beside the records: open opportunities and the last evaluation."""
+        return pickle.dumps((self.book, self.last_eval_ms), protocol=5)
+
+    def load_lifecycle(self, data: bytes) -> None:
+        self.book, self.last_eval_ms = pickle.loads(data)  # noqa: S301 - own changelog
+
+
+@dataclass(frozen=True, slots=True)
+class MarketApplied:
+    """What one market record did."""
+
+    asset: str
+    key: str
+    applied: bool
+    evaluated: bool = False
+    spreads: tuple[SpreadUpdate, ...] = ()
+    opportunities: tuple[Opportunity, ...] = ()
+
+
+AssetLoader = Callable[[str], AssetState | None]
+
+
+class MarketReducer:
+    """Market state per asset -> spreads and opportunity lifecycle events."""
+
+    def __init__(self, settings: MarketSettings, loader: AssetLoader | None = None) -> None:
+        self.settings = settings
+        self.detection = settings.detection()
+        self.assets: dict[str, AssetState] = {}
+        self._loader = loader
+
+    def asset(self, asset: str) -> AssetState:
+        state = self.assets.get(asset)
+        if state is None:
+            loaded = self._loader(asset) if self._loader is not None else None
+            state = loaded if loaded is not None else AssetState()
+            self.assets[asset] = state
+        return state
+
+    def apply(self, record: MarketRecord) -> MarketApplied:
+        """Apply one record; raises ``InvalidEvent`` (reason = a DeadLetterReason) on bad input."""
+        key = record_key(record)
+        asset = asset_of_key(key)
+        state = self.asset(asset)
+        stored = state.records.get(key)
+        if not is_newer(record, stored):
+            return MarketApplied(asset, key, applied=False)
+        if isinstance(record, BookSnapshot):
+            check_book(record)
+        else:
+            check_funding(record)
+        changed = _changed(record, stored)
+        view_key = f"{record.instrument.exchange}|{record.instrument.symbol}"
+        state.records[key] = record
+        state.views.pop(view_key, None)
+        t = record.envelope.event_time_ms
+        last = state.last_eval_ms
+        interval = self.settings.min_eval_interval_ms
+        throttled = interval > 0 and last is not None and max(t, last) - last < interval
+        if not changed or throttled:
+            return MarketApplied(asset, key, applied=True)
+        try:
+            spreads, opportunities = self._evaluate(asset, state, t, record.envelope.event_id)
+        except Exception:  # all or nothing: the record is not applied either
+            if stored is None:
+                del state.records[key]
+            else:
+                state.records[key] = stored
+            state.views.pop(view_key, None)
+            raise
+        return MarketApplied(asset, key, True, True, spreads, opportunities)
+
+    def view(self, asset: str) -> dict[InstrumentKey, InstrumentState]:
+        """The detector's market view of ``asset`` (tradable instruments only)."""
+        return self._view(self.asset(asset))
+
+    def _view(self, state: AssetState) -> dict[InstrumentKey, InstrumentState]:
+        view: dict[InstrumentKey, InstrumentState] = {}
+        for key, record in state.records.items():
+            if not isinstance(record, BookSnapshot):
+                continue
+            ref = record.instrument
+            cache_key = f"{ref.exchange}|{ref.symbol}"
+            if cache_key not in state.views:
+                kind = mapping.market_kind(ref)
+                funding_key = key.replace(f"|{BOOK}|", f"|{FUNDING}|", 1)
+                funding = state.records.get(funding_key)
+                assert funding is None or isinstance(funding, FundingRateUpdate)
+                fees = self.settings.fees(ref.exchange, kind or MarketKind.PERP)
+                if kind is MarketKind.PERP and funding is None:
+                    state.views[cache_key] = None  # a perp without funding is not tradable yet
+                else:
+                    state.views[cache_key] = mapping.instrument_state(record, funding, fees)
+            found = state.views[cache_key]
+            if found is not None:
+                view[found.key] = found
+        return view
+
+    def _evaluate(
+        self, asset: str, state: AssetState, t: int, cause: str
+    ) -> tuple[tuple[SpreadUpdate, ...], tuple[Opportunity, ...]]:
+        view = self._view(state)
+        times = [r.envelope.event_time_ms for r in state.records.values()]
+        now = max(t, state.last_eval_ms or t, *times)
+        book, events = step(state.book, view, now, self.detection)
+        spreads: tuple[SpreadUpdate, ...] = ()
+        if self.settings.emit_spreads:
+            spreads = tuple(mapping.spread_records(detect(view, self.detection), view, now, cause))
+        opps = tuple(mapping.opportunity_record(e, view, asset, cause) for e in events)
+        state.book, state.last_eval_ms = book, now
+        return spreads, opps
+
+
+# ---- risk -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RiskState:
+    control: ControlState
+    clock_ms: int = 0
+    last_control: tuple[int, str] | None = None
+    exposures: dict[str, tuple[tuple[InstrumentKey, Decimal, Decimal], ...]] = field(
+        default_factory=dict
+    )
+    """Approved and open: opportunity id -> (instrument, notional quote, margin quote) per leg."""
+    decided: dict[str, str] = field(default_factory=dict)
+    """Open opportunities already judged: id -> decision id."""
+    closed: deque[str] = field(default_factory=lambda: deque(maxlen=RECENTLY_CLOSED))
+
+    def dump(self) -> bytes:
+        return pickle.dumps(self, protocol=5)
+
+    @staticmethod
+    def load(data: bytes) -> RiskState:
+        state = pickle.loads(data)  # noqa: S301 - own changelog
+        assert isinstance(state, RiskState)
+        return state
+
+
+class RiskReducer:
+    """``arb.opportunity`` and ``ops.control`` in one order -> ``risk.decision``."""
+
+    def __init__(self, settings: RiskSettings, state: RiskState | None = None) -> None:
+        self.settings = settings
+        self.state = state if state is not None else RiskState(settings.control_state())
+
+    def apply(self, record: Opportunity | ControlCommand) -> tuple[bool, RiskDecision | None]:
+        """(state changed, decision to publish); ``InvalidEvent`` on a refused command."""
+        if isinstance(record, ControlCommand):
+            return self._control(record), None
+        return self._opportunity(record)
+
+    def _control(self, record: ControlCommand) -> bool:
+        s = self.state
+        order = (record.envelope.event_time_ms, record.envelope.event_id)
+        if s.last_control is not None and order <= s.last_control:
+            return False
+        command = mapping.control_command_of(record)
+        if command is not None:
+            s.control = apply_control(s.control, command)
+        s.last_control = order
+        s.clock_ms = max(s.clock_ms, record.envelope.event_time_ms)
+        return True
+
+    def _portfolio(self) -> Portfolio:
+        exposure: dict[InstrumentKey, Decimal] = {}
+        margin: dict[str, Decimal] = {}
+        for legs in self.state.exposures.values():
+            for key, notional, used in legs:
+                exposure[key] = exposure.get(key, Decimal(0)) + notional
+                margin[key.exchange] = margin.get(key.exchange, Decimal(0)) + used
+        venues = {k.exchange for k in exposure}
+        balances = {v: self.settings.balance(v) - margin.get(v, Decimal(0)) for v in venues}
+        return Portfolio(exposure, _BalanceView(self.settings, balances), len(self.state.exposures))
+
+    def _opportunity(self, record: Opportunity) -> tuple[bool, RiskDecision | None]:
+        s = self.state
+        oid = record.opportunity_id
+        t = record.envelope.event_time_ms
+        if record.lifecycle is Lifecycle.CLOSED:
+            if oid not in s.decided and oid in s.closed:
+                return False, None
+            s.decided.pop(oid, None)
+            s.exposures.pop(oid, None)
+            s.closed.append(oid)
+            s.clock_ms = max(s.clock_ms, t)
+            return True, None
+        if record.lifecycle is not Lifecycle.OPENED or oid in s.decided or oid in s.closed:
+            return False, None
+        s.clock_ms = max(s.clock_ms, t)
+        view = mapping.risk_view(record, t)
+        decision = risk_evaluate(view, self._portfolio(), s.control, s.clock_ms)
+        out = mapping.decision_record(decision, record, record.envelope.event_id)
+        s.decided[oid] = out.decision_id
+        if decision.approved:
+            lev = s.control.limits.max_leverage
+            s.exposures[oid] = tuple(
+                (
+                    mapping.instrument_key(leg.instrument),
+                    decision.size_base * price,
+                    decision.size_base * price / (lev if kind is MarketKind.PERP else 1),
+                )
+                for leg, price, kind in zip(
+                    record.legs, view.evaluation.mids, view.evaluation.kinds, strict=True
+                )
+            )
+        return True, out
+
+
+class _BalanceView(dict[str, Decimal]):
+    """Free balance per venue: the configured balance minus committed margin."""
+
+    def __init__(self, settings: RiskSettings, known: dict[str, Decimal]) -> None:
+        super().__init__(known)
+        self._settings = settings
+
+    def get(self, venue: str, default: Decimal | None = None) -> Decimal:  # type: ignore[override]
+        """The free balance of ``venue``; ``default`` is ignored (every venue has one)."""
+        del default
+        if venue in self:
+            return self[venue]
+        return self._settings.balance(venue)

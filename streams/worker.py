@@ -1,0 +1,87 @@
+"""Run the Faust worker: in this process (``run_worker``) or as a child (``start_worker``).
+
+``python -m streams.worker '<StreamsSettings JSON>'`` is the child's entry point; the lead's
+``fundingflow worker`` command calls :func:`run_worker` with settings built from
+``fundingflow.settings``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from streams.app import Wiring
+from streams.app import create_app
+from streams.config import StreamsSettings
+from streams.digest import worker_digest
+from streams.digest import write_digest
+
+
+def install_digest_writer(wiring: Wiring, path: Path) -> None:
+    """Write the tables' digest and its cut to ``path`` periodically and on shutdown."""
+    app = wiring.app
+
+    def write() -> None:
+        write_digest(path, worker_digest(wiring))
+
+    @app.timer(wiring.settings.digest_interval_s)  # type: ignore[untyped-decorator]
+    async def _digest_timer() -> None:
+        await fill_idle_positions(wiring)
+        write()
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
+    def _digest_on_shutdown(_app: Any, **_: Any) -> None:
+        write()
+
+
+async def fill_idle_positions(wiring: Wiring) -> None:
+    """Give the cut a position for sequenced partitions idle since start (nothing processed):
+    the consumer's position there, i.e. the committed offset the worker resumed from."""
+    sequenced = {wiring.settings.md_sequenced, wiring.settings.risk_sequenced}
+    consumer = wiring.app.consumer
+    for tp in sorted(consumer.assignment()):
+        if tp.topic not in sequenced or tp.partition in wiring.positions.get(tp.topic, {}):
+            continue
+        offset = await consumer.position(tp)
+        if offset is not None and offset > 0:
+            wiring.positions.setdefault(tp.topic, {})[tp.partition] = offset
+
+
+def build(settings: StreamsSettings) -> Wiring:
+    wiring = create_app(settings)
+    if settings.digest_path is not None:
+        install_digest_writer(wiring, settings.digest_path)
+    return wiring
+
+
+def run_worker(settings: StreamsSettings) -> None:
+    """Run the agents until SIGINT/SIGTERM (Faust's worker handles both, gracefully)."""
+    import faust
+
+    wiring = build(settings)
+    worker = faust.Worker(wiring.app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+
+
+def start_worker(
+    settings: StreamsSettings, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the worker as a child process (stop it with ``terminate()``; ``kill()`` crashes it)."""
+    out = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.worker", settings.model_dump_json()],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    settings = StreamsSettings.model_validate_json(args[0]) if args else StreamsSettings()
+    run_worker(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The market and risk reducers: lifecycle, idempotency, throttling, every risk limit kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from fundingflow.errors import InvalidEvent
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import Opportunity
+from schemas.records.common import PriceLevel
+from schemas.records.md import BookSnapshot
+from schemas.records.ops import ControlAction
+from schemas.records.risk import RiskDecision
+from schemas.records.risk import RiskOutcome
+from streams import synthetic as syn
+from streams.config import MarketSettings
+from streams.config import RiskSettings
+from streams.reducers import MarketRecord
+from streams.reducers import MarketReducer
+from streams.reducers import RiskReducer
+
+T = 1_767_225_600_000
+SYM = "AAA/USDT:USDT"
+
+
+def divergence(t: int = T, asset: str = "AAA", long_venue: str = "ex-a") -> list[MarketRecord]:
+    symbol = f"{asset}/USDT:USDT"
+    return [
+        syn.funding(long_venue, symbol, "0.0001", t, 1),
+        syn.funding("ex-b", symbol, "0.002", t, 1),
+        syn.book(long_venue, symbol, "100", t + 1, 1),
+        syn.book("ex-b", symbol, "100", t + 2, 1),
+    ]
+
+
+def opportunities(reducer: MarketReducer, records: list[MarketRecord]) -> list[Opportunity]:
+    return [o for r in records for o in reducer.apply(r).opportunities]
+
+
+def test_funding_divergence_opens_updates_and_closes_one_perp_perp() -> None:
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    events = opportunities(m, divergence())
+    events += opportunities(m, [syn.book("ex-a", SYM, "100.01", T + 500, 2)])
+    events += opportunities(m, [syn.funding("ex-b", SYM, "0.0001", T + 600, 2)])
+    assert [e.lifecycle for e in events] == [Lifecycle.OPENED, Lifecycle.UPDATED, Lifecycle.CLOSED]
+    assert len({e.opportunity_id for e in events}) == 1
+    assert events[0].net_apr_bps > 1000
+    assert events[2].close_reason is not None
+
+
+def test_a_redelivered_or_older_record_changes_nothing() -> None:
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    records = divergence()
+    opportunities(m, records)
+    for r in records:
+        applied = m.apply(r)
+        assert not applied.applied
+        assert not applied.opportunities
+    older = syn.book("ex-a", SYM, "90", T - 10, 7)
+    assert not m.apply(older).applied
+
+
+def test_the_order_of_one_asset_s_records_decides_nothing_but_the_open_time() -> None:
+    a, b = (
+        MarketReducer(MarketSettings(min_eval_interval_ms=0)),
+        MarketReducer(MarketSettings(min_eval_interval_ms=0)),
+    )
+    records = divergence()
+    assert len(opportunities(a, records)) == len(opportunities(b, list(reversed(records)))) == 1
+
+
+def test_evaluation_is_throttled_by_event_time() -> None:
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=1_000))
+    evaluated = [m.apply(r).evaluated for r in divergence()]
+    assert evaluated == [True, False, False, False]
+    late = syn.book("ex-a", SYM, "100.02", T + 1_500, 2)
+    assert m.apply(late).evaluated
+
+
+def test_an_unchanged_touch_does_not_re_evaluate() -> None:
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    opportunities(m, divergence())
+    same = syn.book("ex-b", SYM, "100", T + 50, 2)
+    applied = m.apply(same)
+    assert applied.applied
+    assert not applied.evaluated
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda b: b.model_copy(update={"bids": ()}), "EMPTY_BOOK"),
+        (
+            lambda b: b.model_copy(
+                update={"bids": (PriceLevel(price=Decimal(200), size_base=Decimal(1)),)}
+            ),
+            "CROSSED_BOOK",
+        ),
+        (
+            lambda b: b.model_copy(
+                update={"asks": (PriceLevel(price=Decimal(101), size_base=Decimal(0)),)}
+            ),
+            "NON_POSITIVE_SIZE",
+        ),
+    ],
+)
+def test_a_bad_book_is_refused_with_a_dead_letter_reason(
+    mutate: Callable[[BookSnapshot], BookSnapshot], reason: str
+) -> None:
+    m = MarketReducer(MarketSettings())
+    with pytest.raises(InvalidEvent) as refused:
+        m.apply(mutate(syn.book("ex-a", SYM, "100", T, 1)))
+    assert refused.value.reason == reason
+    assert not m.assets["AAA"].records
+
+
+def _opened(asset: str, long_venue: str = "ex-a", t: int = T) -> Opportunity:
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    (opened,) = opportunities(m, divergence(t, asset, long_venue))
+    return opened
+
+
+def _codes(decision: RiskDecision) -> set[str]:
+    return {r.detail.partition("]")[0].lstrip("[") for r in decision.reasons}
+
+
+def test_risk_approves_then_decides_once_and_releases_on_close() -> None:
+    r = RiskReducer(RiskSettings())
+    opened = _opened("AAA")
+    changed, decision = r.apply(opened)
+    assert changed
+    assert decision is not None
+    assert decision.outcome is RiskOutcome.APPROVED
+    assert decision.approved_size_base > 0
+    assert r.apply(opened) == (False, None)  # redelivered: decided once
+    closed = opened.model_copy(update={"lifecycle": Lifecycle.CLOSED})
+    assert r.apply(closed) == (True, None)
+    assert not r.state.exposures
+    assert r.apply(opened) == (False, None)  # a late duplicate of a closed one
+
+
+@pytest.mark.parametrize(
+    ("code", "limit", "value", "venue"),
+    [
+        ("SYMBOL_LIMIT", "max_symbol_notional_quote", "1", "ex-a"),
+        ("VENUE_LIMIT", "max_venue_notional_quote", "1", "ex-a"),
+        ("ASSET_LIMIT", "max_asset_notional_quote", "1", "ex-a"),
+        ("TOTAL_LIMIT", "max_total_notional_quote", "1", "ex-a"),
+        ("MAX_CONCURRENT", "max_concurrent", "0", "ex-a"),
+        ("DEPTH", "min_notional_quote", "1000000", "ex-a"),
+        ("BALANCE", None, None, "ex-poor"),
+        ("KILL_SWITCH", None, None, "ex-a"),
+    ],
+)
+def test_risk_rejects_each_limit_kind(
+    code: str, limit: str | None, value: str | None, venue: str
+) -> None:
+    r = RiskReducer(RiskSettings(balances_quote={"ex-poor": Decimal(1)}))
+    if limit is not None:
+        r.apply(syn.control(ControlAction.LIMIT_CHANGE, T - 10, name=limit, value=value))
+    if code == "KILL_SWITCH":
+        r.apply(syn.control(ControlAction.KILL_SWITCH_ENGAGE, T - 10))
+    _, decision = r.apply(_opened("AAA", venue))
+    assert decision is not None
+    assert decision.outcome is RiskOutcome.REJECTED
+    assert code in _codes(decision)
+    assert decision.approved_size_base == 0
+
+
+def test_risk_rejects_a_stale_opportunity_by_the_event_clock() -> None:
+    r = RiskReducer(RiskSettings())
+    r.apply(syn.control(ControlAction.PARAMETER_CHANGE, T + 3_600_000, name="x", value="1"))
+    _, decision = r.apply(_opened("AAA"))
+    assert decision is not None
+    assert "STALE_QUOTE" in _codes(decision)
+
+
+def test_control_commands_apply_once_in_order() -> None:
+    r = RiskReducer(RiskSettings())
+    engage = syn.control(ControlAction.KILL_SWITCH_ENGAGE, T)
+    release = syn.control(ControlAction.KILL_SWITCH_RELEASE, T + 1)
+    r.apply(engage)
+    r.apply(release)
+    assert r.apply(engage) == (False, None)  # redelivered after the release: ignored
+    assert not r.state.control.kill_switch
+
+
+def test_an_unknown_limit_is_refused() -> None:
+    r = RiskReducer(RiskSettings())
+    with pytest.raises(InvalidEvent):
+        r.apply(syn.control(ControlAction.LIMIT_CHANGE, T, name="nope", value="1"))
