@@ -37,7 +37,7 @@ async function refresh(){
  fill('services', h.services, ['name','endpoint','healthy','version']);
  const o=await (await fetch('opportunities')).json();
  fill('opportunities', o, ['kind','asset','legs','net_apr_pct','net_edge_bps',
-  'max_size_base','urgency_s']);
+  'max_size_base','updates']);
  const p=await (await fetch('topics')).json();
  fill('topics', p, ['topic','records','per_second']);}
 refresh(); setInterval(refresh, 2000);

@@ -11,12 +11,14 @@ import sys
 import typer
 
 from fundingflow import __version__
+from fundingflow.commands import api as api_commands
 from fundingflow.commands import bench as bench_commands
 from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import run as run_commands
 from fundingflow.commands import schemas as schemas_commands
 from fundingflow.commands import stack as stack_commands
+from fundingflow.commands import streams as streams_commands
 from fundingflow.commands import topics as topics_commands
 from fundingflow.errors import ConfigError
 from fundingflow.errors import FundingflowError
@@ -39,6 +41,9 @@ app.add_typer(schemas_commands.app, name="schemas")
 app.add_typer(bench_commands.app, name="bench")
 app.registered_commands += run_commands.app.registered_commands
 app.registered_commands += connect_commands.app.registered_commands
+app.registered_commands += streams_commands.app.registered_commands
+app.add_typer(streams_commands.state_app, name="state")
+app.registered_commands += api_commands.app.registered_commands
 
 
 @app.command()

@@ -24,6 +24,7 @@ from pydantic_settings import TomlConfigSettingsSource
 
 from connectors.config import ConnectorSettings
 from fundingflow.errors import ConfigError
+from streams.config import StreamsSettings
 
 LOOPBACK = "127.0.0.1"
 
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     questdb: QuestDBSettings = QuestDBSettings()
     stack: StackSettings = StackSettings()
     connectors: ConnectorSettings = ConnectorSettings()
+    streams: StreamsSettings = StreamsSettings()
     log_level: str = "INFO"
     log_json: bool | None = None
 
@@ -161,3 +163,15 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors(include_input=False)
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def worker_settings(settings: Settings) -> StreamsSettings:
+    """The worker's settings with the broker and registry of this deployment."""
+    digest = settings.streams.digest_path or settings.stack.home / "run" / "worker-digest.json"
+    return settings.streams.model_copy(
+        update={
+            "bootstrap": settings.kafka.bootstrap,
+            "registry_url": settings.registry.url,
+            "digest_path": digest.resolve(),
+        }
+    )

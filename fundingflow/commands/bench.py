@@ -58,3 +58,29 @@ def codec(
         ],
         rows,
     )
+
+
+@app.command()
+def pipeline(
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller run (CI-sized).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ticks/s through Kafka and the Faust agents, and tick -> opportunity latency, beside a
+    raw confluent-kafka relay measured in the same run."""
+    from fundingflow.settings import load_settings
+    from streams.bench import run_pipeline_bench
+
+    settings = load_settings()
+    figures: dict[str, Any] = run_pipeline_bench(
+        quick=quick, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url
+    )
+    if as_json:
+        print_json(figures)
+        return
+    rows = []
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            rows.append((key, value))
+    print_table("pipeline benchmark", ["figure", "value"], rows)

@@ -1,11 +1,13 @@
-"""``fundingflow run``: the main job, with a live view of the pipeline."""
+"""``fundingflow run``: connectors and worker as one supervised process group, shown live."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
@@ -14,29 +16,66 @@ from fundingflow.monitor import TopicWatcher
 from fundingflow.output import console
 from fundingflow.settings import load_settings
 from fundingflow.stack.manager import Stack
+from fundingflow.supervisor import Child
+from fundingflow.supervisor import Supervisor
 
 app = typer.Typer()
+WATCHED: tuple[str, ...] = (
+    "md.book",
+    "md.funding",
+    "md.trade",
+    "dlq.md",
+    "arb.spread",
+    "arb.opportunity",
+    "risk.decision",
+    "dlq.arb",
+    "dlq.risk",
+)
 
 
-def _health_table(flows: list[TopicFlow], elapsed_s: float) -> Table:
-    table = Table(title=f"pipeline health — {elapsed_s:,.0f}s", title_justify="left")
-    for column in ("topic", "records", "records/s"):
-        table.add_column(column, justify="right" if column != "topic" else "left")
+def _opportunity_table(open_rows: list[dict[str, str]], closed: int) -> Table:
+    table = Table(
+        title=f"open opportunities: {len(open_rows)} (closed so far: {closed})",
+        title_justify="left",
+    )
+    for column in ("type", "asset", "long", "short", "net APR", "edge bps", "max size", "upd"):
+        table.add_column(column, justify="left" if column in {"type", "asset"} else "right")
+    for row in open_rows[:15]:
+        table.add_row(*row.values())
+    return table
+
+
+def _health_table(flows: list[TopicFlow], children: list[Child], elapsed_s: float) -> Table:
+    table = Table(title=f"pipeline — {elapsed_s:,.0f}s", title_justify="left")
+    for column in ("topic / process", "records", "records/s"):
+        table.add_column(column, justify="left" if column.startswith("topic") else "right")
     for flow in flows:
         table.add_row(flow.topic, f"{flow.records:,}", f"{flow.per_second:,.1f}")
+    for child in children:
+        state = "running" if child.running else f"exited {child.last_exit}"
+        table.add_row(f"[bold]{child.name}[/bold]", state, f"restarts {child.restarts}")
     return table
 
 
 @app.command()
 def run(
-    venues: Annotated[str, typer.Option(help="sim, or ccxt ids such as binance,okx,bybit")] = "sim",
+    venues: Annotated[
+        str, typer.Option(help="sim, or ccxt ids such as binanceusdm,okx,bybit")
+    ] = "sim",
+    assets: Annotated[str, typer.Option(help="Base assets.")] = "BTC,ETH,SOL,XRP,DOGE",
+    speed: Annotated[str, typer.Option(help="sim clock: 1x, 10x, 120x ...")] = "120x",
+    seed: Annotated[int, typer.Option(help="sim seed.")] = 7,
     duration: Annotated[
-        float | None, typer.Option(min=0, help="Stop after this many seconds; default: Ctrl-C.")
+        float | None, typer.Option(min=1, help="Stop after this many seconds; default: Ctrl-C.")
     ] = None,
     refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
 ) -> None:
-    """Watch the pipeline's topics live until Ctrl-C (or --duration)."""
-    from schemas import topics as catalogue
+    """Run connectors and the worker, and show open opportunities and pipeline health live."""
+    from schemas.codec import Codec
+    from schemas.registry import ConfluentRegistry
+    from schemas.topics import ARB_OPPORTUNITY
+    from streams.live_view import OpportunityTail
+    from streams.live_view import rows as live_rows
 
     settings = load_settings()
     unhealthy = [r.name for r in Stack(settings).status() if not r.healthy]
@@ -44,15 +83,56 @@ def run(
         raise typer.BadParameter(
             f"services not healthy: {', '.join(unhealthy)}; run `fundingflow stack up` first"
         )
-    console.print(f"venues: {venues} — watching {len(catalogue.CATALOGUE)} topics; Ctrl-C stops")
-    watcher = TopicWatcher(settings.kafka.bootstrap, [s.name for s in catalogue.CATALOGUE])
+    logs = settings.stack.home.resolve() / "logs"
+    me = [sys.executable, "-m", "fundingflow"]
+    connect = [*me, "connect", "--venues", venues, "--assets", assets]
+    if venues == "sim":
+        connect += ["--speed", speed, "--seed", str(seed)]
+    supervisor = Supervisor(
+        [
+            Child("worker", [*me, "worker"], logs / "worker.log"),
+            Child("connectors", connect, logs / "connectors.log"),
+        ]
+    )
+    watcher = TopicWatcher(settings.kafka.bootstrap, WATCHED)
+    tail = OpportunityTail(
+        settings.kafka.bootstrap, Codec(ConfluentRegistry(settings.registry.url)), ARB_OPPORTUNITY
+    )
+    console.print(f"logs: {logs}/worker.log, {logs}/connectors.log — Ctrl-C stops everything")
     started = time.monotonic()
+    supervisor.start()
     try:
         with Live(console=console, refresh_per_second=4) as live:
             while duration is None or time.monotonic() - started < duration:
-                live.update(_health_table(watcher.sample(), time.monotonic() - started))
+                for note in supervisor.poll():
+                    console.log(note)
+                view = tail.poll(timeout_s=0.05)
+                open_rows = [
+                    {
+                        "type": r.kind,
+                        "asset": r.asset,
+                        "long": r.long_leg,
+                        "short": r.short_leg,
+                        "net APR": f"{r.net_apr_bps / 100:.2f}%",
+                        "edge": f"{r.net_edge_bps:.1f}",
+                        "size": f"{r.max_size_base:.6g}",
+                        "upd": str(r.updates),
+                    }
+                    for r in live_rows(view)
+                ]
+                live.update(
+                    Group(
+                        _opportunity_table(open_rows, view.closed_total),
+                        _health_table(
+                            watcher.sample(), supervisor.children, time.monotonic() - started
+                        ),
+                    )
+                )
                 time.sleep(refresh)
     except KeyboardInterrupt:
-        console.print("stopped")
+        console.print("stopping ...")
     finally:
+        supervisor.stop()
+        tail.close()
         watcher.close()
+        console.print("stopped: " + ", ".join(c.name for c in supervisor.children))
