@@ -74,6 +74,7 @@ def build_feed_config(
     seed: int | None = None,
     speed: str = "max",
     settings: ConnectorSettings | None = None,
+    sim_epoch_ms: int | None = None,
 ) -> FeedConfig:
     if duration_s is not None and duration_s <= 0:
         raise ValueError(f"duration must be positive, was {duration_s}")
@@ -89,6 +90,7 @@ def build_feed_config(
         limit=limit,
         seed=seed,
         speed=parse_speed(speed),
+        sim_epoch_ms=sim_epoch_ms,
         settings=settings or ConnectorSettings(),
     )
 

@@ -52,13 +52,15 @@ def create_venues(
     use_pro: bool = True,
     seed: int | None = None,
     speed: str = "max",
+    sim_epoch_ms: int | None = None,
 ) -> list[CcxtVenue]:
     """The venues behind one configured id: one ccxt venue, or every venue of the sim world
     (``sim-binance``, ``sim-okx``, ``sim-bybit``) sharing one seeded market and clock."""
     if venue_id == SIM:
         from connectors.sim.world import build_sim_exchanges
 
-        exchanges = build_sim_exchanges(seed if seed is not None else 0, speed)
+        overrides: dict[str, Any] = {} if sim_epoch_ms is None else {"epoch_ms": sim_epoch_ms}
+        exchanges = build_sim_exchanges(seed if seed is not None else 0, speed, **overrides)
         return [
             CcxtVenue(ex, venue_id=vid, settings=settings, profile=profile_for(SIM))
             for vid, ex in sorted(exchanges.items())

@@ -56,6 +56,8 @@ class FeedConfig:
     limit: int | None = None
     seed: int | None = None
     speed: str = "max"
+    sim_epoch_ms: int | None = None
+    """Start of the simulated clock; None: the scenario's fixed epoch (reproducible runs)."""
     streams: tuple[str, ...] = STREAMS
     settings: ConnectorSettings = field(default_factory=ConnectorSettings)
     venue_factory: Callable[[str], Sequence[Venue]] | None = None
@@ -142,7 +144,13 @@ def _streams(
 async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
     """Run the feed until its bound; the sink is closed (and raises on undelivered records)."""
     factory = config.venue_factory or (
-        lambda vid: create_venues(vid, config.settings, seed=config.seed, speed=config.speed)
+        lambda vid: create_venues(
+            vid,
+            config.settings,
+            seed=config.seed,
+            speed=config.speed,
+            sim_epoch_ms=config.sim_epoch_ms,
+        )
     )
     venues = [venue for vid in config.venues for venue in factory(vid)]
     feed = _Feed(config, sink, venues)

@@ -26,6 +26,26 @@ Duration = Annotated[float | None, typer.Option("--duration", help="Seconds of v
 Limit = Annotated[int | None, typer.Option("--limit", help="Stop after N records")]
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed of the simulated market")]
 Speed = Annotated[str, typer.Option("--speed", help="sim pacing: 1x, 10x or max")]
+SimStart = Annotated[
+    str,
+    typer.Option(
+        "--sim-start",
+        help="sim clock start: 'scenario' (its fixed epoch, reproducible), 'now', or epoch ms",
+    ),
+]
+
+
+def parse_sim_start(text: str) -> int | None:
+    """``scenario`` -> None, ``now`` -> the current minute, digits -> epoch ms."""
+    import time
+
+    if text == "scenario":
+        return None
+    if text == "now":
+        return int(time.time() // 60 * 60_000)
+    if text.isdigit():
+        return int(text)
+    raise typer.BadParameter(f"--sim-start must be 'scenario', 'now' or epoch ms, was {text!r}")
 
 
 def _feed_config(
@@ -35,13 +55,21 @@ def _feed_config(
     limit: int | None,
     seed: int | None,
     speed: str,
+    sim_start: str = "scenario",
 ) -> FeedConfig:
     from connectors.cli_commands import build_feed_config
 
     connector_settings = load_settings().connectors
     try:
         return build_feed_config(
-            venues, assets, duration, limit, seed, speed, settings=connector_settings
+            venues,
+            assets,
+            duration,
+            limit,
+            seed,
+            speed,
+            settings=connector_settings,
+            sim_epoch_ms=parse_sim_start(sim_start),
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
@@ -55,6 +83,7 @@ def connect(
     limit: Limit = None,
     seed: Seed = None,
     speed: Speed = "max",
+    sim_start: SimStart = "scenario",
     sink: Annotated[str, typer.Option("--sink", help="kafka or stdout")] = "kafka",
 ) -> None:
     """Stream books, funding and trades from venues; bad payloads go to dlq.md."""
@@ -63,7 +92,7 @@ def connect(
 
     if sink not in SINKS:
         raise typer.BadParameter(f"--sink must be one of {', '.join(SINKS)}, was {sink!r}")
-    config = _feed_config(venues, assets, duration, limit, seed, speed)
+    config = _feed_config(venues, assets, duration, limit, seed, speed, sim_start)
     settings = load_settings()
     stats = run_connect(
         config, sink, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url

@@ -87,7 +87,7 @@ def run(
     me = [sys.executable, "-m", "fundingflow"]
     connect = [*me, "connect", "--venues", venues, "--assets", assets]
     if venues == "sim":
-        connect += ["--speed", speed, "--seed", str(seed)]
+        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
     supervisor = Supervisor(
         [
             Child("worker", [*me, "worker"], logs / "worker.log"),

@@ -37,3 +37,24 @@ def test_bad_configuration_exits_78_without_the_secret(
 def test_unknown_service_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stack", "logs", "zookeeper"]) == 1
     assert "unknown service 'zookeeper'" in capsys.readouterr().err
+
+
+def test_connect_sim_start_now_puts_the_sim_clock_at_the_current_minute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+    import time
+
+    argv = ["connect", "--venues", "sim", "--limit", "3", "--sim-start", "now", "--sink", "stdout"]
+    assert main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3
+    now_ms = time.time() * 1000
+    for line in lines:
+        assert abs(line["value"]["envelope"]["event_time_ms"] - now_ms) < 300_000
+
+
+def test_connect_rejects_a_bad_sim_start(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["connect", "--venues", "sim", "--limit", "1", "--sim-start", "soon", "--sink", "stdout"]
+    assert main(argv) == EXIT_USAGE
+    assert "--sim-start" in capsys.readouterr().err
