@@ -33,11 +33,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-# Java 17+, Maven and the PostgreSQL server come from Debian's packages when missing.
+# Java 17+, Maven, Go (builds the compose-go checker) and the PostgreSQL server come from
+# Debian's packages when missing.
 system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "please install:$$missing (apt-get)"; exit 1; fi; \
