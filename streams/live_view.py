@@ -101,9 +101,16 @@ def rows(view: LiveView) -> list[OpenRow]:
 
 
 class OpportunityTail:
-    """Tail ``arb.opportunity`` from the beginning into a :class:`LiveView` (call ``poll``)."""
+    """Tail ``arb.opportunity`` into a :class:`LiveView` (call ``poll``): from the beginning
+    (the whole lifecycle history), or only what happens from now on."""
 
-    def __init__(self, bootstrap: str, codec: Codec, topic: str = "arb.opportunity") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        codec: Codec,
+        topic: str = "arb.opportunity",
+        from_beginning: bool = True,
+    ) -> None:
         import uuid
 
         from confluent_kafka import Consumer
@@ -114,7 +121,7 @@ class OpportunityTail:
             {
                 "bootstrap.servers": bootstrap,
                 "group.id": f"fundingflow-live-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
+                "auto.offset.reset": "earliest" if from_beginning else "latest",
                 "enable.auto.commit": False,
                 "socket.nagle.disable": True,
             }

@@ -60,9 +60,26 @@ def run_worker(settings: StreamsSettings) -> None:
     """Run the agents until SIGINT/SIGTERM (Faust's worker handles both, gracefully)."""
     import faust
 
+    use_event_loop(settings.event_loop)
     wiring = build(settings)
     worker = faust.Worker(wiring.app, loglevel=settings.log_level, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG and spins on every record: every
+    # ``log.debug`` of aiokafka and Faust (several per message) would build a LogRecord.
+    worker.spinner = None
     worker.execute_from_commandline()
+
+
+def use_event_loop(name: str | None) -> bool:
+    """Install the event loop policy ``name`` (e.g. ``uvloop``) if it is importable."""
+    if name is None:
+        return False
+    try:
+        import mode.loop
+
+        mode.loop.use(name)
+    except ImportError:
+        return False
+    return True
 
 
 def start_worker(

@@ -57,13 +57,23 @@ def _health_table(flows: list[TopicFlow], children: list[Child], elapsed_s: floa
     return table
 
 
+def _worker_env(venues: str) -> dict[str, str]:
+    # A first-time worker group starts at the end: this run's events, not old runs'.
+    env = {"FUNDINGFLOW_STREAMS__AUTO_OFFSET_RESET": "latest"}
+    if venues == "sim":
+        # Fast-forwarded, the connector delivers a fraction of the sim's book updates, so a
+        # leg's book is seconds of *sim* time old (well under a wall-clock second at 60x).
+        env["FUNDINGFLOW_STREAMS__MARKET__STALE_AFTER_MS"] = "60000"
+    return env
+
+
 @app.command()
 def run(
     venues: Annotated[
         str, typer.Option(help="sim, or ccxt ids such as binanceusdm,okx,bybit")
     ] = "sim",
     assets: Annotated[str, typer.Option(help="Base assets.")] = "BTC,ETH,SOL,XRP,DOGE",
-    speed: Annotated[str, typer.Option(help="sim clock: 1x, 10x, 120x ...")] = "120x",
+    speed: Annotated[str, typer.Option(help="sim clock: 1x, 10x, 60x ...")] = "60x",
     seed: Annotated[int, typer.Option(help="sim seed.")] = 7,
     duration: Annotated[
         float | None, typer.Option(min=1, help="Stop after this many seconds; default: Ctrl-C.")
@@ -92,11 +102,15 @@ def run(
         [
             Child("worker", [*me, "worker"], logs / "worker.log"),
             Child("connectors", connect, logs / "connectors.log"),
-        ]
+        ],
+        env=_worker_env(venues),
     )
     watcher = TopicWatcher(settings.kafka.bootstrap, WATCHED)
     tail = OpportunityTail(
-        settings.kafka.bootstrap, Codec(ConfluentRegistry(settings.registry.url)), ARB_OPPORTUNITY
+        settings.kafka.bootstrap,
+        Codec(ConfluentRegistry(settings.registry.url)),
+        ARB_OPPORTUNITY,
+        from_beginning=False,
     )
     console.print(f"logs: {logs}/worker.log, {logs}/connectors.log — Ctrl-C stops everything")
     started = time.monotonic()

@@ -1,0 +1,28 @@
+"""The app carries the explicit client settings (batching, linger, commits) it is given."""
+
+from __future__ import annotations
+
+from schemas.codec import Codec
+from schemas.registry import InMemoryRegistry
+from streams.app import create_app
+from streams.config import StreamsSettings
+
+
+def test_client_settings_reach_faust() -> None:
+    settings = StreamsSettings(
+        app_id="unit",
+        producer_linger_s=0.002,
+        producer_max_batch_size=65_536,
+        commit_interval_s=0.5,
+        commit_every=1_000,
+        stream_buffer_maxsize=1_024,
+    )
+    conf = create_app(settings, codec=Codec(InMemoryRegistry())).app.conf
+    assert conf.producer_linger == 0.002
+    assert conf.producer_max_batch_size == 65_536
+    assert conf.producer_acks == -1
+    assert conf.producer_compression_type is None
+    assert conf.broker_commit_interval == 0.5
+    assert conf.broker_commit_every == 1_000
+    assert conf.stream_buffer_maxsize == 1_024
+    assert conf.processing_guarantee.value == "at_least_once"
