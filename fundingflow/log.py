@@ -16,15 +16,17 @@ from typing import Any
 import structlog
 
 SECRET_KEY = re.compile(r"(key|secret|token|password|passphrase|signature|conninfo)", re.I)
+# key=value, key: value, 'key': 'value', "apiKey": "value", api-key: value (a logged config dict).
 SECRET_INLINE = re.compile(
-    r"(?i)\b(password|secret|apikey|api_key|token|passphrase)\b(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|\S+)"
+    r"(?i)(?P<key>[\"']?\b(?:password|passwd|secret|api[_-]?key|apikey|token|passphrase|"
+    r"private[_-]?key)\b[\"']?)(?P<sep>\s*[=:]\s*)(?P<value>'[^']*'|\"[^\"]*\"|[^\s,}]+)"
 )
 REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
     """Mask ``password=...``-style fragments inside free text."""
-    return SECRET_INLINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return SECRET_INLINE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
 
 
 def redact_secrets(

@@ -17,3 +17,15 @@ def test_inline_secrets_are_masked() -> None:
     text = "host=127.0.0.1 password=hunter2 dbname=x"
     assert "hunter2" not in redact_text(text)
     assert "dbname=x" in redact_text(text)
+
+
+def test_a_logged_config_dict_has_its_secrets_masked() -> None:
+    text = "{'apiKey': 'AKIA123456', 'secret': 'zzz-secret', 'enableRateLimit': True}"
+    masked = redact_text(text)
+    assert "AKIA123456" not in masked
+    assert "zzz-secret" not in masked
+    assert "'enableRateLimit': True" in masked
+
+
+def test_words_that_merely_contain_a_secret_word_are_kept() -> None:
+    assert redact_text("secretary=ok tokens_used=3") == "secretary=ok tokens_used=3"

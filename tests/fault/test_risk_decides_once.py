@@ -1,0 +1,110 @@
+"""Risk decides once: a redelivered OPENED opportunity gets no second decision.
+
+Guard: the ``oid in state.decided`` check of :meth:`RiskReducer._opportunity` (``decided`` is
+part of the persisted :class:`RiskState`, so it survives a crash and a changelog restore).
+Oracles: the count of ``risk.decision`` records per opportunity (exactly 1) and the approved
+notional per opportunity summed over published decisions (what an executor without its own
+dedupe would trade). The state digest is asserted unchanged by a redelivery, but it is *not*
+an oracle for this guarantee: without the guard the repeated decision is byte-identical and
+its exposure is re-keyed by opportunity id, so the digest cannot see the fault (the twin
+prints both digests); only the output count can.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from schemas.records.arb import Opportunity
+from schemas.records.risk import RiskDecision
+from schemas.records.risk import RiskOutcome
+from streams import synthetic as syn
+from streams.config import MarketSettings
+from streams.config import RiskSettings
+from streams.digest import state_digest
+from streams.reducers import MarketRecord
+from streams.reducers import MarketReducer
+from streams.reducers import RiskReducer
+from streams.reducers import RiskState
+
+pytestmark = pytest.mark.fault
+
+T = 1_767_225_600_000
+
+
+def opened(asset: str) -> Opportunity:
+    """The OPENED event of a perp-perp funding divergence on ``asset``."""
+    symbol = f"{asset}/USDT:USDT"
+    market = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    records: list[MarketRecord] = [
+        syn.funding("ex-a", symbol, "0.0001", T, 1),
+        syn.funding("ex-b", symbol, "0.002", T, 1),
+        syn.book("ex-a", symbol, "100", T + 1, 1),
+        syn.book("ex-b", symbol, "100", T + 2, 1),
+    ]
+    (event,) = [o for r in records for o in market.apply(r).opportunities]
+    return event
+
+
+class ForgetfulDecisions(dict[str, str]):
+    """The planted fault: ``decided`` still records decisions but never reports one."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+def run(
+    redelivered: list[Opportunity], *, disable_guard: bool = False
+) -> tuple[list[RiskDecision], RiskReducer, str, str]:
+    """Decide the stream, crash (changelog restore), redeliver; (decisions, reducer, digests)."""
+    settings = RiskSettings()
+    first = RiskReducer(settings)
+    stream = [opened("AAA"), opened("BBB")]
+    decisions = [d for o in stream if (d := first.apply(o)[1]) is not None]
+    before = state_digest({}, first.state)
+    restored = RiskState.load(first.state.dump())  # the worker restarts from its changelog
+    if disable_guard:
+        restored.decided = ForgetfulDecisions(restored.decided)
+    second = RiskReducer(settings, restored)
+    decisions += [d for o in redelivered if (d := second.apply(o)[1]) is not None]
+    return decisions, second, before, state_digest({}, second.state)
+
+
+def approved_notional(decisions: list[RiskDecision]) -> dict[str, Decimal]:
+    """Approved notional per opportunity, summed over every published decision."""
+    out: dict[str, Decimal] = {}
+    for d in decisions:
+        if d.outcome is RiskOutcome.APPROVED:
+            oid = d.opportunity_id
+            out[oid] = out.get(oid, Decimal(0)) + d.approved_notional_quote
+    return out
+
+
+def test_a_redelivered_opening_is_decided_once() -> None:
+    a, b = opened("AAA"), opened("BBB")
+    decisions, reducer, before, after = run([a, b, a])
+    assert Counter(d.opportunity_id for d in decisions) == {
+        a.opportunity_id: 1,
+        b.opportunity_id: 1,
+    }
+    assert all(d.outcome is RiskOutcome.APPROVED for d in decisions)
+    notional = approved_notional(decisions)
+    assert notional[a.opportunity_id] > 0
+    assert set(reducer.state.exposures) == {a.opportunity_id, b.opportunity_id}
+    assert after == before
+
+
+def test_twin_without_the_decided_guard_a_redelivery_is_decided_again() -> None:
+    a, b = opened("AAA"), opened("BBB")
+    once, _, _, _ = run([])
+    decisions, _, before, after = run([a, b, a], disable_guard=True)
+    counts = Counter(d.opportunity_id for d in decisions)
+    print(f"decisions={dict(counts)} notional={dict(approved_notional(decisions))}")
+    assert counts[a.opportunity_id] == 3
+    assert counts[b.opportunity_id] == 2
+    single = approved_notional(once)[a.opportunity_id]
+    assert single > 0
+    assert approved_notional(decisions)[a.opportunity_id] == 3 * single
+    print(f"state digest before={before[:12]} after={after[:12]} (blind to this fault)")
