@@ -88,7 +88,11 @@ class Pipeline:
         self.stop()
         if self._consumer is not None:
             self._consumer.close()
-        internal = [self.settings.md_sequenced, self.settings.risk_sequenced]
+        internal = [
+            self.settings.md_sequenced,
+            self.settings.risk_sequenced,
+            f"{self.settings.app_id}-__assignor-__leader",  # Faust's leader-election topic
+        ]
         delete_topics(self.bootstrap, self._created + internal + self._changelogs())
 
     def _changelogs(self) -> list[str]:
