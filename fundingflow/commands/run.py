@@ -73,7 +73,7 @@ def run(
         str, typer.Option(help="sim, or ccxt ids such as binanceusdm,okx,bybit")
     ] = "sim",
     assets: Annotated[str, typer.Option(help="Base assets.")] = "BTC,ETH,SOL,XRP,DOGE",
-    speed: Annotated[str, typer.Option(help="sim clock: 1x, 10x, 30x ...")] = "30x",
+    speed: Annotated[str, typer.Option(help="sim clock: 1x, 10x, 15x ...")] = "15x",
     seed: Annotated[int, typer.Option(help="sim seed.")] = 7,
     duration: Annotated[
         float | None, typer.Option(min=1, help="Stop after this many seconds; default: Ctrl-C.")
