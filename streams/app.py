@@ -7,7 +7,8 @@ register themselves on the wiring.
 Topics carry raw bytes (``value_serializer="raw"``); every agent decodes with
 :class:`schemas.codec.Codec` inside its own per-message error boundary. Internal topics
 (``<app_id>-md-sequenced``, ``<app_id>-risk-sequenced``, table changelogs, the assignor's
-leader topic) are declared and created by Faust itself.
+leader topic) are created by :mod:`streams.internal_topics` before the worker starts; the app
+never declares a topic itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from schemas.topics import OPS_CONTROL
 from schemas.topics import RISK_DECISION
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
+from streams.internal_topics import TABLES
 from streams.reducers import AssetState
 from streams.reducers import MarketReducer
 from streams.reducers import RiskReducer
@@ -57,6 +59,8 @@ class Wiring:
     risk: RiskReducer | None = None
     positions: dict[str, dict[int, int]] = field(default_factory=dict)
     """Next offset to process per partition of the sequenced topics (the digest's cut)."""
+    events: int = 0
+    """Messages taken by any agent since start (the stall guard watches it move)."""
     _topics: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, logical: str) -> Any:
@@ -77,6 +81,7 @@ class Wiring:
             return DLQ_MD
 
     def advance(self, topic: str, partition: int, offset: int) -> None:
+        self.events += 1
         self.positions.setdefault(topic, {})[partition] = offset + 1
 
     def load_asset(self, asset: str) -> AssetState | None:
@@ -129,7 +134,7 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
         key_serializer="raw",
         value_serializer="raw",
         processing_guarantee="at_least_once",
-        topic_allow_declare=True,
+        topic_allow_declare=False,  # streams.internal_topics creates them before the start
         topic_replication_factor=1,
         topic_partitions=settings.md_partitions,
         producer_linger=settings.producer_linger_s,
@@ -162,9 +167,9 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
         ),
         risk_in=app.topic(settings.topic(ARB_OPPORTUNITY), settings.topic(OPS_CONTROL), **RAW),
         risk_sequenced=app.topic(settings.risk_sequenced, partitions=1, internal=True, **RAW),
-        md_latest=_raw_table(app, "md-latest", md_partitions),
-        lifecycle=_raw_table(app, "lifecycle", md_partitions),
-        risk_table=_raw_table(app, "risk", 1),
+        md_latest=_raw_table(app, TABLES["md_latest"], md_partitions),
+        lifecycle=_raw_table(app, TABLES["lifecycle"], md_partitions),
+        risk_table=_raw_table(app, TABLES["risk"], 1),
         market=MarketReducer(settings.market),
     )
     wiring.market = MarketReducer(settings.market, wiring.load_asset)

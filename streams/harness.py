@@ -33,6 +33,7 @@ from schemas.topics import OPS_CONTROL
 from schemas.topics import RISK_DECISION
 from streams.config import StreamsSettings
 from streams.digest import read_digest
+from streams.internal_topics import internal_topics
 from streams.isolation import create_prefixed_topics
 from streams.isolation import delete_topics
 from streams.isolation import publish_records
@@ -88,15 +89,8 @@ class Pipeline:
         self.stop()
         if self._consumer is not None:
             self._consumer.close()
-        internal = [
-            self.settings.md_sequenced,
-            self.settings.risk_sequenced,
-            f"{self.settings.app_id}-__assignor-__leader",  # Faust's leader-election topic
-        ]
-        delete_topics(self.bootstrap, self._created + internal + self._changelogs())
-
-    def _changelogs(self) -> list[str]:
-        return [f"{self.settings.app_id}-{t}-changelog" for t in ("md-latest", "lifecycle", "risk")]
+        internal = [t.name for t in internal_topics(self.settings)]
+        delete_topics(self.bootstrap, self._created + internal)
 
     # ---- worker -------------------------------------------------------------------------------
 

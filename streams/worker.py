@@ -17,6 +17,8 @@ from streams.app import create_app
 from streams.config import StreamsSettings
 from streams.digest import worker_digest
 from streams.digest import write_digest
+from streams.internal_topics import ensure_internal_topics
+from streams.stall_guard import install_stall_guard
 
 
 def install_digest_writer(wiring: Wiring, path: Path) -> None:
@@ -51,6 +53,8 @@ async def fill_idle_positions(wiring: Wiring) -> None:
 
 def build(settings: StreamsSettings) -> Wiring:
     wiring = create_app(settings)
+    if settings.stall_guard:
+        install_stall_guard(wiring)
     if settings.digest_path is not None:
         install_digest_writer(wiring, settings.digest_path)
     return wiring
@@ -61,6 +65,8 @@ def run_worker(settings: StreamsSettings) -> None:
     import faust
 
     use_event_loop(settings.event_loop)
+    if settings.create_internal_topics:
+        ensure_internal_topics(settings)
     wiring = build(settings)
     worker = faust.Worker(wiring.app, loglevel=settings.log_level, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG and spins on every record: every

@@ -18,13 +18,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.
 
 @app.command()
 def create(as_json: JsonFlag = False) -> None:
-    """Create every catalogue topic that is missing and align configs; idempotent."""
+    """Create every catalogue topic and the worker's internal topics that are missing, and
+    align configs; idempotent."""
+    from fundingflow.settings import worker_settings
     from schemas import topics as catalogue
+    from streams.internal_topics import internal_topics
 
     settings = load_settings()
     actions = topics_admin.create_all(
         settings.kafka.bootstrap,
-        catalogue.CATALOGUE,
+        [*catalogue.CATALOGUE, *internal_topics(worker_settings(settings))],
         settings.kafka.replication_factor,
         settings.kafka.min_insync_replicas,
     )

@@ -1,0 +1,111 @@
+"""The worker's internal topics, declared here and created before any agent subscribes.
+
+Faust would declare them itself while it starts, but its agents subscribe at the same time: on a
+fresh broker an agent could subscribe to a topic that did not exist yet, log ``Ignoring missing
+topic`` and never consume it (a first run then wrote no risk decision). So the app never declares
+topics (``topic_allow_declare=False``); :func:`ensure_internal_topics` creates every internal
+topic and waits until the broker's metadata lists all of them, and only then does the worker start.
+``fundingflow topics create`` creates them too, with the catalogue.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from dataclasses import field
+
+from streams.config import StreamsSettings
+
+TABLES: dict[str, str] = {"md_latest": "md-latest", "lifecycle": "lifecycle", "risk": "risk"}
+"""Table attribute -> Faust table name (its changelog is ``<app_id>-<name>-changelog``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InternalTopic:
+    """An internal topic of one app id (same shape as a catalogue topic spec)."""
+
+    name: str
+    partitions: int
+    cleanup_policy: str = "delete"
+    retention_ms: int = -1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def changelog_name(settings: StreamsSettings, table: str) -> str:
+    return f"{settings.app_id}-{table}-changelog"
+
+
+def leader_topic_name(settings: StreamsSettings) -> str:
+    """Faust's assignor leader-election topic."""
+    return f"{settings.app_id}-__assignor-__leader"
+
+
+def internal_topics(settings: StreamsSettings) -> list[InternalTopic]:
+    """Every topic the worker of ``settings.app_id`` reads or writes besides the catalogue's."""
+    md = settings.md_partitions
+    return [
+        InternalTopic(settings.md_sequenced, md),
+        InternalTopic(settings.risk_sequenced, 1),
+        InternalTopic(changelog_name(settings, TABLES["md_latest"]), md, "compact"),
+        InternalTopic(changelog_name(settings, TABLES["lifecycle"]), md, "compact"),
+        InternalTopic(changelog_name(settings, TABLES["risk"]), 1, "compact"),
+        InternalTopic(leader_topic_name(settings), 1, "compact"),
+    ]
+
+
+class InternalTopicsError(RuntimeError):
+    """An internal topic could not be created, or is there with the wrong partition count."""
+
+
+def ensure_internal_topics(settings: StreamsSettings, timeout_s: float = 30.0) -> list[str]:
+    """Create the missing internal topics and wait until the broker lists all of them.
+
+    Returns the names created now. Raises :class:`InternalTopicsError` when one cannot be
+    created, or exists with fewer partitions than the worker's partitioning needs.
+    """
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    wanted = {t.name: t for t in internal_topics(settings)}
+    present = admin.list_topics(timeout=timeout_s).topics
+    missing = [t for name, t in wanted.items() if name not in present]
+    if missing:
+        requests = [
+            NewTopic(
+                t.name,
+                t.partitions,
+                1,
+                config={"cleanup.policy": t.cleanup_policy, "retention.ms": str(t.retention_ms)},
+            )
+            for t in missing
+        ]
+        for name, future in admin.create_topics(requests, operation_timeout=timeout_s).items():
+            try:
+                future.result(timeout=timeout_s)
+            except Exception as e:
+                if "TOPIC_ALREADY_EXISTS" not in str(e):
+                    raise InternalTopicsError(f"cannot create internal topic {name}: {e}") from e
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metadata = admin.list_topics(timeout=timeout_s).topics
+        ready = {
+            name
+            for name in wanted
+            if name in metadata
+            and metadata[name].error is None
+            and len(metadata[name].partitions) >= wanted[name].partitions
+        }
+        if ready == set(wanted):
+            break
+        short = [
+            f"{n} has {len(metadata[n].partitions)} partitions, needs {wanted[n].partitions}"
+            for n in wanted
+            if n in metadata and len(metadata[n].partitions) < wanted[n].partitions
+        ]
+        if short:
+            raise InternalTopicsError("; ".join(short))
+        if time.monotonic() > deadline:
+            raise InternalTopicsError(f"internal topics not ready: {sorted(set(wanted) - ready)}")
+        time.sleep(0.1)
+    return [t.name for t in missing]
