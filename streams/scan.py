@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
@@ -41,9 +43,44 @@ class ScanRow:
     break_even_hours: Decimal | None
     max_size_base: Decimal
     max_notional_quote: Decimal
+    blocked_by: tuple[str, ...] = field(default=())
+    """Why this candidate does not open now (empty when it opens)."""
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.__dict__.items()}
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = (
+                str(v) if isinstance(v, Decimal) else list(v) if isinstance(v, tuple) else v
+            )
+        return out
+
+
+def blocked_by(
+    candidate: Any, evaluation: Any, view: Any, now_ms: int, config: Any
+) -> tuple[str, ...]:
+    """Every reason ``candidate`` does not open now, in words (empty when it opens)."""
+    reasons: list[str] = []
+    for key in (candidate.long, candidate.short):
+        state = view.get(key)
+        if state is None or now_ms - state.book.ts_ms > config.stale_after_ms:
+            reasons.append(f"stale leg {key} (older than {config.stale_after_ms} ms)")
+    t = config.thresholds[candidate.type]
+    if evaluation.net_edge_apr < t.open_net_apr:
+        reasons.append(
+            f"net APR {evaluation.net_edge_apr * 100:.2f}% below entry {t.open_net_apr * 100:.2f}%"
+        )
+    if evaluation.net_edge_bps < t.open_net_bps:
+        reasons.append(
+            f"net edge {evaluation.net_edge_bps:.1f} bps below entry {t.open_net_bps:.1f} bps"
+        )
+    if evaluation.size_base >= evaluation.depth_size_base and evaluation.depth_size_base > 0:
+        reasons.append("size limited by book depth within max slippage")
+    if candidate.type.value != "CROSS_EXCHANGE" and not reasons:
+        hours = evaluation.costs.break_even_hours
+        if hours is None or hours * 3_600_000 > config.max_holding_ms:
+            reasons.append("break-even beyond max holding time")
+    return tuple(reasons)
 
 
 def rank(
@@ -53,7 +90,23 @@ def rank(
     all_candidates: bool = False,
 ) -> list[ScanRow]:
     """Rows of everything that opens on this snapshot (every evaluated candidate when
-    ``all_candidates``), best net APR first."""
+    ``all_candidates``), best net APR first. When nothing opens, the best candidates are
+    returned anyway, each with ``blocked_by`` saying why it does not open."""
+    rows = _rank(books, funding, settings, all_candidates)
+    if rows or all_candidates:
+        return rows
+    return _rank(books, funding, settings, True)[:BEST_WHEN_NONE_OPENS]
+
+
+BEST_WHEN_NONE_OPENS = 10
+
+
+def _rank(
+    books: Sequence[BookSnapshot],
+    funding: Sequence[FundingRateUpdate],
+    settings: MarketSettings,
+    all_candidates: bool,
+) -> list[ScanRow]:
     reducer = MarketReducer(settings.model_copy(update={"min_eval_interval_ms": 2**62}))
     records: list[BookSnapshot | FundingRateUpdate] = [*funding, *books]
     for record in records:
@@ -91,6 +144,9 @@ def rank(
                     break_even_hours=ev.costs.break_even_hours,
                     max_size_base=ev.size_base,
                     max_notional_quote=ev.costs.notional_quote,
+                    blocked_by=blocked_by(c, ev, view, now, reducer.detection)
+                    if all_candidates
+                    else (),
                 )
             )
     return sorted(rows, key=lambda r: (-r.net_apr, r.asset, r.long_leg, r.short_leg))
@@ -177,6 +233,7 @@ def table_rows(rows: Sequence[ScanRow]) -> list[list[str]]:
             "-" if r.break_even_hours is None else f"{r.break_even_hours:.1f}",
             f"{r.max_size_base:.6g}",
             f"{r.max_notional_quote:.2f}",
+            "; ".join(r.blocked_by) or "opens",
         ]
         for r in rows
     ]
@@ -193,4 +250,5 @@ TABLE_COLUMNS = (
     "break-even h",
     "max size",
     "max notional",
+    "why not open",
 )

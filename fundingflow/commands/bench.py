@@ -72,7 +72,10 @@ def pipeline(
 
     settings = load_settings()
     figures: dict[str, Any] = run_pipeline_bench(
-        quick=quick, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url
+        quick=quick,
+        bootstrap=settings.kafka.bootstrap,
+        registry_url=settings.registry.url,
+        verbose=False,
     )
     if as_json:
         print_json(figures)

@@ -92,8 +92,11 @@ def connect(
 
     if sink not in SINKS:
         raise typer.BadParameter(f"--sink must be one of {', '.join(SINKS)}, was {sink!r}")
+    from fundingflow.log import configure_logging
+
     config = _feed_config(venues, assets, duration, limit, seed, speed, sim_start)
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)  # logs to stderr, data on stdout
     stats = run_connect(
         config, sink, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url
     )

@@ -67,7 +67,9 @@ def scan(
     title = "candidates" if all_candidates else "opportunities net of all costs"
     print_table(f"{title} ({', '.join(venue_ids)})", TABLE_COLUMNS, table_rows(rows))
     if not rows:
-        err_console.print("nothing beats the open thresholds now (try --all to see candidates)")
+        err_console.print("no candidates on this snapshot")
+    elif not all_candidates and all(r.blocked_by for r in rows):
+        err_console.print("nothing passes the open thresholds now; best candidates shown above")
 
 
 @state_app.command()
