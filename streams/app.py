@@ -59,8 +59,6 @@ class Wiring:
     risk: RiskReducer | None = None
     positions: dict[str, dict[int, int]] = field(default_factory=dict)
     """Next offset to process per partition of the sequenced topics (the digest's cut)."""
-    events: int = 0
-    """Messages taken by any agent since start (the stall guard watches it move)."""
     _topics: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, logical: str) -> Any:
@@ -81,7 +79,6 @@ class Wiring:
             return DLQ_MD
 
     def advance(self, topic: str, partition: int, offset: int) -> None:
-        self.events += 1
         self.positions.setdefault(topic, {})[partition] = offset + 1
 
     def load_asset(self, asset: str) -> AssetState | None:

@@ -152,10 +152,6 @@ class StreamsSettings(_Frozen):
     """Faust's web view (``/table/...``) on this port; None disables it."""
     log_level: str = "WARNING"
     create_internal_topics: bool = True
-    stall_check_s: float = Field(default=3.0, gt=0)
-    """How often the stall guard (:mod:`streams.stall_guard`) looks for skipped input."""
-    stall_guard: bool = True
-    """Off only in the stall guard's twin test."""
     """Create the internal topics before the agents subscribe (off only in its twin test)."""
 
     def topic(self, name: str) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
+from fundingflow.errors import FundingflowError
 from streams.config import StreamsSettings
 
 TABLES: dict[str, str] = {"md_latest": "md-latest", "lifecycle": "lifecycle", "risk": "risk"}
@@ -53,8 +55,20 @@ def internal_topics(settings: StreamsSettings) -> list[InternalTopic]:
     ]
 
 
-class InternalTopicsError(RuntimeError):
+class InternalTopicsError(FundingflowError):
     """An internal topic could not be created, or is there with the wrong partition count."""
+
+
+def create_missing(admin: Any, topics: list[Any], timeout_s: float) -> None:
+    """Create ``topics`` (``NewTopic``); one that already exists is fine, any other error raises."""
+    if not topics:
+        return
+    for name, future in admin.create_topics(topics, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except Exception as e:
+            if "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise InternalTopicsError(f"cannot create topic {name}: {e}") from e
 
 
 def ensure_internal_topics(settings: StreamsSettings, timeout_s: float = 30.0) -> list[str]:
@@ -70,22 +84,16 @@ def ensure_internal_topics(settings: StreamsSettings, timeout_s: float = 30.0) -
     wanted = {t.name: t for t in internal_topics(settings)}
     present = admin.list_topics(timeout=timeout_s).topics
     missing = [t for name, t in wanted.items() if name not in present]
-    if missing:
-        requests = [
-            NewTopic(
-                t.name,
-                t.partitions,
-                1,
-                config={"cleanup.policy": t.cleanup_policy, "retention.ms": str(t.retention_ms)},
-            )
-            for t in missing
-        ]
-        for name, future in admin.create_topics(requests, operation_timeout=timeout_s).items():
-            try:
-                future.result(timeout=timeout_s)
-            except Exception as e:
-                if "TOPIC_ALREADY_EXISTS" not in str(e):
-                    raise InternalTopicsError(f"cannot create internal topic {name}: {e}") from e
+    requests = [
+        NewTopic(
+            t.name,
+            t.partitions,
+            1,
+            config={"cleanup.policy": t.cleanup_policy, "retention.ms": str(t.retention_ms)},
+        )
+        for t in missing
+    ]
+    create_missing(admin, requests, timeout_s)
     deadline = time.monotonic() + timeout_s
     while True:
         metadata = admin.list_topics(timeout=timeout_s).topics

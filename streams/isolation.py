@@ -8,6 +8,7 @@ from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.topics import by_name
 from schemas.topics import key_for
+from streams.internal_topics import create_missing
 
 
 def create_prefixed_topics(bootstrap: str, prefix: str, logical: Iterable[str]) -> list[str]:
@@ -17,12 +18,7 @@ def create_prefixed_topics(bootstrap: str, prefix: str, logical: Iterable[str]) 
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     topics = [NewTopic(prefix + n, by_name(n).partitions, 1) for n in logical]
-    for name, future in admin.create_topics(topics, operation_timeout=30).items():
-        try:
-            future.result(timeout=30)
-        except Exception as e:
-            if "TOPIC_ALREADY_EXISTS" not in str(e):
-                raise RuntimeError(f"cannot create topic {name}: {e}") from e
+    create_missing(admin, topics, 30.0)
     return [t.topic for t in topics]
 
 

@@ -18,7 +18,6 @@ from streams.config import StreamsSettings
 from streams.digest import worker_digest
 from streams.digest import write_digest
 from streams.internal_topics import ensure_internal_topics
-from streams.stall_guard import install_stall_guard
 
 
 def install_digest_writer(wiring: Wiring, path: Path) -> None:
@@ -53,8 +52,6 @@ async def fill_idle_positions(wiring: Wiring) -> None:
 
 def build(settings: StreamsSettings) -> Wiring:
     wiring = create_app(settings)
-    if settings.stall_guard:
-        install_stall_guard(wiring)
     if settings.digest_path is not None:
         install_digest_writer(wiring, settings.digest_path)
     return wiring

