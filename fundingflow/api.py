@@ -64,10 +64,10 @@ def create_api(settings: Settings, opportunities: OpportunitySource | None = Non
     @app.get("/topics")
     def topics() -> list[dict[str, Any]]:
         from fundingflow.monitor import TopicWatcher
-        from schemas.topics import CATALOGUE
+        from schemas.topics import TOPICS
 
         if "topics" not in watcher:
-            watcher["topics"] = TopicWatcher(settings.kafka.bootstrap, [s.name for s in CATALOGUE])
+            watcher["topics"] = TopicWatcher(settings.kafka.bootstrap, [s.name for s in TOPICS])
         return [dataclasses.asdict(flow) for flow in watcher["topics"].sample()]
 
     @app.get("/opportunities")

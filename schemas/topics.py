@@ -34,6 +34,7 @@ from schemas.records.portfolio import FundingPaid
 from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
+from schemas.records.stream import SequencedBatch
 
 MD_BOOK = "md.book"
 MD_TRADE = "md.trade"
@@ -59,6 +60,8 @@ DLQ_RISK = "dlq.risk"
 DLQ_EXEC = "dlq.exec"
 DLQ_PORTFOLIO = "dlq.portfolio"
 DLQ_OPS = "dlq.ops"
+STREAM_BATCH = "stream.batch"
+"""Logical name of the sequenced batches (the physical topics are per app id, internal)."""
 
 DAY_MS = 86_400_000
 FOREVER = -1
@@ -123,6 +126,9 @@ class TopicSpec:
     cleanup_policy: CleanupPolicy = "delete"
     retention_ms: int = 7 * DAY_MS
     config: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+    """A record stream of the workers' internal topics (``<app_id>-...``): its subject is
+    registered like any other, but no topic of this name is created."""
 
     @property
     def subject(self) -> str:
@@ -180,10 +186,20 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         _spec(name, (DeadLetter,), _DLQ_KEY, 3, 30 * DAY_MS)
         for name in (DLQ_MD, DLQ_ACCOUNT, DLQ_ARB, DLQ_RISK, DLQ_EXEC, DLQ_PORTFOLIO, DLQ_OPS)
     ),
+    TopicSpec(
+        STREAM_BATCH,
+        (SequencedBatch,),
+        "none (partition = the sequenced partition)",
+        6,
+        retention_ms=FOREVER,
+        internal=True,
+    ),
 )
 """Every topic of the system."""
 
 _BY_NAME = {spec.name: spec for spec in CATALOGUE}
+TOPICS: tuple[TopicSpec, ...] = tuple(spec for spec in CATALOGUE if not spec.internal)
+"""The catalogue's topics that exist under their own name (created by ``topics create``)."""
 
 
 def by_name(name: str) -> TopicSpec:

@@ -5,7 +5,9 @@ codec and the reducers the agents share. Agents live one per module in ``streams
 register themselves on the wiring.
 
 Topics carry raw bytes (``value_serializer="raw"``); every agent decodes with
-:class:`schemas.codec.Codec` inside its own per-message error boundary. Internal topics
+:class:`schemas.codec.Codec`. The agents read only the sequenced topics, which the native
+sequencer (:mod:`streams.sequencer`) fills with batch records: one Faust event is one batch,
+applied behind the error boundary of :mod:`streams.batches`. Internal topics
 (``<app_id>-md-sequenced``, ``<app_id>-risk-sequenced``, table changelogs, the assignor's
 leader topic) are created by :mod:`streams.internal_topics` before the worker starts; the app
 never declares a topic itself.
@@ -24,9 +26,6 @@ from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from schemas.topics import DLQ_MD
-from schemas.topics import MD_BOOK
-from schemas.topics import MD_FUNDING
-from schemas.topics import OPS_CONTROL
 from schemas.topics import RISK_DECISION
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
@@ -39,6 +38,13 @@ from streams.reducers import asset_of_key
 
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 RISK_KEY = b"risk"
+CUT_PREFIX = b"@cut|"
+"""Table keys of the stored cuts (no asset name starts with ``@``)."""
+
+
+def cut_key(partition: int) -> bytes:
+    """Table key of the next sequenced offset of ``partition`` the table state includes."""
+    return CUT_PREFIX + str(partition).encode()
 
 
 @dataclass
@@ -48,9 +54,7 @@ class Wiring:
     settings: StreamsSettings
     app: Any
     codec: Codec
-    md_in: Any
     md_sequenced: Any
-    risk_in: Any
     risk_sequenced: Any
     md_latest: Any
     lifecycle: Any
@@ -109,8 +113,14 @@ class Wiring:
     def assets_in_tables(self) -> list[str]:
         return sorted(
             {asset_of_key(k.decode()) for k in self.md_latest}
-            | {k.decode() for k in self.lifecycle}
+            | {k.decode() for k in self.lifecycle if not k.startswith(CUT_PREFIX)}
         )
+
+    def stored_cut(self, topic: str, partition: int) -> int | None:
+        """The next offset of sequenced ``topic[partition]`` its table state includes."""
+        table = self.lifecycle if topic == self.settings.md_sequenced else self.risk_table
+        raw = table.get(cut_key(partition))
+        return int(raw) if raw is not None else None
 
 
 def _raw_table(app: Any, name: str, partitions: int) -> Any:
@@ -158,11 +168,9 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
         settings=settings,
         app=app,
         codec=codec or Codec(ConfluentRegistry(settings.registry_url)),
-        md_in=app.topic(settings.topic(MD_BOOK), settings.topic(MD_FUNDING), **RAW),
         md_sequenced=app.topic(
             settings.md_sequenced, partitions=md_partitions, internal=True, **RAW
         ),
-        risk_in=app.topic(settings.topic(ARB_OPPORTUNITY), settings.topic(OPS_CONTROL), **RAW),
         risk_sequenced=app.topic(settings.risk_sequenced, partitions=1, internal=True, **RAW),
         md_latest=_raw_table(app, TABLES["md_latest"], md_partitions),
         lifecycle=_raw_table(app, TABLES["lifecycle"], md_partitions),
@@ -175,9 +183,7 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
 
     from streams.agents import market
     from streams.agents import risk
-    from streams.agents import sequencer
 
-    sequencer.register(wiring)
     market.register(wiring)
     risk.register(wiring)
 

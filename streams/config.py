@@ -151,6 +151,15 @@ class StreamsSettings(_Frozen):
     web_port: int | None = None
     """Faust's web view (``/table/...``) on this port; None disables it."""
     log_level: str = "WARNING"
+    sequencer: bool = True
+    """Run the sequencer (:mod:`streams.sequencer`) in the worker process (off: another process
+    sequences, e.g. a second worker of the same app id already does; both split the sources)."""
+    sequencer_chunk: int = Field(default=5_000, ge=1)
+    """Messages the sequencer takes per consume call (then produces, flushes and commits)."""
+    sequencer_batch_max: int = Field(default=1_000, ge=1)
+    """Messages per batch record at most (one Faust event of the stateful agents)."""
+    sequencer_fetch_wait_ms: int = Field(default=20, ge=0)
+    """How long the broker may hold an empty fetch of the sequencer (idle latency only)."""
     create_internal_topics: bool = True
     """Create the internal topics before the agents subscribe (off only in its twin test)."""
 

@@ -29,11 +29,10 @@ from fundingflow.errors import InvalidEvent
 from processors.units import InstrumentKey
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
-from schemas.records.arb import Opportunity
-from schemas.records.md import BookSnapshot
-from schemas.records.md import FundingRateUpdate
-from schemas.records.ops import ControlCommand
+from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
+from streams.batches import apply_market_batch
+from streams.batches import apply_risk_batch
 from streams.config import StreamsSettings
 from streams.reducers import AssetState
 from streams.reducers import MarketReducer
@@ -102,25 +101,26 @@ def state_digest(assets: Mapping[str, AssetState], risk: RiskState) -> str:
 
 
 def replay(
-    values: Iterable[bytes], codec: Codec, settings: StreamsSettings
+    values: Iterable[tuple[str, bytes]], codec: Codec, settings: StreamsSettings
 ) -> tuple[MarketReducer, RiskReducer]:
-    """Apply sequenced values in order, refusing what the agents refuse (no state change)."""
+    """Apply (sequenced topic, batch) values in order through the agents' own error boundary
+    (:mod:`streams.batches`): what they refuse, this refuses (no state change)."""
     market = MarketReducer(settings.market)
     risk = RiskReducer(settings.risk)
-    for raw in values:
+    for topic, raw in values:
         try:
-            record = codec.decode(raw)
-            if isinstance(record, BookSnapshot | FundingRateUpdate):
-                market.apply(record)
-            elif isinstance(record, Opportunity | ControlCommand):
-                risk.apply(record)
+            batch = codec.decode_as(raw, SequencedBatch)
         except InvalidEvent:
             continue
+        if topic == settings.md_sequenced:
+            apply_market_batch(market, codec, batch)
+        else:
+            apply_risk_batch(risk, codec, batch)
     return market, risk
 
 
-def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[bytes]:
-    """Every value below the cut, partition by partition in offset order."""
+def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[str, bytes]]:
+    """Every (topic, value) below the cut, partition by partition in offset order."""
     from confluent_kafka import Consumer
     from confluent_kafka import TopicPartition
 
@@ -132,7 +132,7 @@ def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[bytes]:
             "socket.nagle.disable": True,
         }
     )
-    out: list[bytes] = []
+    out: list[tuple[str, bytes]] = []
     try:
         for topic in sorted(cut):
             for partition in sorted(cut[topic]):
@@ -140,7 +140,7 @@ def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[bytes]:
                 if end <= 0:
                     continue
                 tp = TopicPartition(topic, partition, 0)
-                out.extend(_read_partition(consumer, tp, end, timeout_s))
+                out.extend((topic, v) for v in _read_partition(consumer, tp, end, timeout_s))
     finally:
         consumer.close()
     return out

@@ -18,6 +18,7 @@ from streams.config import StreamsSettings
 from streams.digest import worker_digest
 from streams.digest import write_digest
 from streams.internal_topics import ensure_internal_topics
+from streams.sequencer import start_sequencer
 
 
 def install_digest_writer(wiring: Wiring, path: Path) -> None:
@@ -39,13 +40,16 @@ def install_digest_writer(wiring: Wiring, path: Path) -> None:
 
 async def fill_idle_positions(wiring: Wiring) -> None:
     """Give the cut a position for sequenced partitions idle since start (nothing processed):
-    the consumer's position there, i.e. the committed offset the worker resumed from."""
+    the cut stored with the table state (what the recovered state includes), else the
+    consumer's position there."""
     sequenced = {wiring.settings.md_sequenced, wiring.settings.risk_sequenced}
     consumer = wiring.app.consumer
     for tp in sorted(consumer.assignment()):
         if tp.topic not in sequenced or tp.partition in wiring.positions.get(tp.topic, {}):
             continue
-        offset = await consumer.position(tp)
+        offset = wiring.stored_cut(tp.topic, tp.partition)
+        if offset is None:
+            offset = await consumer.position(tp)
         if offset is not None and offset > 0:
             wiring.positions.setdefault(tp.topic, {})[tp.partition] = offset
 
@@ -65,6 +69,8 @@ def run_worker(settings: StreamsSettings) -> None:
     if settings.create_internal_topics:
         ensure_internal_topics(settings)
     wiring = build(settings)
+    if settings.sequencer:
+        start_sequencer(settings, wiring.codec)
     worker = faust.Worker(wiring.app, loglevel=settings.log_level, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG and spins on every record: every
     # ``log.debug`` of aiokafka and Faust (several per message) would build a LogRecord.

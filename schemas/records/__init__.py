@@ -30,6 +30,7 @@ from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskReason
+from schemas.records.stream import SequencedBatch
 
 EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
     BalanceUpdate,
@@ -52,7 +53,7 @@ EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
     PositionChanged,
     RiskDecision,
 )
-"""Top-level event records (one per non-common ``.avsc`` file)."""
+"""Top-level event records (one per ``.avsc`` file of an event family)."""
 
 RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.account.BalanceUpdate": BalanceUpdate,
@@ -83,5 +84,6 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.portfolio.PositionChanged": PositionChanged,
     "fundingflow.risk.RiskDecision": RiskDecision,
     "fundingflow.risk.RiskReason": RiskReason,
+    "fundingflow.stream.SequencedBatch": SequencedBatch,
 }
 """Every record class, nested ones included."""

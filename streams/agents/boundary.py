@@ -1,4 +1,8 @@
-"""The per-message error boundary every agent shares: a refused message becomes a dead letter."""
+"""The error boundary every agent shares: a refused message becomes a dead letter.
+
+Messages inside a batch are refused by :mod:`streams.batches` (the same code the offline replay
+runs); a batch message that does not decode at all is refused here as a whole.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 import structlog
 
 from streams.app import Wiring
+from streams.batches import Refusal
 from streams.dlq import dead_letter
 from streams.dlq import source_of
 
@@ -19,26 +24,34 @@ def headers_of(message: Any) -> list[tuple[str, bytes | None]]:
     return [(str(k), v) for k, v in items]
 
 
+async def dead_letter_all(wiring: Wiring, refusals: list[Refusal], component: str) -> None:
+    """Write each refusal to the dead-letter topic of its original source; never raises."""
+    for refusal in refusals:
+        source = refusal.source
+        log.warning(
+            "message_refused",
+            component=component,
+            topic=source.topic,
+            partition=source.partition,
+            offset=source.offset,
+            reason=str(refusal.error)[:300],
+        )
+        record = dead_letter(source, refusal.raw, refusal.error, component, refusal.timestamp_ms)
+        logical = wiring.dlq_name(source.topic)
+        try:
+            value = wiring.codec.encode(record, logical)
+            await wiring.topic(logical).send(
+                key=record.source_key or source.topic.encode(), value=value
+            )
+        except Exception as e:  # the dead-letter path itself failed: log, keep the agent alive
+            log.error("dead_letter_failed", component=component, error=repr(e)[:300])
+
+
 async def refuse(wiring: Wiring, message: Any, error: BaseException, component: str) -> None:
-    """Write ``message`` to the dead-letter topic of its original source; never raises."""
+    """Dead-letter a whole message (a batch that does not decode); never raises."""
     source = source_of(
         message.topic, message.partition, message.offset, message.key, headers_of(message)
     )
-    log.warning(
-        "message_refused",
-        component=component,
-        topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
-        reason=str(error)[:300],
-    )
     time_ms = int((message.timestamp or 0) * 1000)
-    record = dead_letter(source, bytes(message.value or b""), error, component, time_ms)
-    logical = wiring.dlq_name(source.topic)
-    try:
-        value = wiring.codec.encode(record, logical)
-        await wiring.topic(logical).send(
-            key=record.source_key or source.topic.encode(), value=value
-        )
-    except Exception as e:  # the dead-letter path itself failed: log, keep the agent alive
-        log.error("dead_letter_failed", component=component, error=repr(e)[:300])
+    refusal = Refusal(source, bytes(message.value or b""), error, time_ms)
+    await dead_letter_all(wiring, [refusal], component)

@@ -1,16 +1,23 @@
-"""Market state per asset -> ``arb.spread`` and ``arb.opportunity`` (the lifecycle)."""
+"""Market state per asset: sequenced batches -> ``arb.spread`` and ``arb.opportunity``.
+
+One Faust event is one batch of ticks. Per batch: the messages are applied in order
+(:func:`streams.batches.apply_market_batch`), then each changed table key is written once, each
+re-evaluated asset's lifecycle once, the batch's cut (next sequenced offset of its partition)
+once, and the outputs are sent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.errors import DecodeError
-from schemas.records.md import BookSnapshot
-from schemas.records.md import FundingRateUpdate
+from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
+from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.app import Wiring
+from streams.app import cut_key
+from streams.batches import apply_market_batch
 
 COMPONENT = "streams.market"
 
@@ -24,24 +31,23 @@ def register(wiring: Wiring) -> None:
         async for event in stream.events():
             m = event.message
             try:
-                record = codec.decode(m.value)
-                if not isinstance(record, BookSnapshot | FundingRateUpdate):
-                    raise DecodeError("WRONG_SCHEMA", f"not market data: {record.AVRO_NAME}")
-                applied = reducer.apply(record)
-            except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
+                batch = codec.decode_as(m.value, SequencedBatch)
+            except Exception as e:  # not a batch at all: the whole message is a dead letter
                 await refuse(wiring, m, e, COMPONENT)
                 wiring.advance(m.topic, m.partition, m.offset)
                 continue
-            if applied.applied:
-                wiring.md_latest[applied.key.encode()] = m.value
-            if applied.evaluated:
-                state = reducer.asset(applied.asset)
-                wiring.lifecycle[applied.asset.encode()] = state.dump_lifecycle()
+            outcome = apply_market_batch(reducer, codec, batch)
+            latest, lifecycle = wiring.md_latest, wiring.lifecycle
+            for key, raw in outcome.latest.items():
+                latest[key.encode()] = raw
+            for asset in outcome.evaluated:
+                lifecycle[asset.encode()] = reducer.asset(asset).dump_lifecycle()
+            lifecycle[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
-            key = applied.asset.encode()
-            for spread in applied.spreads:
+            await dead_letter_all(wiring, outcome.refused, COMPONENT)
+            for asset, spread in outcome.spreads:
                 value = codec.encode(spread, ARB_SPREAD)
-                await spreads.send(key=key, value=value, partition=m.partition)
-            for opportunity in applied.opportunities:
+                await spreads.send(key=asset.encode(), value=value, partition=m.partition)
+            for asset, opportunity in outcome.opportunities:
                 value = codec.encode(opportunity, ARB_OPPORTUNITY)
-                await opportunities.send(key=key, value=value, partition=m.partition)
+                await opportunities.send(key=asset.encode(), value=value, partition=m.partition)

@@ -1,16 +1,21 @@
-"""Pre-trade risk: ``arb.opportunity`` + ``ops.control`` (sequenced) -> ``risk.decision``."""
+"""Pre-trade risk: sequenced batches of ``arb.opportunity`` + ``ops.control`` -> ``risk.decision``.
+
+Per batch: messages applied in order (:func:`streams.batches.apply_risk_batch`), the risk state
+written once if it changed, then the decisions sent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.errors import DecodeError
-from schemas.records.arb import Opportunity
-from schemas.records.ops import ControlCommand
+from schemas.records.stream import SequencedBatch
 from schemas.topics import RISK_DECISION
+from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.app import RISK_KEY
 from streams.app import Wiring
+from streams.app import cut_key
+from streams.batches import apply_risk_batch
 
 COMPONENT = "streams.risk"
 
@@ -24,18 +29,18 @@ def register(wiring: Wiring) -> None:
         async for event in stream.events():
             m = event.message
             try:
-                record = codec.decode(m.value)
-                if not isinstance(record, Opportunity | ControlCommand):
-                    raise DecodeError("WRONG_SCHEMA", f"not a risk input: {record.AVRO_NAME}")
-                reducer = wiring.risk_reducer()
-                changed, decision = reducer.apply(record)
-            except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
+                batch = codec.decode_as(m.value, SequencedBatch)
+            except Exception as e:  # not a batch at all: the whole message is a dead letter
                 await refuse(wiring, m, e, COMPONENT)
                 wiring.advance(m.topic, m.partition, m.offset)
                 continue
-            if changed:
+            reducer = wiring.risk_reducer()
+            outcome = apply_risk_batch(reducer, codec, batch)
+            if outcome.changed:
                 wiring.risk_table[RISK_KEY] = reducer.state.dump()
+            wiring.risk_table[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
-            if decision is not None:
+            await dead_letter_all(wiring, outcome.refused, COMPONENT)
+            for decision in outcome.decisions:
                 value = codec.encode(decision, RISK_DECISION)
                 await decisions.send(key=decision.opportunity_id.encode(), value=value)

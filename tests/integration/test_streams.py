@@ -16,6 +16,7 @@ from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadKind
 from schemas.records.dlq import DeadLetter
 from schemas.records.dlq import DeadLetterReason
+from schemas.records.stream import SequencedBatch
 from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
@@ -27,6 +28,7 @@ from schemas.topics import OPS_CONTROL
 from schemas.topics import RISK_DECISION
 from streams import synthetic as syn
 from streams.digest import digest_at_cut
+from streams.digest import read_cut
 from streams.digest import read_digest
 from streams.harness import Pipeline
 
@@ -187,6 +189,15 @@ def _wait_for_progress(p: Pipeline, minimum: int, timeout_s: float = 30.0) -> di
     raise TimeoutError(f"no progress; log:\n{p.log_tail()}")
 
 
+def _messages_below(p: Pipeline, cut: dict[str, dict[int, int]]) -> int:
+    """Market messages inside the sequenced batches below ``cut``."""
+    md = {p.settings.md_sequenced: cut.get(p.settings.md_sequenced, {})}
+    return sum(
+        len(p.codec.decode_as(raw, SequencedBatch).values)
+        for _, raw in read_cut(p.settings.bootstrap, md)
+    )
+
+
 def test_restart_mid_stream_digest_equals_replay(
     kafka_bootstrap: str, schema_registry_url: str
 ) -> None:
@@ -195,15 +206,15 @@ def test_restart_mid_stream_digest_equals_replay(
         p.start()
         feeder = threading.Thread(target=_feed, args=(p, events, 100, 0.2))
         feeder.start()
-        before = _wait_for_progress(p, minimum=500)
+        before = _wait_for_progress(p, minimum=10)  # sequenced batches of about 100 events
         p.crash()  # mid-stream: the feeder is still publishing, the worker still processing
         feeder.join()
         p.start()
         live = p.settled_digest()
-        processed = sum(before["cut"].get(p.settings.md_sequenced, {}).values())
+        processed = _messages_below(p, before["cut"])
         assert processed < len(events), "the crash came after the stream ended"
         replayed = digest_at_cut(kafka_bootstrap, schema_registry_url, live["cut"], p.settings)
-        sequenced = sum(live["cut"].get(p.settings.md_sequenced, {}).values())
+        sequenced = _messages_below(p, live["cut"])
         print(
             f"\nrestart: {sequenced} sequenced md messages for {len(events)} published "
             f"({sequenced - len(events)} redelivered); digest {live['digest'][:16]}"

@@ -15,6 +15,7 @@ from schemas.records.dlq import DeadLetter
 from schemas.records.md import FundingRateUpdate
 from schemas.samples import sample
 from schemas.topics import CATALOGUE
+from schemas.topics import TOPICS
 from schemas.topics import by_name
 from schemas.topics import key_for
 
@@ -28,7 +29,7 @@ def test_every_topic_names_existing_schemas() -> None:
 
 
 def test_every_event_schema_is_carried_by_a_topic() -> None:
-    carried = {record for spec in CATALOGUE for record in spec.value_records}
+    carried = {record for spec in TOPICS for record in spec.value_records}
     assert set(EVENT_RECORDS) == carried
 
 
@@ -40,13 +41,13 @@ def test_topic_names_are_unique_and_exported_as_constants() -> None:
 
 
 def test_every_source_family_has_a_dead_letter_topic() -> None:
-    for spec in CATALOGUE:
+    for spec in TOPICS:
         if spec.family != "dlq":
             assert by_name(topics.dlq_for(spec.name)).value_records == (DeadLetter,)
 
 
 def test_partition_defaults() -> None:
-    for spec in CATALOGUE:
+    for spec in TOPICS:
         expected = 6 if spec.family in ("md", "arb") else 3
         expected = 1 if spec.name == topics.OPS_CONTROL else expected
         assert spec.partitions == expected, spec.name
@@ -70,7 +71,7 @@ def test_market_data_is_keyed_by_base_asset_across_venues() -> None:
 
 
 def test_every_carried_record_has_a_key() -> None:
-    for spec in CATALOGUE:
+    for spec in TOPICS:
         for record_type in spec.value_records:
             assert isinstance(key_for(sample(record_type)), bytes)
 
@@ -88,3 +89,9 @@ def test_unknown_topic_names_the_known_ones() -> None:
 
 def test_sample_decimal_is_exact() -> None:
     assert sample(FundingRateUpdate).mark_price == Decimal("65000.123456789012345678")
+
+
+def test_internal_record_streams_are_not_created_as_topics() -> None:
+    internal = [spec for spec in CATALOGUE if spec.internal]
+    assert [spec.name for spec in internal] == [topics.STREAM_BATCH]
+    assert not {spec.name for spec in internal} & {spec.name for spec in TOPICS}

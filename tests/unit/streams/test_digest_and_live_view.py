@@ -13,6 +13,7 @@ from schemas.records.arb import Lifecycle
 from schemas.registry import InMemoryRegistry
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
+from schemas.topics import STREAM_BATCH
 from streams import synthetic as syn
 from streams.config import StreamsSettings
 from streams.digest import canonical
@@ -23,13 +24,21 @@ from streams.live_view import fold
 from streams.live_view import rows
 from streams.reducers import MarketRecord
 from streams.reducers import MarketReducer
+from streams.sequencer import BatchBuilder
 
 T = 1_767_225_600_000
 
 
-def _digest_of(events: Sequence[tuple[str, AvroRecord]], settings: StreamsSettings) -> str:
+def _digest_of(
+    events: Sequence[tuple[str, AvroRecord]], settings: StreamsSettings, batch: int = 1
+) -> str:
     codec = Codec(InMemoryRegistry())
-    values = [codec.encode(r, topic) for topic, r in events]
+    values = []
+    for start in range(0, len(events), batch):
+        builder = BatchBuilder()
+        for i, (topic, record) in enumerate(events[start : start + batch], start):
+            builder.add(topic, 0, i, T, b"", codec.encode(record, topic))
+        values.append((settings.md_sequenced, codec.encode(builder.build(), STREAM_BATCH)))
     market, risk = replay(values, codec, settings)
     return state_digest(market.assets, risk.state)
 
@@ -50,6 +59,13 @@ def test_replay_digest_is_deterministic_and_sees_duplicates_as_no_ops() -> None:
     with_redelivery = events[:300] + events[250:300] + events[300:]
     assert _digest_of(with_redelivery, settings) == once
     assert _digest_of(events[:399], settings) != once
+
+
+def test_replay_digest_does_not_depend_on_the_batch_size() -> None:
+    settings = StreamsSettings()
+    events = syn.random_walk(400)
+    once = _digest_of(events, settings)
+    assert {_digest_of(events, settings, size) for size in (7, 64, 1000)} == {once}
 
 
 def test_digest_does_not_depend_on_the_hash_seed() -> None:

@@ -1,0 +1,118 @@
+"""Applying one sequenced batch: the error boundary the agents and the offline replay share.
+
+Each message of a :class:`~schemas.records.stream.SequencedBatch` is decoded and applied on its
+own: a message that cannot be (undecodable, wrong record type, refused by a reducer) becomes a
+:class:`Refusal` naming its original topic, partition and offset, and the rest of the batch
+applies. The reducers change nothing when they refuse a record, so the state after a batch is
+the same whether a refusal happens live or in a replay.
+
+What the agents write is collected per batch, not per message: the latest applied value per
+table key (one changelog record per key and batch), the assets re-evaluated (one lifecycle
+write each) and the output records in the order they were produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records.arb import Opportunity
+from schemas.records.arb import SpreadUpdate
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.records.ops import ControlCommand
+from schemas.records.risk import RiskDecision
+from schemas.records.stream import SequencedBatch
+from streams.dlq import Source
+from streams.reducers import MarketReducer
+from streams.reducers import RiskReducer
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One message of a batch that was not accepted, and why."""
+
+    source: Source
+    raw: bytes
+    error: BaseException
+    timestamp_ms: int
+
+
+def source_at(batch: SequencedBatch, i: int) -> Source:
+    """The original position of message ``i`` of ``batch``."""
+    key = batch.keys[i]
+    return Source(
+        batch.sources[batch.source_index[i]],
+        batch.partitions[i],
+        batch.offsets[i],
+        key or None,
+        (),
+    )
+
+
+@dataclass(slots=True)
+class MarketOutcome:
+    """What one batch did to the market state."""
+
+    latest: dict[str, bytes] = field(default_factory=dict)
+    """Table key -> value of the latest record applied under it in this batch."""
+    evaluated: dict[str, None] = field(default_factory=dict)
+    """Assets re-evaluated (insertion-ordered set)."""
+    spreads: list[tuple[str, SpreadUpdate]] = field(default_factory=list)
+    opportunities: list[tuple[str, Opportunity]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    applied: int = 0
+
+
+def apply_market_batch(
+    reducer: MarketReducer, codec: Codec, batch: SequencedBatch
+) -> MarketOutcome:
+    """Decode and apply every message of ``batch`` in order; never raises on bad input."""
+    out = MarketOutcome()
+    decode = codec.decode
+    for i, raw in enumerate(batch.values):
+        try:
+            record = decode(raw)
+            if not isinstance(record, BookSnapshot | FundingRateUpdate):
+                raise DecodeError("WRONG_SCHEMA", f"not market data: {record.AVRO_NAME}")
+            applied = reducer.apply(record)
+        except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
+            out.refused.append(Refusal(source_at(batch, i), raw, e, batch.timestamps_ms[i]))
+            continue
+        if applied.applied:
+            out.applied += 1
+            out.latest[applied.key] = raw
+        if applied.evaluated:
+            out.evaluated[applied.asset] = None
+            out.spreads.extend((applied.asset, s) for s in applied.spreads)
+            out.opportunities.extend((applied.asset, o) for o in applied.opportunities)
+    return out
+
+
+@dataclass(slots=True)
+class RiskOutcome:
+    """What one batch did to the risk state."""
+
+    changed: bool = False
+    decisions: list[RiskDecision] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+
+def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) -> RiskOutcome:
+    """Decode and apply every message of ``batch`` in order; never raises on bad input."""
+    out = RiskOutcome()
+    for i, raw in enumerate(batch.values):
+        try:
+            record = codec.decode(raw)
+            if not isinstance(record, Opportunity | ControlCommand):
+                raise DecodeError("WRONG_SCHEMA", f"not a risk input: {record.AVRO_NAME}")
+            changed, decision = reducer.apply(record)
+        except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
+            out.refused.append(Refusal(source_at(batch, i), raw, e, batch.timestamps_ms[i]))
+            continue
+        out.changed = out.changed or changed
+        if decision is not None:
+            out.decisions.append(decision)
+    return out

@@ -1,0 +1,248 @@
+"""The sequencer: a native confluent-kafka loop that packs input messages into batch records.
+
+``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition: both are keyed by base
+asset) and ``arb.opportunity`` + ``ops.control`` -> ``<app_id>-risk-sequenced`` (one partition:
+one total order). Each consumed chunk becomes, per target partition, one
+:class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max`` messages),
+so the apply order of the stateful agents is a Kafka log the offline replay reads back, and a
+Faust event carries a batch of ticks instead of one.
+
+Values are copied byte for byte (never decoded here); the batch names every message's original
+topic, partition and offset, so a later dead letter points at the source message.
+
+At least once: the batches are produced and flushed (acks=all, idempotent producer: order kept
+across retries) **before** the source offsets are committed. A crash in between re-sequences
+the same messages: the reducers are idempotent per record, so the state does not change, and
+the replay reads the same log the agents did.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import structlog
+
+from schemas.codec import Codec
+from schemas.records.stream import SequencedBatch
+from schemas.topics import ARB_OPPORTUNITY
+from schemas.topics import MD_BOOK
+from schemas.topics import MD_FUNDING
+from schemas.topics import OPS_CONTROL
+from schemas.topics import STREAM_BATCH
+from streams.config import StreamsSettings
+
+log = structlog.get_logger("streams.sequencer")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where the messages of one source topic go."""
+
+    target: str
+    same_partition: bool
+
+
+def routes(settings: StreamsSettings) -> dict[str, Route]:
+    """Physical source topic -> its sequenced topic."""
+    md = Route(settings.md_sequenced, True)
+    risk = Route(settings.risk_sequenced, False)
+    return {
+        settings.topic(MD_BOOK): md,
+        settings.topic(MD_FUNDING): md,
+        settings.topic(ARB_OPPORTUNITY): risk,
+        settings.topic(OPS_CONTROL): risk,
+    }
+
+
+@dataclass(slots=True)
+class BatchBuilder:
+    """The columns of one batch under construction."""
+
+    sources: list[str] = field(default_factory=list)
+    source_index: list[int] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    timestamps_ms: list[int] = field(default_factory=list)
+    keys: list[bytes] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)
+
+    def add(
+        self, topic: str, partition: int, offset: int, timestamp_ms: int, key: bytes, value: bytes
+    ) -> None:
+        try:
+            index = self.sources.index(topic)
+        except ValueError:
+            index = len(self.sources)
+            self.sources.append(topic)
+        self.source_index.append(index)
+        self.partitions.append(partition)
+        self.offsets.append(offset)
+        self.timestamps_ms.append(timestamp_ms)
+        self.keys.append(key)
+        self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def build(self) -> SequencedBatch:
+        return SequencedBatch(
+            sources=tuple(self.sources),
+            source_index=tuple(self.source_index),
+            partitions=tuple(self.partitions),
+            offsets=tuple(self.offsets),
+            timestamps_ms=tuple(self.timestamps_ms),
+            keys=tuple(self.keys),
+            values=tuple(self.values),
+        )
+
+
+def pack(
+    messages: list[Any], route_of: dict[str, Route], batch_max: int
+) -> list[tuple[str, int, SequencedBatch]]:
+    """Consumed messages -> (target topic, target partition, batch) in production order.
+
+    Messages of one target partition keep their arrival order across and inside batches.
+    """
+    open_: dict[tuple[str, int], BatchBuilder] = {}
+    out: list[tuple[str, int, BatchBuilder]] = []
+    for m in messages:
+        route = route_of[m.topic()]
+        partition = m.partition() if route.same_partition else 0
+        slot = (route.target, partition)
+        builder = open_.get(slot)
+        if builder is None or len(builder) >= batch_max:
+            builder = open_[slot] = BatchBuilder()
+            out.append((route.target, partition, builder))
+        _kind, timestamp = m.timestamp()
+        builder.add(m.topic(), m.partition(), m.offset(), timestamp, m.key() or b"", m.value())
+    return [(target, partition, b.build()) for target, partition, b in out]
+
+
+class Sequencer:
+    """Consume the sources, produce batches, commit after the batches are acknowledged."""
+
+    def __init__(
+        self,
+        settings: StreamsSettings,
+        codec: Codec,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.route_of = routes(settings)
+        self.on_batch = on_batch
+        self.sequenced = 0
+        """Messages sequenced (and committed) so far."""
+
+    def _clients(self) -> tuple[Any, Any]:
+        from confluent_kafka import Consumer
+        from confluent_kafka import Producer
+
+        s = self.settings
+        consumer = Consumer(
+            {
+                "bootstrap.servers": s.bootstrap,
+                "group.id": f"{s.app_id}-sequencer",
+                "enable.auto.commit": False,
+                "auto.offset.reset": s.auto_offset_reset,
+                "socket.nagle.disable": True,
+                "fetch.wait.max.ms": s.sequencer_fetch_wait_ms,
+                "session.timeout.ms": int(s.session_timeout_s * 1000),
+                "partition.assignment.strategy": "cooperative-sticky",
+            }
+        )
+        producer = Producer(
+            {
+                "bootstrap.servers": s.bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 0,
+                "socket.nagle.disable": True,
+                "compression.type": "none",
+                "message.max.bytes": s.producer_max_request_size,
+            }
+        )
+        return consumer, producer
+
+    def run(self, stop: threading.Event) -> None:
+        """Sequence until ``stop`` is set, then close (nothing consumed is left uncommitted
+        unless its batches were not acknowledged)."""
+        consumer, producer = self._clients()
+        consumer.subscribe(sorted(self.route_of))
+        try:
+            while not stop.is_set():
+                good = _good(consumer.consume(self.settings.sequencer_chunk, 0.05))
+                if good:
+                    self._sequence(good, consumer, producer)
+        finally:
+            consumer.close()
+
+    def _sequence(self, messages: list[Any], consumer: Any, producer: Any) -> None:
+        """Produce the batches of ``messages``, wait for their acks, commit their offsets."""
+        from confluent_kafka import TopicPartition
+
+        failures: list[str] = []
+
+        def delivered(error: Any, _message: Any) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for target, partition, batch in pack(
+            messages, self.route_of, self.settings.sequencer_batch_max
+        ):
+            value = self.codec.encode(batch, STREAM_BATCH)
+            producer.produce(target, value, partition=partition, on_delivery=delivered)
+            producer.poll(0)
+        if producer.flush(30.0) > 0:
+            raise RuntimeError("sequenced batches not acknowledged within 30 s")
+        if failures:
+            raise RuntimeError(f"sequenced batch not delivered: {failures[0]}")
+        last: dict[tuple[str, int], int] = {}
+        for m in messages:
+            last[(m.topic(), m.partition())] = m.offset() + 1
+        offsets = [TopicPartition(t, p, o) for (t, p), o in last.items()]
+        consumer.commit(offsets=offsets, asynchronous=False)
+        self.sequenced += len(messages)
+        if self.on_batch is not None:
+            self.on_batch(len(messages))
+
+
+def _good(messages: list[Any]) -> list[Any]:
+    """The messages without errors (partition EOF is not one; others are logged)."""
+    from confluent_kafka import KafkaError
+
+    good = []
+    for m in messages:
+        error = m.error()
+        if error is None:
+            good.append(m)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            log.warning("sequencer_consume_error", error=str(error))
+    return good
+
+
+def start_sequencer(settings: StreamsSettings, codec: Codec) -> tuple[threading.Thread, Any]:
+    """Run a :class:`Sequencer` in a daemon thread; returns (thread, stop event).
+
+    A failure stops the whole worker process: a worker whose sequencer died would look alive
+    and apply nothing."""
+    import os
+
+    stop = threading.Event()
+    sequencer = Sequencer(settings, codec)
+
+    def main() -> None:
+        try:
+            sequencer.run(stop)
+        except Exception as e:
+            log.error("sequencer_failed", error=repr(e)[:500])
+            os._exit(70)
+
+    thread = threading.Thread(target=main, name="sequencer", daemon=True)
+    thread.start()
+    return thread, stop
