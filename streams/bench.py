@@ -32,12 +32,14 @@ from typing import Any
 
 from schemas.codec import Codec
 from schemas.records.arb import Opportunity
+from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import key_for
 from streams import synthetic as syn
+from streams.app import CUT_PREFIX
 from streams.harness import Pipeline
 from streams.isolation import create_prefixed_topics
 from streams.isolation import delete_topics
@@ -231,29 +233,40 @@ def _relay_latency(
 
 
 class _Progress:
-    """Ticks the market agent applied: records on the ``md-latest`` changelog (one per
-    applied tick), read from the broker's high watermarks (the worker does no extra work)."""
+    """Ticks the market agent applied: the cut it stores with its state (``@cut|<p>`` on the
+    lifecycle changelog: next sequenced offset applied) against the sizes of the sequenced
+    batches below it (read from ``md-sequenced``). The worker does no extra work."""
 
     def __init__(self, p: Pipeline) -> None:
         from confluent_kafka import Consumer
 
-        self.topic = f"{p.settings.app_id}-md-latest-changelog"
-        self.partitions = p.settings.md_partitions
-        self._consumer = Consumer({"bootstrap.servers": p.bootstrap, "group.id": "ff-watermarks"})
+        self.codec = p.codec
+        self.sequenced = p.settings.md_sequenced
+        self.changelog = f"{p.settings.app_id}-lifecycle-changelog"
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": p.bootstrap,
+                "group.id": f"ff-progress-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 500,
+            }
+        )
+        self._consumer.subscribe([self.sequenced, self.changelog])
+        self.sizes: dict[tuple[int, int], int] = {}
+        self.cut: dict[int, int] = {}
 
     def __call__(self) -> int:
-        from confluent_kafka import KafkaException
-        from confluent_kafka import TopicPartition
-
-        total = 0
-        for partition in range(self.partitions):
-            tp = TopicPartition(self.topic, partition)
-            try:
-                _low, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-            except KafkaException:  # the changelog does not exist yet
-                return 0
-            total += max(high, 0)
-        return int(total)
+        for message in self._consumer.consume(5000, 0.05):
+            if message.error() is not None:
+                continue
+            if message.topic() == self.sequenced:
+                batch = self.codec.decode_as(message.value() or b"", SequencedBatch)
+                self.sizes[(message.partition() or 0, message.offset() or 0)] = len(batch.values)
+            elif (message.key() or b"").startswith(CUT_PREFIX):
+                partition = int((message.key() or b"")[len(CUT_PREFIX) :])
+                self.cut[partition] = int(message.value() or b"0")
+        return sum(n for (p, o), n in self.sizes.items() if o < self.cut.get(p, 0))
 
     def close(self) -> None:
         self._consumer.close()

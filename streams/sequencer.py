@@ -175,8 +175,14 @@ class Sequencer:
         consumer, producer = self._clients()
         consumer.subscribe(sorted(self.route_of))
         try:
+            chunk = self.settings.sequencer_chunk
             while not stop.is_set():
-                good = _good(consumer.consume(self.settings.sequencer_chunk, 0.05))
+                # Block for the first message only, then take what is already there: a
+                # consume(n, timeout) would hold a lone tick until n arrive or it times out.
+                first = consumer.consume(1, 0.1)
+                if not first:
+                    continue
+                good = _good(first + (consumer.consume(chunk - 1, 0) if chunk > 1 else []))
                 if good:
                     self._sequence(good, consumer, producer)
         finally:

@@ -16,10 +16,10 @@ from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadKind
 from schemas.records.dlq import DeadLetter
 from schemas.records.dlq import DeadLetterReason
-from schemas.records.stream import SequencedBatch
 from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import DLQ_MD
 from schemas.topics import MD_BOOK
