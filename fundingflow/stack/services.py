@@ -29,7 +29,10 @@ from fundingflow.stack import downloads
 
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
 EXTERNAL_ROOT = Path("/var/lib/fundingflow")
-"""Where state goes that the unprivileged server user cannot keep inside the stack home."""
+"""Where PostgreSQL's data goes when its unprivileged user cannot enter the stack home.
+
+Not /var/tmp: that is world-writable and tmpfiles cleaners delete files untouched for 30 days.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +145,10 @@ def user_can_enter(path: Path, user: str) -> bool:
     return result.returncode == 0
 
 
-def external_home(home: Path, external_root: Path = EXTERNAL_ROOT) -> Path:
+def external_home(home: Path, external_root: Path | None = None) -> Path:
     """The directory outside ``home`` that belongs to the stack at ``home`` (one per home)."""
     digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:12]
-    return external_root / f"stack-{digest}"
+    return (external_root or EXTERNAL_ROOT) / f"stack-{digest}"
 
 
 def _initialised(root: Path) -> bool:
@@ -157,13 +160,14 @@ def postgres_root(
     user: str | None,
     *,
     can_enter: Callable[[Path, str], bool] = user_can_enter,
-    external_root: Path = EXTERNAL_ROOT,
+    external_root: Path | None = None,
 ) -> Path:
     """The directory of PostgreSQL's data dir (``data``) and socket dir (``run``).
 
     ``<home>/postgres`` unless the server runs as another ``user`` (we are root) who cannot
-    enter ``home`` (e.g. a clone under /root, mode 0700): then a directory under
-    ``external_root`` named after ``home``. A cluster that already exists stays where it is.
+    enter ``home`` (e.g. a clone under /root, mode 0700): then ``postgres`` in
+    ``external_home(home)``, under /var/lib/fundingflow. A cluster that already exists stays
+    where it is (the registry's schema ids live in it).
     """
     inside = home / "postgres"
     if user is None:
@@ -176,7 +180,7 @@ def postgres_root(
     return outside
 
 
-def _make_postgres_root(home: Path, root: Path, user: str) -> None:
+def make_postgres_root(home: Path, root: Path, user: str) -> None:
     """Create ``root`` and its socket dir, owned by ``user``; outside ``home`` also the
     parents (root's, 0755, with a note naming the stack home) and ``root`` mode 0700."""
     if not root.is_relative_to(home):
@@ -236,7 +240,7 @@ class Postgres:
         if user is None:
             sockets.mkdir(parents=True, exist_ok=True)
         else:
-            _make_postgres_root(home, root, user)
+            make_postgres_root(home, root, user)
             if not user_can_enter(root, user):
                 raise StackError(
                     f"PostgreSQL runs as {user!r}, who cannot enter its data directory {root}: "
