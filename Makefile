@@ -68,5 +68,5 @@ stack-down:
 
 ## make clean: stop the stack, delete its data (also PostgreSQL's outside .local/ when root), the venv.
 clean:
-	if [ -x $(FF) ]; then $(FF) stack clean; fi
+	$(FF) stack clean
 	rm -rf .local $(VENV)
