@@ -66,5 +66,7 @@ stack-up: install
 stack-down:
 	$(FF) stack down
 
-clean: stack-down
+## make clean: stop the stack, delete its data (also PostgreSQL's outside .local/ when root), the venv.
+clean:
+	$(FF) stack clean
 	rm -rf .local $(VENV)

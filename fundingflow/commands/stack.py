@@ -1,4 +1,4 @@
-"""``fundingflow stack up | down | status | logs``: the local stack."""
+"""``fundingflow stack up | down | status | logs | clean``: the local stack."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _show(rows: list[ServiceStatus], as_json: bool) -> None:
         return
     print_table(
         "fundingflow local stack",
-        ["service", "endpoint", "health", "version", "pid", "started by"],
+        ["service", "endpoint", "health", "version", "pid", "started by", "data"],
         [
             (
                 r.name,
@@ -45,6 +45,7 @@ def _show(rows: list[ServiceStatus], as_json: bool) -> None:
                 r.version,
                 r.pid,
                 r.owner,
+                r.data,
             )
             for r in rows
         ],
@@ -78,6 +79,14 @@ def down(
     """Stop what `stack up` started (its own processes only)."""
     stopped = Stack(load_settings()).down(services, owner=owner)
     err_console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command()
+def clean() -> None:
+    """Stop the stack and delete its data and downloads: the stack home (.local/) and,
+    when running as root, PostgreSQL's data outside it."""
+    removed = Stack(load_settings()).clean()
+    err_console.print("removed: " + (", ".join(map(str, removed)) if removed else "nothing"))
 
 
 @app.command()

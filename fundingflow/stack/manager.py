@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from fundingflow.stack.services import SERVICES
 from fundingflow.stack.services import Health
 from fundingflow.stack.services import Service
 from fundingflow.stack.services import by_name
+from fundingflow.stack.services import external_home
 
 Progress = Callable[[str, str], None]
 
@@ -31,6 +34,8 @@ class ServiceStatus:
     pid: int | None
     owner: str | None
     detail: str
+    data: str | None = None
+    """Where the service keeps its data (PostgreSQL's may be outside the stack home)."""
 
 
 def _quiet(_service: str, _message: str) -> None:
@@ -71,6 +76,7 @@ class Stack:
                     pid=pid,
                     owner=files.owner() if pid is not None else None,
                     detail=health.detail,
+                    data=str(data) if (data := service.data_dir(self.home)) else None,
                 )
             )
         return rows
@@ -103,7 +109,12 @@ class Stack:
         launch = service.prepare(self.settings, self.home)
         progress(service.name, "starting")
         pid = processes.spawn(
-            files, launch.argv, env=launch.env, cwd=self.home, owner=owner, user=launch.user
+            files,
+            launch.argv,
+            env=launch.env,
+            cwd=launch.cwd or self.home,
+            owner=owner,
+            user=launch.user,
         )
         health = self._wait_healthy(service, pid, quiet_failure=False)
         service.after_start(self.settings, self.home)
@@ -155,8 +166,39 @@ class Stack:
                 stopped.append(service.name)
         return stopped
 
+    def clean(self) -> list[Path]:
+        """Stop every service of this stack and delete its state: the stack home and the
+        directory outside it that PostgreSQL may use (see ``services.postgres_root``).
+
+        Returns the directories removed.
+        """
+        _refuse_to_delete(self.home)
+        self.down()
+        running = [s.name for s in SERVICES if self.files(s).pid() is not None]
+        if running:
+            raise StackError(f"not cleaning {self.home}: still running: {', '.join(running)}")
+        removed = []
+        outside = external_home(self.home)
+        for path in (outside, self.home):
+            if path.exists():
+                shutil.rmtree(path)
+                removed.append(path)
+        with contextlib.suppress(OSError):
+            outside.parent.rmdir()  # only when no other stack home uses it
+        return removed
+
     def log_path(self, name: str) -> Path:
         return self.files(by_name(name)).log_file
+
+
+def _refuse_to_delete(home: Path) -> None:
+    cwd = Path.cwd().resolve()
+    if home == Path(home.anchor) or home == Path.home().resolve() or cwd.is_relative_to(home):
+        raise StackError(
+            f"refusing to delete the stack home {home}: it is the filesystem root, your home "
+            "directory or holds the current directory; set FUNDINGFLOW_STACK__HOME to the "
+            "stack's own folder"
+        )
 
 
 def ensure_home(settings: Settings) -> Path:

@@ -7,6 +7,7 @@ keeps the two in agreement.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import pwd
@@ -16,6 +17,7 @@ import subprocess
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -26,6 +28,11 @@ from fundingflow.settings import Settings
 from fundingflow.stack import downloads
 
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
+EXTERNAL_ROOT = Path("/var/lib/fundingflow")
+"""Where PostgreSQL's data goes when its unprivileged user cannot enter the stack home.
+
+Not /var/tmp: that is world-writable and tmpfiles cleaners delete files untouched for 30 days.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,9 @@ class Launch:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
+    cwd: Path | None = None
+    """Working directory of the process (the stack home when ``None``); ``user`` must be
+    able to enter it."""
 
 
 class Service(Protocol):
@@ -58,6 +68,10 @@ class Service(Protocol):
     def endpoint(self, settings: Settings) -> str: ...
 
     def prepare(self, settings: Settings, home: Path) -> Launch: ...
+
+    def data_dir(self, home: Path) -> Path | None:
+        """Where the service keeps its data (``None`` when it keeps none of its own)."""
+        ...
 
     def probe(self, settings: Settings) -> Health: ...
 
@@ -114,6 +128,74 @@ def kafka_cluster_policy(settings: Settings) -> dict[str, str]:
     }
 
 
+def user_can_enter(path: Path, user: str) -> bool:
+    """True when ``user`` can change into ``path`` (search permission on it and every parent).
+
+    Asked of the system itself (a shell run as ``user`` does ``cd``), so groups and ACLs count.
+    """
+    shell = shutil.which("sh") or "/bin/sh"
+    result = subprocess.run(
+        [shell, "-c", 'cd -- "$1"', "sh", str(path)],
+        capture_output=True,
+        user=user,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def external_home(home: Path, external_root: Path | None = None) -> Path:
+    """The directory outside ``home`` that belongs to the stack at ``home`` (one per home)."""
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:12]
+    return (external_root or EXTERNAL_ROOT) / f"stack-{digest}"
+
+
+def _initialised(root: Path) -> bool:
+    return (root / "data" / "PG_VERSION").is_file()
+
+
+def postgres_root(
+    home: Path,
+    user: str | None,
+    *,
+    can_enter: Callable[[Path, str], bool] = user_can_enter,
+    external_root: Path | None = None,
+) -> Path:
+    """The directory of PostgreSQL's data dir (``data``) and socket dir (``run``).
+
+    ``<home>/postgres`` unless the server runs as another ``user`` (we are root) who cannot
+    enter ``home`` (e.g. a clone under /root, mode 0700): then ``postgres`` in
+    ``external_home(home)``, under /var/lib/fundingflow. A cluster that already exists stays
+    where it is (the registry's schema ids live in it).
+    """
+    inside = home / "postgres"
+    if user is None:
+        return inside
+    outside = external_home(home, external_root) / "postgres"
+    if _initialised(outside):
+        return outside
+    if _initialised(inside) or can_enter(home, user):
+        return inside
+    return outside
+
+
+def make_postgres_root(home: Path, root: Path, user: str) -> None:
+    """Create ``root`` and its socket dir, owned by ``user``; outside ``home`` also the
+    parents (root's, 0755, with a note naming the stack home) and ``root`` mode 0700."""
+    if not root.is_relative_to(home):
+        base = root.parent
+        for d in (base.parent, base):
+            d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o755)  # the server user must traverse it; only root writes
+        (base / "home").write_text(f"{home}\n")
+        root.mkdir(exist_ok=True)
+        root.chmod(0o700)
+    (root / "run").mkdir(parents=True, exist_ok=True)
+    for d in (root, root / "run"):
+        shutil.chown(d, user=user)
+
+
 class Postgres:
     """PostgreSQL from Debian's packages, run as an unprivileged user when we are root."""
 
@@ -141,16 +223,30 @@ class Postgres:
             ) from None
         return "postgres"
 
+    def data_dir(self, home: Path) -> Path | None:
+        try:
+            user = self._run_as()
+        except StackError:
+            user = None
+        return postgres_root(home.resolve(), user) / "data"
+
     def prepare(self, settings: Settings, home: Path) -> Launch:
         bindir = downloads.postgres_bindir()
-        root = (home / "postgres").resolve()
-        data, sockets = root / "data", root / "run"
+        home = home.resolve()
+        home.mkdir(parents=True, exist_ok=True)
         user = self._run_as()
-        for d in (root, sockets):
-            d.mkdir(parents=True, exist_ok=True)
-        if user is not None:
-            for d in (root, sockets):
-                shutil.chown(d, user=user)
+        root = postgres_root(home, user)
+        data, sockets = root / "data", root / "run"
+        if user is None:
+            sockets.mkdir(parents=True, exist_ok=True)
+        else:
+            make_postgres_root(home, root, user)
+            if not user_can_enter(root, user):
+                raise StackError(
+                    f"PostgreSQL runs as {user!r}, who cannot enter its data directory {root}: "
+                    f"make the directories above it traversable for {user!r} (chmod o+x), or "
+                    f"remove {root} to start over with an empty database"
+                )
         if not (data / "PG_VERSION").is_file():
             shutil.rmtree(data, ignore_errors=True)
             pwfile = root / "initdb.pw"
@@ -176,6 +272,7 @@ class Postgres:
                     capture_output=True,
                     text=True,
                     user=user,
+                    cwd=root,
                     check=False,
                 )
             finally:
@@ -196,7 +293,7 @@ class Postgres:
             "-c",
             "max_connections=200",
         ]
-        return Launch(argv=argv, env=_base_env(), user=user)
+        return Launch(argv=argv, env=_base_env(), user=user, cwd=root)
 
     def probe(self, settings: Settings) -> Health:
         import psycopg
@@ -261,6 +358,9 @@ class Kafka:
         argv += ["-cp", classpath, "kafka.Kafka", str(config)]
         return Launch(argv=argv, env=_base_env())
 
+    def data_dir(self, home: Path) -> Path | None:
+        return home.resolve() / "kafka" / "data"
+
     def probe(self, settings: Settings) -> Health:
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
@@ -297,6 +397,9 @@ class Registry:
         env = {**_base_env(), **registry_environment(settings)}
         argv = [java, "-Xms128m", "-Xmx512m", "-jar", str(runner)]
         return Launch(argv=argv, env=env)
+
+    def data_dir(self, home: Path) -> Path | None:  # noqa: ARG002 - stored in PostgreSQL
+        return None
 
     def probe(self, settings: Settings) -> Health:
         base = settings.registry.base_url
@@ -360,6 +463,9 @@ class QuestDB:
         argv = [java, "-Xms256m", "-Xmx1g", "-p", str(jar)]
         argv += ["-m", "io.questdb/io.questdb.ServerMain", "-d", str(root)]
         return Launch(argv=argv, env=_base_env())
+
+    def data_dir(self, home: Path) -> Path | None:
+        return home.resolve() / "questdb"
 
     def probe(self, settings: Settings) -> Health:
         query = "select%20build()"

@@ -70,3 +70,81 @@ def test_up_restarts_a_service_that_died_and_left_its_pid_file(services: Endpoin
     assert rows["questdb"].healthy
     assert rows["questdb"].pid not in (None, questdb.pid)
     assert rows["questdb"].owner == questdb.owner, "a restart keeps the owner tag"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.stack
+def test_postgres_runs_as_root_from_a_clone_under_a_0700_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like a clone in /root (drwx------): initdb and postgres run as 'postgres'."""
+    import os
+    import pwd
+    import subprocess
+
+    import psycopg
+
+    from fundingflow.stack import downloads
+    from fundingflow.stack.services import external_home
+
+    if os.geteuid() != 0:
+        pytest.skip("only root runs PostgreSQL as another user, the case this covers (uid 0)")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no 'postgres' user (apt-get install postgresql)")
+    private = tmp_path / "private"
+    clone = private / "fundingflow"
+    clone.mkdir(parents=True)
+    private.chmod(0o700)
+    monkeypatch.chdir(clone)  # as `make test` in the clone: cwd is the clone
+    home = Path(".local")
+
+    # Twin: the old layout (data dir and cwd inside the clone) is what failed.
+    old = subprocess.run(
+        [str(downloads.postgres_bindir() / "initdb"), "-D", str(clone / ".local" / "pg")],
+        capture_output=True,
+        text=True,
+        user="postgres",
+        check=False,
+    )
+    assert old.returncode != 0
+    assert "Permission denied" in old.stdout + old.stderr
+
+    settings = Settings(
+        postgres={"port": _free_port()},
+        stack=StackSettings(home=home, start_timeout_s=60),
+    )
+    stack = Stack(settings)
+    try:
+        first = stack.up(["postgres"])
+        [row] = first
+        assert row.healthy, row
+        assert row.data is not None
+        data = Path(row.data)
+        assert not data.is_relative_to(private), "the data dir must be outside the 0700 tree"
+        assert data.is_relative_to(external_home(home))
+        with psycopg.connect(settings.postgres.conninfo(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE rootclone (n INT)")
+            conn.execute("INSERT INTO rootclone VALUES (42)")
+
+        again = stack.up(["postgres"])
+        assert [(r.pid, r.healthy) for r in again] == [(row.pid, True)], "up is idempotent"
+
+        assert stack.down(["postgres"]) == ["postgres"]
+        [restarted] = stack.up(["postgres"])
+        assert restarted.healthy
+        assert restarted.pid != row.pid
+        assert restarted.data == row.data, "the existing data dir is re-used"
+        with psycopg.connect(settings.postgres.conninfo()) as conn:
+            assert conn.execute("SELECT n FROM rootclone").fetchall() == [(42,)]
+    finally:
+        removed = stack.clean()
+    assert external_home(home) in removed
+    assert not external_home(home).exists()
+    assert not (clone / ".local").exists()
