@@ -60,7 +60,9 @@ class MarketOutcome:
     """Table key -> value of the latest record applied under it in this batch."""
     evaluated: dict[str, None] = field(default_factory=dict)
     """Assets re-evaluated (insertion-ordered set)."""
-    spreads: list[tuple[str, SpreadUpdate]] = field(default_factory=list)
+    spreads: dict[tuple[str, ...], tuple[str, SpreadUpdate]] = field(default_factory=dict)
+    """The latest spread of each pair re-evaluated in this batch (asset, record): a reader
+    of ``arb.spread`` wants the current spread, not every intermediate one of a batch."""
     opportunities: list[tuple[str, Opportunity]] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
     applied: int = 0
@@ -86,9 +88,15 @@ def apply_market_batch(
             out.latest[applied.key] = raw
         if applied.evaluated:
             out.evaluated[applied.asset] = None
-            out.spreads.extend((applied.asset, s) for s in applied.spreads)
+            for s in applied.spreads:
+                out.spreads[_pair(s)] = (applied.asset, s)
             out.opportunities.extend((applied.asset, o) for o in applied.opportunities)
     return out
+
+
+def _pair(spread: SpreadUpdate) -> tuple[str, ...]:
+    long, short = spread.long_leg.instrument, spread.short_leg.instrument
+    return (spread.kind, long.exchange, long.symbol, short.exchange, short.symbol)
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ def register(wiring: Wiring) -> None:
             lifecycle[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
             await dead_letter_all(wiring, outcome.refused, COMPONENT)
-            for asset, spread in outcome.spreads:
+            for asset, spread in outcome.spreads.values():
                 value = codec.encode(spread, ARB_SPREAD)
                 await spreads.send(key=asset.encode(), value=value, partition=m.partition)
             for asset, opportunity in outcome.opportunities:
