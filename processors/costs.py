@@ -12,6 +12,10 @@ Every component is a cost, never negative, in quote and in bps of the position n
 - ``funding_paid``: funding the paying legs owe over the horizon at each venue's own
   settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``).
 
+``quote.total`` (``one_off + funding_paid``) is what the gross edge (which holds the funding
+received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
+it is the wire record's total, the exact sum of the record's cost fields.
+
 Break-even: ``one_off_costs / net_carry_per_hour`` hours, where the carry per hour is the
 rate-normalized net funding (smooth, not the lumpy settlement count); in intervals it is
 rounded up in units of the longest funding interval among the legs (the slowest clock).
@@ -95,6 +99,16 @@ class CostBreakdown:
     @property
     def net_funding_quote(self) -> Decimal:
         return self.funding_received_quote - self.quote.funding_paid
+
+    @property
+    def total_net_quote(self) -> Decimal:
+        """Every cost with funding netted: ``one_off + funding_paid - funding_received``.
+
+        Negative when the funding received exceeds the other costs. It is the total of the wire
+        record (``arb.CostBreakdown.total_cost_quote``), whose funding field is net funding paid;
+        ``net edge = convergence edge - total_net_quote`` (zero convergence for carry types).
+        """
+        return self.quote.one_off - self.net_funding_quote
 
 
 def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
