@@ -10,7 +10,9 @@ Every component is a cost, never negative, in quote and in bps of the position n
   = ``size * (ask - bid)`` summed over legs (half paid at entry, half at exit). Conservative for
   maker fills.
 - ``funding_paid``: funding the paying legs owe over the horizon at each venue's own
-  settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``).
+  settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``),
+  ``rate * mark * size`` per settlement with the mark price of the funding record (venues settle
+  on the mark, not on the book mid that fees and the notional use).
 
 ``quote.total`` (``one_off + funding_paid``) is what the gross edge (which holds the funding
 received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
@@ -32,6 +34,7 @@ from fundingflow.errors import FundingflowError
 from processors.books import walk_book
 from processors.funding import LegFundingCash
 from processors.funding import expected_funding_cash
+from processors.funding import funding_notional_quote
 from processors.units import MS_PER_HOUR
 from processors.units import ZERO
 from processors.units import InstrumentState
@@ -164,11 +167,12 @@ def estimate_costs(
         if schedule is None:
             funding.append(None)
             continue
-        cash = expected_funding_cash(schedule, leg.side, leg_notional, start_ms, horizon_ms)
+        cash = expected_funding_cash(schedule, leg.side, size_base, start_ms, horizon_ms)
         funding.append(cash)
         paid += cash.paid_quote
         received += cash.received_quote
-        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * leg_notional
+        funded_notional = funding_notional_quote(schedule, size_base)
+        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * funded_notional
     notional = notional_sum / len(legs)
     quote = CostComponents(entry_fees, exit_fees, entry_slip, exit_slip, spread, paid)
     as_bps = CostComponents(

@@ -75,16 +75,23 @@ class LegFundingCash:
         return self.cash_quote if self.cash_quote > 0 else ZERO
 
 
+def funding_notional_quote(schedule: FundingSchedule, size_base: Decimal) -> Decimal:
+    """The notional funding is settled on: ``size_base * mark_price`` (never the book mid)."""
+    return size_base * schedule.mark_price
+
+
 def expected_funding_cash(
     schedule: FundingSchedule,
     side: PositionSide,
-    notional_quote: Decimal,
+    size_base: Decimal,
     start_ms: int,
     horizon_ms: int,
 ) -> LegFundingCash:
-    """Expected funding over ``[start_ms, start_ms + horizon_ms)``, holding the rate constant."""
+    """Expected funding of ``size_base`` over ``[start_ms, start_ms + horizon_ms)``, holding the
+    rate and the mark constant: ``rate * mark * size`` per settlement."""
     n = len(settlement_times(schedule, start_ms, horizon_ms))
-    per = funding_cash_quote(schedule.rate.rate, side, notional_quote)
+    notional = funding_notional_quote(schedule, size_base)
+    per = funding_cash_quote(schedule.rate.rate, side, notional)
     return LegFundingCash(settlements=n, cash_quote=per * n)
 
 

@@ -127,7 +127,9 @@ def book_of(record: BookSnapshot) -> Book:
 
 def funding_of(record: FundingRateUpdate) -> FundingSchedule:
     return FundingSchedule(
-        FundingRate(record.funding_rate, record.funding_interval_ms), record.next_funding_time_ms
+        FundingRate(record.funding_rate, record.funding_interval_ms),
+        record.next_funding_time_ms,
+        record.mark_price,
     )
 
 

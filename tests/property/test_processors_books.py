@@ -110,7 +110,9 @@ def test_funding_differential_is_antisymmetric(r1: D, r2: D, i1: int, i2: int) -
 
 
 def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
-    funding = FundingSchedule(FundingRate(rate, 8 * H), H) if kind is MarketKind.PERP else None
+    funding = (
+        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketKind.PERP else None
+    )
     return InstrumentState(InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding)
 
 

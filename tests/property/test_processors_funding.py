@@ -14,6 +14,7 @@ from processors.units import FundingSchedule
 D = Decimal
 
 H = 3_600_000
+MARK = D(100)
 rates = st.decimals(min_value=D("-0.01"), max_value=D("0.01"), places=8)
 intervals = st.sampled_from([H, 2 * H, 4 * H, 8 * H]) | st.integers(60_000, 24 * H)
 
@@ -51,7 +52,7 @@ def test_compounded_apr_is_at_least_simple(rate: D, interval_ms: int) -> None:
 def test_settlements_lie_on_the_venue_grid_inside_the_window(
     interval_ms: int, next_ms: int, start_ms: int, horizon_ms: int
 ) -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), interval_ms), next_ms)
+    schedule = FundingSchedule(FundingRate(D("0.0001"), interval_ms), next_ms, MARK)
     times = settlement_times(schedule, start_ms, horizon_ms)
     assert all(start_ms <= t < start_ms + horizon_ms for t in times)
     assert all((t - next_ms) % interval_ms == 0 and t >= next_ms for t in times)
@@ -64,8 +65,8 @@ def test_settlements_lie_on_the_venue_grid_inside_the_window(
 
 @given(st.integers(0, 8 * H).map(lambda t: t - t % H), st.integers(1, 30))
 def test_an_aligned_1h_venue_settles_8_times_per_8h_settlement(start_ms: int, days: int) -> None:
-    hourly = FundingSchedule(FundingRate(D("0.0001"), H), 0)
-    eight = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 0)
+    hourly = FundingSchedule(FundingRate(D("0.0001"), H), 0, MARK)
+    eight = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 0, MARK)
     horizon = days * 24 * H
     assert len(settlement_times(hourly, start_ms, horizon)) == 8 * len(
         settlement_times(eight, start_ms, horizon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -35,12 +36,13 @@ SPOT = InstrumentState(
     _book("99.9", "100.1"),
     FeeSchedule(maker=D("0.0008"), taker=D("0.001")),
 )
+FUNDING = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 8 * H, mark_price=D(101))  # = mid
 PERP = InstrumentState(
     InstrumentKey("x", "BTC/USDT:USDT"),
     MarketKind.PERP,
     _book("100.9", "101.1"),
     FeeSchedule(maker=D("0.0002"), taker=D("0.0005")),
-    FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=8 * H),
+    FUNDING,
 )
 CARRY = [CostLeg(SPOT, PositionSide.LONG), CostLeg(PERP, PositionSide.SHORT)]
 
@@ -68,6 +70,19 @@ def test_funding_over_the_horizon_and_break_even() -> None:
     assert c.net_carry_per_hour_quote == D("0.0012625")
     assert c.break_even_hours == D("0.701") / D("0.0012625")  # 555.2475...
     assert c.break_even_intervals == 70  # ceil(555.25 / 8)
+
+
+def test_funding_and_carry_are_priced_on_the_mark_not_the_mid() -> None:
+    # same perp, funding record marked at 100.5 while the book mid is 101
+    marked = replace(PERP, funding=replace(FUNDING, mark_price=D("100.5")))
+    c = estimate_costs(
+        [CostLeg(SPOT, PositionSide.LONG), CostLeg(marked, PositionSide.SHORT)], D(1), 0, 24 * H
+    )
+    # 2 settlements * 0.0001 * 100.5 * 1 (the mid would give 0.0202)
+    assert c.funding_received_quote == D("0.0201")
+    assert c.net_carry_per_hour_quote == D("0.00125625")  # 0.0001 / 8 * 100.5
+    assert c.notional_quote == D("100.5")  # fees and bps stay on the book: (100 + 101) / 2
+    assert c.break_even_hours == D("0.701") / D("0.00125625")  # 558.01...
 
 
 def test_components_in_bps_of_the_mean_notional() -> None:

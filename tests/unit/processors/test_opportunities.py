@@ -48,8 +48,9 @@ def _book(ts_ms: int, bid: str = "99.99", ask: str = "100.01") -> Book:
 def _perp(
     key: InstrumentKey, rate: str, now_ms: int, interval_ms: int = 8 * H, **book: str
 ) -> InstrumentState:
-    funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H)
-    return InstrumentState(key, MarketKind.PERP, _book(now_ms, **book), FEES, funding)
+    quotes = _book(now_ms, **book)
+    funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H, quotes.mid)
+    return InstrumentState(key, MarketKind.PERP, quotes, FEES, funding)
 
 
 def _carry_view(

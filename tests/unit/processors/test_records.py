@@ -8,6 +8,7 @@ from processors.detection import DetectionConfig
 from processors.opportunities import EventKind
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
+from processors.records import funding_of
 from processors.records import opportunity_record
 from processors.units import Book
 from processors.units import BookLevel
@@ -18,6 +19,8 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 from schemas.records import arb
+from schemas.records.md import FundingRateUpdate
+from schemas.samples import sample
 
 D = Decimal
 
@@ -32,7 +35,7 @@ def _book() -> Book:
 
 
 def _carry_record() -> arb.Opportunity:
-    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H)
+    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H, D(100))
     view = {
         SPOT: InstrumentState(SPOT, MarketKind.SPOT, _book(), FEES),
         PERP: InstrumentState(PERP, MarketKind.PERP, _book(), FEES, funding),
@@ -64,3 +67,16 @@ def test_carry_total_cost_nets_the_funding_received() -> None:
     assert costs.spread_cost_to_close_quote == D(4)
     assert costs.total_cost_quote == D(-7)
     assert costs.total_cost_quote == sum_of_parts(costs)
+
+
+def test_funding_of_carries_the_mark_price() -> None:
+    record = sample(FundingRateUpdate).model_copy(
+        update={
+            "funding_rate": D("0.0001"),
+            "funding_interval_ms": 8 * H,
+            "next_funding_time_ms": 16 * H,
+            "mark_price": D("64000.5"),
+        }
+    )
+    schedule = funding_of(record)
+    assert schedule == FundingSchedule(FundingRate(D("0.0001"), 8 * H), 16 * H, D("64000.5"))
