@@ -18,9 +18,11 @@ Every component is a cost, never negative, in quote and in bps of the position n
 received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
 it is the wire record's total, the exact sum of the record's cost fields.
 
-Break-even: ``one_off_costs / net_carry_per_hour`` hours, where the carry per hour is the
-rate-normalized net funding (smooth, not the lumpy settlement count); in intervals it is
-rounded up in units of the longest funding interval among the legs (the slowest clock).
+Break-even (carry trades only; ``None`` for a convergence trade, whose edge is the price spread
+captured at an unknown time, not funding): ``one_off_costs / net_carry_per_hour`` hours, where
+the carry per hour is the rate-normalized net funding (smooth, not the lumpy settlement count);
+in intervals it is rounded up in units of the longest funding interval among the legs (the
+slowest clock).
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class CostBreakdown:
     net_carry_per_hour_quote: Decimal
     """Net funding per hour (received minus paid, rate-normalized); may be negative."""
     break_even_hours: Decimal | None
-    """None when the net carry is not positive (never breaks even on funding)."""
+    """None when the net carry is not positive (never breaks even on funding), and for a
+    convergence trade (``carry_trade=False``), whose break-even would need a convergence model."""
     break_even_intervals: int | None
 
     @property
@@ -134,10 +137,17 @@ def _break_even(
 
 
 def estimate_costs(
-    legs: Sequence[CostLeg], size_base: Decimal, start_ms: int, horizon_ms: int
+    legs: Sequence[CostLeg],
+    size_base: Decimal,
+    start_ms: int,
+    horizon_ms: int,
+    *,
+    carry_trade: bool = True,
 ) -> CostBreakdown:
     """Costs of holding ``size_base`` on every leg from ``start_ms`` for ``horizon_ms``.
 
+    ``carry_trade=False`` (a convergence trade, whose edge is the price spread) leaves the
+    break-even ``None``: funding is not what has to pay its costs back.
     Raises :class:`InsufficientDepth` when a book cannot fill the size on entry or exit.
     """
     if size_base <= 0:
@@ -178,7 +188,9 @@ def estimate_costs(
     as_bps = CostComponents(
         *(bps_of(v, notional) for v in (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid))
     )
-    hours, intervals = _break_even(quote.one_off, carry_per_hour, legs)
+    hours, intervals = (
+        _break_even(quote.one_off, carry_per_hour, legs) if carry_trade else (None, None)
+    )
     return CostBreakdown(
         size_base=size_base,
         notional_quote=notional,

@@ -85,6 +85,15 @@ def test_funding_and_carry_are_priced_on_the_mark_not_the_mid() -> None:
     assert c.break_even_hours == D("0.701") / D("0.00125625")  # 558.01...
 
 
+def test_a_convergence_trade_has_no_break_even() -> None:
+    # the same legs priced as a cross-exchange convergence trade: the carry per hour is still
+    # reported (0.0012625) but break-even on carry alone (555.2 h) is not defined for it
+    c = estimate_costs(CARRY, D(1), 0, 24 * H, carry_trade=False)
+    assert c.net_carry_per_hour_quote == D("0.0012625")
+    assert c.break_even_hours is None
+    assert c.break_even_intervals is None
+
+
 def test_components_in_bps_of_the_mean_notional() -> None:
     c = estimate_costs(CARRY, D(1), 0, 24 * H)
     assert c.notional_quote == D("100.5")

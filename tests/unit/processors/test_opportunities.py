@@ -205,6 +205,28 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     ]
 
 
+def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
+    cheap = InstrumentKey("c", "SOL/USDT:USDT")
+    dear = InstrumentKey("d", "SOL/USDT:USDT")
+    view = {  # the long cheap leg receives 1 bp per 8 h: a small positive carry
+        cheap: _perp(cheap, "-0.0001", 0, bid="99.99", ask="100.01"),
+        dear: _perp(dear, "0", 0, bid="100.49", ask="100.51"),
+    }
+    candidate = Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    ev = evaluate(candidate, view, 0, CONFIG)
+    assert ev is not None
+    size = D(10_000) / D("100.5")
+    # carry per hour 0.0001 / 8 * mark 100 * size = 0.00125 size; one-off costs are
+    # size * (1 bp * (100.01 + 100.49 + 99.99 + 100.51) + 2 * 0.02) = 0.0801 size, so carry
+    # alone would "break even" in 64.08 h, a figure with no meaning for a convergence trade
+    assert ev.costs.net_carry_per_hour_quote == D("0.0001") / 8 * 100 * size
+    assert ev.costs.quote.one_off == D("0.0801") * size
+    assert ev.costs.break_even_hours is None
+    assert ev.costs.break_even_intervals is None
+    _, events = step(OpportunityBook(), view, 0, CONFIG)
+    assert [e.opportunity.candidate for e in events] == [candidate]
+
+
 def test_max_open_limits_new_opportunities_best_first() -> None:
     view = _carry_view("0.0005", 0)
     other_spot, other_perp = InstrumentKey("b", "BTC/USDT"), InstrumentKey("b", "BTC/USDT:USDT")
