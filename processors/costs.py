@@ -18,11 +18,16 @@ Every component is a cost, never negative, in quote and in bps of the position n
 received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
 it is the wire record's total, the exact sum of the record's cost fields.
 
+Funding over the horizon and break-even read one calendar: each venue's own settlements in the
+closed horizon ``(start, start + horizon]`` (:func:`processors.funding.settlement_times`).
+
 Break-even (carry trades only; ``None`` for a convergence trade, whose edge is the price spread
-captured at an unknown time, not funding): ``one_off_costs / net_carry_per_hour`` hours, where
-the carry per hour is the rate-normalized net funding (smooth, not the lumpy settlement count);
-in intervals it is rounded up in units of the longest funding interval among the legs (the
-slowest clock).
+captured at an unknown time, not funding): the hours from ``start`` to the first settlement at
+which the funding counted that way covers the one-off costs, so for a carry whose funding only
+accrues (one funded leg, or every funded leg receiving) ``break-even <= H`` exactly when the
+funding over a horizon ``H`` pays the one-off costs back. ``None`` when the steady net carry per
+hour (``net_carry_per_hour_quote``, reported for comparison) is not positive. In intervals it is
+rounded up in units of the longest funding interval among the legs (the slowest clock).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from decimal import Decimal
 from fundingflow.errors import FundingflowError
 from processors.books import walk_book
 from processors.funding import LegFundingCash
+from processors.funding import break_even_ms
 from processors.funding import expected_funding_cash
 from processors.funding import funding_notional_quote
 from processors.units import MS_PER_HOUR
@@ -124,15 +130,21 @@ def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
 
 
 def _break_even(
-    one_off: Decimal, carry_per_hour: Decimal, legs: Sequence[CostLeg]
+    one_off: Decimal,
+    legs: Sequence[CostLeg],
+    funding: Sequence[LegFundingCash | None],
+    start_ms: int,
 ) -> tuple[Decimal | None, int | None]:
-    if carry_per_hour <= 0:
+    flows = [
+        (leg.state.funding, cash.per_settlement_quote)
+        for leg, cash in zip(legs, funding, strict=True)
+        if leg.state.funding is not None and cash is not None
+    ]
+    at_ms = break_even_ms(flows, start_ms, one_off)
+    if at_ms is None:
         return None, None
-    hours = one_off / carry_per_hour
-    intervals = [leg.state.funding.rate.interval_ms for leg in legs if leg.state.funding]
-    if not intervals:
-        return hours, None
-    ref_hours = Decimal(max(intervals)) / MS_PER_HOUR
+    hours = Decimal(at_ms - start_ms) / MS_PER_HOUR
+    ref_hours = Decimal(max(s.rate.interval_ms for s, _ in flows)) / MS_PER_HOUR
     return hours, int((hours / ref_hours).to_integral_value(rounding=ROUND_CEILING))
 
 
@@ -189,7 +201,7 @@ def estimate_costs(
         *(bps_of(v, notional) for v in (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid))
     )
     hours, intervals = (
-        _break_even(quote.one_off, carry_per_hour, legs) if carry_trade else (None, None)
+        _break_even(quote.one_off, legs, funding, start_ms) if carry_trade else (None, None)
     )
     return CostBreakdown(
         size_base=size_base,

@@ -205,3 +205,25 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
     convergence = ev.gross_edge_quote - ev.costs.funding_received_quote
     assert abs(ev.net_edge_quote - (convergence - ev.costs.total_net_quote)) <= D("1e-18")
     assert abs(costs.total_cost_quote - ev.costs.total_net_quote) <= D("3e-18")
+
+
+@given(
+    books(),
+    books(),
+    fee_rates,
+    st.decimals(min_value=D("0.000001"), max_value=D("0.003"), places=6),
+    st.integers(0, 200 * H),
+)
+def test_break_even_within_the_horizon_iff_its_funding_pays_the_costs(
+    a: Book, b: Book, fee: D, rate: D, horizon: int
+) -> None:
+    fees = FeeSchedule(fee, fee)
+    legs = [
+        CostLeg(_state("x", MarketKind.SPOT, a, fees, rate), PositionSide.LONG),
+        CostLeg(_state("y", MarketKind.PERP, b, fees, rate), PositionSide.SHORT),
+    ]
+    size = min(book.levels(side)[0].size_base for book in (a, b) for side in Side)  # the touch
+    c = estimate_costs(legs, size, 0, horizon)
+    assert c.break_even_hours is not None
+    within = c.break_even_hours * H <= horizon
+    assert within == (c.funding_received_quote >= c.quote.one_off)
