@@ -10,10 +10,23 @@ Every component is a cost, never negative, in quote and in bps of the position n
   = ``size * (ask - bid)`` summed over legs (half paid at entry, half at exit). Conservative for
   maker fills.
 - ``funding_paid``: funding the paying legs owe over the horizon at each venue's own
-  settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``).
+  settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``),
+  ``rate * mark * size`` per settlement with the mark price of the funding record (venues settle
+  on the mark, not on the book mid that fees and the notional use).
 
-Break-even: ``one_off_costs / net_carry_per_hour`` hours, where the carry per hour is the
-rate-normalized net funding (smooth, not the lumpy settlement count); in intervals it is
+``quote.total`` (``one_off + funding_paid``) is what the gross edge (which holds the funding
+received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
+it is the wire record's total, the exact sum of the record's cost fields.
+
+Funding over the horizon and break-even read one calendar: each venue's own settlements in the
+closed horizon ``(start, start + horizon]`` (:func:`processors.funding.settlement_times`).
+
+Break-even (carry trades only; ``None`` for a convergence trade, whose edge is the price spread
+captured at an unknown time, not funding): the hours from ``start`` to the first settlement at
+which the funding counted that way covers the one-off costs, so for a carry whose funding only
+accrues (one funded leg, or every funded leg receiving) ``break-even <= H`` exactly when the
+funding over a horizon ``H`` pays the one-off costs back. ``None`` when the steady net carry per
+hour (``net_carry_per_hour_quote``, reported for comparison) is not positive. In intervals it is
 rounded up in units of the longest funding interval among the legs (the slowest clock).
 """
 
@@ -27,7 +40,9 @@ from decimal import Decimal
 from fundingflow.errors import FundingflowError
 from processors.books import walk_book
 from processors.funding import LegFundingCash
+from processors.funding import break_even_ms
 from processors.funding import expected_funding_cash
+from processors.funding import funding_notional_quote
 from processors.units import MS_PER_HOUR
 from processors.units import ZERO
 from processors.units import InstrumentState
@@ -89,12 +104,23 @@ class CostBreakdown:
     net_carry_per_hour_quote: Decimal
     """Net funding per hour (received minus paid, rate-normalized); may be negative."""
     break_even_hours: Decimal | None
-    """None when the net carry is not positive (never breaks even on funding)."""
+    """None when the net carry is not positive (never breaks even on funding), and for a
+    convergence trade (``carry_trade=False``), whose break-even would need a convergence model."""
     break_even_intervals: int | None
 
     @property
     def net_funding_quote(self) -> Decimal:
         return self.funding_received_quote - self.quote.funding_paid
+
+    @property
+    def total_net_quote(self) -> Decimal:
+        """Every cost with funding netted: ``one_off + funding_paid - funding_received``.
+
+        Negative when the funding received exceeds the other costs. It is the total of the wire
+        record (``arb.CostBreakdown.total_cost_quote``), whose funding field is net funding paid;
+        ``net edge = convergence edge - total_net_quote`` (zero convergence for carry types).
+        """
+        return self.quote.one_off - self.net_funding_quote
 
 
 def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
@@ -104,23 +130,36 @@ def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
 
 
 def _break_even(
-    one_off: Decimal, carry_per_hour: Decimal, legs: Sequence[CostLeg]
+    one_off: Decimal,
+    legs: Sequence[CostLeg],
+    funding: Sequence[LegFundingCash | None],
+    start_ms: int,
 ) -> tuple[Decimal | None, int | None]:
-    if carry_per_hour <= 0:
+    flows = [
+        (leg.state.funding, cash.per_settlement_quote)
+        for leg, cash in zip(legs, funding, strict=True)
+        if leg.state.funding is not None and cash is not None
+    ]
+    at_ms = break_even_ms(flows, start_ms, one_off)
+    if at_ms is None:
         return None, None
-    hours = one_off / carry_per_hour
-    intervals = [leg.state.funding.rate.interval_ms for leg in legs if leg.state.funding]
-    if not intervals:
-        return hours, None
-    ref_hours = Decimal(max(intervals)) / MS_PER_HOUR
+    hours = Decimal(at_ms - start_ms) / MS_PER_HOUR
+    ref_hours = Decimal(max(s.rate.interval_ms for s, _ in flows)) / MS_PER_HOUR
     return hours, int((hours / ref_hours).to_integral_value(rounding=ROUND_CEILING))
 
 
 def estimate_costs(
-    legs: Sequence[CostLeg], size_base: Decimal, start_ms: int, horizon_ms: int
+    legs: Sequence[CostLeg],
+    size_base: Decimal,
+    start_ms: int,
+    horizon_ms: int,
+    *,
+    carry_trade: bool = True,
 ) -> CostBreakdown:
     """Costs of holding ``size_base`` on every leg from ``start_ms`` for ``horizon_ms``.
 
+    ``carry_trade=False`` (a convergence trade, whose edge is the price spread) leaves the
+    break-even ``None``: funding is not what has to pay its costs back.
     Raises :class:`InsufficientDepth` when a book cannot fill the size on entry or exit.
     """
     if size_base <= 0:
@@ -150,17 +189,20 @@ def estimate_costs(
         if schedule is None:
             funding.append(None)
             continue
-        cash = expected_funding_cash(schedule, leg.side, leg_notional, start_ms, horizon_ms)
+        cash = expected_funding_cash(schedule, leg.side, size_base, start_ms, horizon_ms)
         funding.append(cash)
         paid += cash.paid_quote
         received += cash.received_quote
-        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * leg_notional
+        funded_notional = funding_notional_quote(schedule, size_base)
+        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * funded_notional
     notional = notional_sum / len(legs)
     quote = CostComponents(entry_fees, exit_fees, entry_slip, exit_slip, spread, paid)
     as_bps = CostComponents(
         *(bps_of(v, notional) for v in (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid))
     )
-    hours, intervals = _break_even(quote.one_off, carry_per_hour, legs)
+    hours, intervals = (
+        _break_even(quote.one_off, legs, funding, start_ms) if carry_trade else (None, None)
+    )
     return CostBreakdown(
         size_base=size_base,
         notional_quote=notional,

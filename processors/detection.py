@@ -15,7 +15,9 @@ Edges, for a size and the config's horizon:
 - gross edge (quote) = funding the receiving legs collect over the horizon, plus for
   ``CROSS_EXCHANGE`` the mid spread captured on convergence ``size * (mid_short - mid_long)``;
 - net edge = gross edge - every cost of :mod:`processors.costs` (so ``net <= gross``);
-- bps are of the cost breakdown's notional; APR = ``edge / notional * year / horizon``.
+- bps are of the cost breakdown's notional; APR = ``edge / notional * year / horizon``;
+- break-even is for the carry types only: ``None`` for ``CROSS_EXCHANGE``, whose edge is the
+  convergence of prices, not funding (it opens on its net edge alone).
 
 Risk score in [0, 1] (higher is riskier), ``0.4 * depth_use + 0.3 * staleness + 0.3 * basis``:
 ``depth_use`` = size / depth-limited size, ``staleness`` = age of the oldest leg quote /
@@ -225,6 +227,7 @@ def evaluate(
             size,
             now_ms,
             config.horizon_ms,
+            carry_trade=carry,
         )
     except InsufficientDepth:
         return None

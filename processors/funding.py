@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
+from decimal import ROUND_CEILING
 from decimal import Decimal
 
 from fundingflow.errors import InvalidEvent
@@ -29,21 +30,33 @@ from processors.units import PositionSide
 DEFAULT_EWMA_ALPHA = Decimal("0.3")
 
 
-def settlement_times(schedule: FundingSchedule, start_ms: int, horizon_ms: int) -> tuple[int, ...]:
-    """The venue's settlement times in ``[start_ms, start_ms + horizon_ms)``.
+def first_settlement_after_ms(schedule: FundingSchedule, now_ms: int) -> int:
+    """The first settlement strictly after ``now_ms``, on the venue's grid.
 
-    Settlements fall at ``next_funding_time_ms + k * interval_ms`` for ``k >= 0``. A
-    ``next_funding_time_ms`` already in the past (stale snapshot) is rolled forward on the same
-    grid; nothing is assumed before it.
+    Settlements fall at ``next_funding_time_ms + k * interval_ms`` for ``k >= 0``; a
+    ``next_funding_time_ms`` at or before ``now_ms`` (stale snapshot, or a settlement happening
+    now) is rolled forward on the same grid; nothing is assumed before it.
+    """
+    first = schedule.next_funding_time_ms
+    if first <= now_ms:
+        first += ((now_ms - first) // schedule.rate.interval_ms + 1) * schedule.rate.interval_ms
+    return first
+
+
+def settlement_times(schedule: FundingSchedule, start_ms: int, horizon_ms: int) -> tuple[int, ...]:
+    """The venue's settlement times in the closed horizon ``(start_ms, start_ms + horizon_ms]``.
+
+    A settlement exactly at ``start_ms`` is not counted: it settles on the positions held at
+    that instant, before an entry at ``start_ms`` is filled. One exactly at the horizon's end is
+    counted: the position is held through it and closed after. So a horizon that is a multiple
+    of the interval counts exactly ``horizon / interval`` settlements whatever the phase (48 h at
+    8 h counts 6), which is what the steady per-hour rate assumes.
     """
     if horizon_ms < 0:
         raise ValueError(f"expected a non-negative horizon, was {horizon_ms} ms")
-    interval = schedule.rate.interval_ms
-    first = schedule.next_funding_time_ms
-    if first < start_ms:
-        first += -(-(start_ms - first) // interval) * interval
+    first = first_settlement_after_ms(schedule, start_ms)
     end = start_ms + horizon_ms
-    return tuple(range(first, end, interval)) if first < end else ()
+    return tuple(range(first, end + 1, schedule.rate.interval_ms)) if first <= end else ()
 
 
 def next_settlement_ms(schedule: FundingSchedule, now_ms: int) -> int:
@@ -63,8 +76,13 @@ def funding_cash_quote(rate: Decimal, side: PositionSide, notional_quote: Decima
 @dataclass(frozen=True, slots=True)
 class LegFundingCash:
     settlements: int
-    cash_quote: Decimal
-    """Positive when the leg receives funding over the horizon, negative when it pays."""
+    per_settlement_quote: Decimal
+    """Cash of one settlement: positive when the leg receives funding, negative when it pays."""
+
+    @property
+    def cash_quote(self) -> Decimal:
+        """Cash over the horizon: positive when the leg receives funding, negative when it pays."""
+        return self.per_settlement_quote * self.settlements
 
     @property
     def paid_quote(self) -> Decimal:
@@ -75,17 +93,70 @@ class LegFundingCash:
         return self.cash_quote if self.cash_quote > 0 else ZERO
 
 
+def funding_notional_quote(schedule: FundingSchedule, size_base: Decimal) -> Decimal:
+    """The notional funding is settled on: ``size_base * mark_price`` (never the book mid)."""
+    return size_base * schedule.mark_price
+
+
 def expected_funding_cash(
     schedule: FundingSchedule,
     side: PositionSide,
-    notional_quote: Decimal,
+    size_base: Decimal,
     start_ms: int,
     horizon_ms: int,
 ) -> LegFundingCash:
-    """Expected funding over ``[start_ms, start_ms + horizon_ms)``, holding the rate constant."""
+    """Expected funding of ``size_base`` over ``(start_ms, start_ms + horizon_ms]``, holding the
+    rate and the mark constant: ``rate * mark * size`` per settlement."""
     n = len(settlement_times(schedule, start_ms, horizon_ms))
-    per = funding_cash_quote(schedule.rate.rate, side, notional_quote)
-    return LegFundingCash(settlements=n, cash_quote=per * n)
+    notional = funding_notional_quote(schedule, size_base)
+    return LegFundingCash(n, funding_cash_quote(schedule.rate.rate, side, notional))
+
+
+#: Settlements :func:`break_even_ms` examines before it answers with its guaranteed bound.
+MAX_BREAK_EVEN_SETTLEMENTS = 10_000
+
+
+def break_even_ms(
+    flows: Sequence[tuple[FundingSchedule, Decimal]], start_ms: int, costs_quote: Decimal
+) -> int | None:
+    """The first settlement time after ``start_ms`` at which the funding of ``flows`` (each a
+    schedule and its cash per settlement, positive = received), counted on the same calendar as
+    :func:`settlement_times`, covers ``costs_quote``; ``start_ms`` itself when nothing is owed.
+
+    None when the steady net carry (``sum(cash / interval)``) is not positive. Cumulative
+    funding lies within the steady line plus or minus one settlement of each leg, which bounds
+    the search window; beyond :data:`MAX_BREAK_EVEN_SETTLEMENTS` settlements in that window
+    (legs whose funding nearly cancels) the window's end is returned, a time by which the
+    costs are certainly covered (never earlier than the exact figure).
+    """
+    carry_per_ms = sum((cash / s.rate.interval_ms for s, cash in flows), ZERO)
+    if carry_per_ms <= 0:
+        return None
+    if costs_quote <= 0:
+        return start_ms
+    grid = [(first_settlement_after_ms(s, start_ms), s.rate.interval_ms, c) for s, c in flows]
+    phase = -sum((c * (first - start_ms) / i for first, i, c in grid), ZERO)
+    upper = phase + sum((c for _, _, c in grid if c > 0), ZERO)  # cum(t) <= carry * t + upper
+    lower = phase + sum((c for _, _, c in grid if c < 0), ZERO)  # cum(t) >= carry * t + lower
+    # widened by a few milliseconds: the bounds are rounded decimals, the search stays exact
+    lo = start_ms + max(_ceil((costs_quote - upper) / carry_per_ms) - 2, 0)
+    hi = start_ms + _ceil((costs_quote - lower) / carry_per_ms) + 1
+    times: set[int] = set()
+    for first, interval, _ in grid:
+        k0 = max(_ceil(Decimal(lo - first) / interval), 0)
+        k1 = (hi - first) // interval
+        if len(times) + max(k1 - k0 + 1, 0) > MAX_BREAK_EVEN_SETTLEMENTS:
+            return hi
+        times.update(range(first + k0 * interval, first + k1 * interval + 1, interval))
+    for t in sorted(times):
+        cumulative = sum((c * ((t - first) // i + 1) for first, i, c in grid if t >= first), ZERO)
+        if cumulative >= costs_quote:
+            return t
+    return hi  # not reached: the funding counted up to hi covers the costs by the bound
+
+
+def _ceil(x: Decimal) -> int:
+    return int(x.to_integral_value(rounding=ROUND_CEILING))
 
 
 # --------------------------------------------------------------------------- prediction

@@ -5,7 +5,7 @@ Pure and field by field, in both directions:
 - market data in: :func:`instrument_key`, :func:`market_kind`, :func:`book_of`,
   :func:`funding_of`, :func:`instrument_state`;
 - control in: :func:`control_command_of` (``ops.control`` -> risk reducer commands);
-- lifecycle out: :func:`opportunity_record`, :func:`spread_records`;
+- lifecycle out: :func:`opportunity_record` (costs by :func:`cost_record`), :func:`spread_records`;
 - risk in and out: :func:`risk_view` (an ``Opportunity`` record as the risk check reads it) and
   :func:`decision_record`.
 
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from decimal import Context
 from decimal import Decimal
+from decimal import localcontext
 
 from processors.costs import CostBreakdown
 from processors.costs import CostComponents
@@ -55,6 +57,10 @@ from schemas.records.common import MarketType
 from schemas.records.common import Side
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.scalars import fit_decimal
+
+_SUM_PRECISION = 40
+"""Digits to add decimal(38, 18) fields without rounding (20 integer digits, a carry, 18 places)."""
 
 DERIVED_NAMESPACE = uuid.UUID("3b0f6a52-5f7e-5d1c-8e8a-6d2f0c4b9a17")
 
@@ -121,7 +127,9 @@ def book_of(record: BookSnapshot) -> Book:
 
 def funding_of(record: FundingRateUpdate) -> FundingSchedule:
     return FundingSchedule(
-        FundingRate(record.funding_rate, record.funding_interval_ms), record.next_funding_time_ms
+        FundingRate(record.funding_rate, record.funding_interval_ms),
+        record.next_funding_time_ms,
+        record.mark_price,
     )
 
 
@@ -180,13 +188,43 @@ def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
     return tuple(legs)
 
 
+def cost_record(costs: CostBreakdown) -> arb.CostBreakdown:
+    """The wire cost breakdown; its total is exactly the sum of its (rounded) fields.
+
+    Funding is net funding paid (negative = received), so the total is
+    :attr:`CostBreakdown.total_net_quote`. The fields are rounded to the schema's scale first and
+    summed after, so a reader adding them up gets the total to the last digit.
+    """
+    q = costs.quote
+    parts = tuple(
+        fit_decimal(v)
+        for v in (
+            q.entry_fees,
+            q.exit_fees,
+            q.entry_slippage + q.exit_slippage,
+            -costs.net_funding_quote,
+            q.spread_cost,
+        )
+    )
+    with localcontext(Context(prec=_SUM_PRECISION)):
+        total = sum(parts, ZERO)
+    entry, exit_, slippage, funding, spread = parts
+    return arb.CostBreakdown(
+        entry_fees_quote=entry,
+        exit_fees_quote=exit_,
+        slippage_quote=slippage,
+        funding_over_horizon_quote=funding,
+        spread_cost_to_close_quote=spread,
+        total_cost_quote=total,
+    )
+
+
 def opportunity_record(
     event: OpportunityEvent, view: MarketView, base_asset: str, causation_id: str | None
 ) -> arb.Opportunity:
     """The ``arb.opportunity`` record of one lifecycle event."""
     opp = event.opportunity
     ev = opp.evaluation
-    q = ev.costs.quote
     notional = ev.costs.notional_quote
     urgency = ev.urgency_ms if ev.urgency_ms is not None else 0
     return arb.Opportunity(
@@ -206,14 +244,7 @@ def opportunity_record(
         net_edge_bps=ev.net_edge_bps,
         net_apr_bps=ev.net_edge_apr * BPS,
         horizon_ms=ev.costs.horizon_ms,
-        costs=arb.CostBreakdown(
-            entry_fees_quote=q.entry_fees,
-            exit_fees_quote=q.exit_fees,
-            slippage_quote=q.entry_slippage + q.exit_slippage,
-            funding_over_horizon_quote=-ev.costs.net_funding_quote,
-            spread_cost_to_close_quote=q.spread_cost,
-            total_cost_quote=q.total,
-        ),
+        costs=cost_record(ev.costs),
         max_size_base=ev.size_base,
         max_notional_quote=notional,
         risk_score=ev.risk_score,

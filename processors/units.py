@@ -185,10 +185,21 @@ class FeeSchedule:
 
 @dataclass(frozen=True, slots=True)
 class FundingSchedule:
-    """What is known about a perp's funding: the rate in force and its next settlement."""
+    """What is known about a perp's funding: the rate in force, its next settlement and the mark.
+
+    Venues settle ``rate * mark_price * size_base`` per settlement, so the mark price the funding
+    record carries (not the book mid) prices expected funding.
+    """
 
     rate: FundingRate
     next_funding_time_ms: int
+    mark_price: Decimal
+
+    def __post_init__(self) -> None:
+        if not (self.mark_price.is_finite() and self.mark_price > 0):
+            raise InvalidEvent(
+                "mark_price_invalid", f"expected a positive mark price, was {self.mark_price}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ from processors.detection import Candidate
 from processors.detection import DetectionConfig
 from processors.detection import OpportunityType
 from processors.detection import evaluate
+from processors.opportunities import EventKind
+from processors.opportunities import Opportunity
+from processors.opportunities import OpportunityEvent
+from processors.records import opportunity_record
 from processors.spreads import funding_differential
 from processors.spreads import price_spread
 from processors.spreads import price_spread_bps
@@ -106,7 +110,9 @@ def test_funding_differential_is_antisymmetric(r1: D, r2: D, i1: int, i2: int) -
 
 
 def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
-    funding = FundingSchedule(FundingRate(rate, 8 * H), H) if kind is MarketKind.PERP else None
+    funding = (
+        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketKind.PERP else None
+    )
     return InstrumentState(InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding)
 
 
@@ -170,3 +176,54 @@ def test_net_edge_never_exceeds_gross_edge(
     assert ev.net_edge_bps <= ev.gross_edge_bps
     assert ev.net_edge_apr <= ev.gross_edge_apr
     assert 0 <= ev.risk_score <= 1
+
+
+@given(books(), books(), fee_rates, rates, rates, st.sampled_from(list(OpportunityType)))
+def test_the_wire_total_cost_is_the_sum_of_its_parts(
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType
+) -> None:
+    fees = FeeSchedule(fee, fee)
+    long_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    long = _state("x", long_kind, a, fees, ra)
+    short = _state("y", MarketKind.PERP, b, fees, rb)
+    view = {long.key: long, short.key: short}
+    candidate = Candidate(kind, long.key, short.key)
+    ev = evaluate(candidate, view, 0, DetectionConfig())
+    assume(ev is not None)
+    assert ev is not None
+    opp = Opportunity("id", candidate, 0, 0, ev, ev.carry_sign)
+    costs = opportunity_record(OpportunityEvent(EventKind.OPENED, opp, 0), view, "BTC", None).costs
+    parts = (
+        costs.entry_fees_quote,
+        costs.exit_fees_quote,
+        costs.slippage_quote,
+        costs.funding_over_horizon_quote,
+        costs.spread_cost_to_close_quote,
+    )
+    assert costs.total_cost_quote == sum(parts, D(0))
+    # and the domain figure it is cut from: net edge = convergence edge - total cost
+    convergence = ev.gross_edge_quote - ev.costs.funding_received_quote
+    assert abs(ev.net_edge_quote - (convergence - ev.costs.total_net_quote)) <= D("1e-18")
+    assert abs(costs.total_cost_quote - ev.costs.total_net_quote) <= D("3e-18")
+
+
+@given(
+    books(),
+    books(),
+    fee_rates,
+    st.decimals(min_value=D("0.000001"), max_value=D("0.003"), places=6),
+    st.integers(0, 200 * H),
+)
+def test_break_even_within_the_horizon_iff_its_funding_pays_the_costs(
+    a: Book, b: Book, fee: D, rate: D, horizon: int
+) -> None:
+    fees = FeeSchedule(fee, fee)
+    legs = [
+        CostLeg(_state("x", MarketKind.SPOT, a, fees, rate), PositionSide.LONG),
+        CostLeg(_state("y", MarketKind.PERP, b, fees, rate), PositionSide.SHORT),
+    ]
+    size = min(book.levels(side)[0].size_base for book in (a, b) for side in Side)  # the touch
+    c = estimate_costs(legs, size, 0, horizon)
+    assert c.break_even_hours is not None
+    within = c.break_even_hours * H <= horizon
+    assert within == (c.funding_received_quote >= c.quote.one_off)

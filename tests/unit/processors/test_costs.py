@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -35,12 +36,13 @@ SPOT = InstrumentState(
     _book("99.9", "100.1"),
     FeeSchedule(maker=D("0.0008"), taker=D("0.001")),
 )
+FUNDING = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 8 * H, mark_price=D(101))  # = mid
 PERP = InstrumentState(
     InstrumentKey("x", "BTC/USDT:USDT"),
     MarketKind.PERP,
     _book("100.9", "101.1"),
     FeeSchedule(maker=D("0.0002"), taker=D("0.0005")),
-    FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=8 * H),
+    FUNDING,
 )
 CARRY = [CostLeg(SPOT, PositionSide.LONG), CostLeg(PERP, PositionSide.SHORT)]
 
@@ -58,16 +60,54 @@ def test_fees_on_both_legs_entry_and_exit() -> None:
 
 def test_funding_over_the_horizon_and_break_even() -> None:
     c = estimate_costs(CARRY, D(1), 0, 24 * H)
-    # settlements at 8h and 16h; the short perp receives 0.0001 * 101 each
-    assert c.funding_received_quote == D("0.0202")
+    # settlements at 8h, 16h and 24h (the horizon's end counts); the short perp receives
+    # 0.0001 * 101 each
+    assert c.funding_received_quote == D("0.0303")
     assert c.quote.funding_paid == 0
     assert c.leg_funding[0] is None
     assert c.leg_funding[1] is not None
-    assert c.leg_funding[1].settlements == 2
-    # carry per hour = 0.0001 / 8 * 101
+    assert c.leg_funding[1].settlements == 3
+    # carry per hour = 0.0001 / 8 * 101 (steady, for comparison)
     assert c.net_carry_per_hour_quote == D("0.0012625")
-    assert c.break_even_hours == D("0.701") / D("0.0012625")  # 555.2475...
-    assert c.break_even_intervals == 70  # ceil(555.25 / 8)
+    # on the settlement calendar: ceil(0.701 / 0.0101) = 70 settlements, the 70th at
+    # 8 h + 69 * 8 h = 560 h (the steady rate would say 555.2 h, between two settlements)
+    assert c.break_even_hours == D(560)
+    assert c.break_even_intervals == 70
+
+
+def test_funding_and_carry_are_priced_on_the_mark_not_the_mid() -> None:
+    # same perp, funding record marked at 100.5 while the book mid is 101
+    marked = replace(PERP, funding=replace(FUNDING, mark_price=D("100.5")))
+    c = estimate_costs(
+        [CostLeg(SPOT, PositionSide.LONG), CostLeg(marked, PositionSide.SHORT)], D(1), 0, 24 * H
+    )
+    # 3 settlements * 0.0001 * 100.5 * 1 (the mid would give 0.0303)
+    assert c.funding_received_quote == D("0.03015")
+    assert c.net_carry_per_hour_quote == D("0.00125625")  # 0.0001 / 8 * 100.5
+    assert c.notional_quote == D("100.5")  # fees and bps stay on the book: (100 + 101) / 2
+    assert c.break_even_hours == D(560)  # ceil(0.701 / 0.01005) = 70 settlements
+
+
+def test_a_convergence_trade_has_no_break_even() -> None:
+    # the same legs priced as a cross-exchange convergence trade: the carry per hour is still
+    # reported (0.0012625) but break-even on carry alone (560 h) is not defined for it
+    c = estimate_costs(CARRY, D(1), 0, 24 * H, carry_trade=False)
+    assert c.net_carry_per_hour_quote == D("0.0012625")
+    assert c.break_even_hours is None
+    assert c.break_even_intervals is None
+
+
+def test_a_48h_horizon_on_a_settlement_boundary_counts_all_6_settlements() -> None:
+    # start 0 is a settlement boundary (the next is 8 h ahead); the horizon (0, 48 h] holds
+    # 8, 16, 24, 32, 40 and 48 h: 6 * 0.0001 * 101 = 0.0606 = the steady 0.0012625 * 48 h
+    # (the half-open [0, 48 h) counted 5, 0.0505, while break-even used the steady rate)
+    c = estimate_costs(CARRY, D(1), 0, 48 * H)
+    assert c.leg_funding[1] is not None
+    assert c.leg_funding[1].settlements == 6
+    assert c.funding_received_quote == D("0.0606")
+    assert c.funding_received_quote == c.net_carry_per_hour_quote * 48
+    # one millisecond short of the edge, the 48 h settlement is out
+    assert estimate_costs(CARRY, D(1), 0, 48 * H - 1).funding_received_quote == D("0.0505")
 
 
 def test_components_in_bps_of_the_mean_notional() -> None:
@@ -80,7 +120,7 @@ def test_components_in_bps_of_the_mean_notional() -> None:
 def test_paying_leg_funding_is_a_cost() -> None:
     legs = [CostLeg(SPOT, PositionSide.SHORT), CostLeg(PERP, PositionSide.LONG)]
     c = estimate_costs(legs, D(1), 0, 24 * H)
-    assert c.quote.funding_paid == D("0.0202")
+    assert c.quote.funding_paid == D("0.0303")
     assert c.funding_received_quote == 0
     assert c.net_carry_per_hour_quote < 0
     assert c.break_even_hours is None

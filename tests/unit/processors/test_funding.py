@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 
 from fundingflow.errors import InvalidEvent
+from processors import funding
 from processors.funding import FundingPredictor
 from processors.funding import RealizedFunding
 from processors.funding import VenuePrediction
 from processors.funding import apply
+from processors.funding import break_even_ms
 from processors.funding import derive_interval_ms
 from processors.funding import expected_funding_cash
 from processors.funding import funding_cash_quote
@@ -24,6 +26,7 @@ from processors.units import PositionSide
 D = Decimal
 
 H = 3_600_000
+MARK = D(100)
 
 
 def test_one_bp_per_8h_is_10_95_percent_simple_apr() -> None:
@@ -67,28 +70,68 @@ def test_nan_rate_is_invalid() -> None:
         FundingRate(D("NaN"), H)
 
 
-def test_settlements_of_8h_venue_in_a_day_exclude_the_end() -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=8 * H)
-    assert settlement_times(schedule, 0, 24 * H) == (8 * H, 16 * H)
+def test_settlements_of_8h_venue_in_a_day_include_the_end() -> None:
+    schedule = FundingSchedule(
+        FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=8 * H, mark_price=MARK
+    )
+    assert settlement_times(schedule, 0, 24 * H) == (8 * H, 16 * H, 24 * H)
 
 
-def test_settlements_when_next_is_at_start_include_it() -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0)
-    assert settlement_times(schedule, 0, 24 * H) == (0, 8 * H, 16 * H)
+def test_a_settlement_at_the_start_is_not_counted() -> None:
+    schedule = FundingSchedule(
+        FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0, mark_price=MARK
+    )
+    # it settles on positions held at 0, before an entry at 0 fills; the grid goes on
+    assert settlement_times(schedule, 0, 24 * H) == (8 * H, 16 * H, 24 * H)
 
 
 def test_settlements_of_1h_venue_and_8h_venue_over_the_same_window() -> None:
-    hourly = FundingSchedule(FundingRate(D("0.00001"), H), next_funding_time_ms=H)
-    eight = FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=4 * H)
-    assert len(settlement_times(hourly, 0, 24 * H)) == 23
+    hourly = FundingSchedule(FundingRate(D("0.00001"), H), next_funding_time_ms=H, mark_price=MARK)
+    eight = FundingSchedule(
+        FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=4 * H, mark_price=MARK
+    )
+    assert len(settlement_times(hourly, 0, 24 * H)) == 24  # 1 h .. 24 h
     assert settlement_times(eight, 0, 24 * H) == (4 * H, 12 * H, 20 * H)
 
 
 def test_stale_next_funding_time_rolls_forward_on_its_grid() -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0)
+    schedule = FundingSchedule(
+        FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0, mark_price=MARK
+    )
     assert settlement_times(schedule, 10 * H, 8 * H) == (16 * H,)
     assert next_settlement_ms(schedule, 10 * H) == 16 * H
     assert next_settlement_ms(schedule, 16 * H) == 16 * H
+
+
+def test_a_settlement_exactly_at_the_horizon_edge_is_counted() -> None:
+    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 48 * H, mark_price=MARK)
+    assert settlement_times(schedule, 0, 48 * H) == (48 * H,)
+    assert settlement_times(schedule, 0, 48 * H - 1) == ()
+    assert settlement_times(schedule, 48 * H, 0) == ()  # nor at the start of an empty horizon
+
+
+def test_break_even_walks_both_calendars() -> None:
+    # short hourly leg receives 1 a settlement, long 8 h leg pays 4, both from 1 h; costs 8:
+    # cumulative -3 at 1 h, 4 at 8 h, 1 at 9 h, 8 at 16 h -> 16 h
+    hourly = FundingSchedule(FundingRate(D("0.0001"), H), H, mark_price=MARK)
+    eight = FundingSchedule(FundingRate(D("0.0004"), 8 * H), H, mark_price=MARK)
+    assert break_even_ms([(hourly, D(1)), (eight, D(-4))], 0, D(8)) == 16 * H
+    assert break_even_ms([(hourly, D(1)), (eight, D(-8))], 0, D(8)) is None  # carry 0
+    assert break_even_ms([(hourly, D(1))], 0, D(0)) == 0
+
+
+def test_break_even_beyond_the_search_budget_is_the_safe_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hourly = FundingSchedule(FundingRate(D("0.0001"), H), H, mark_price=MARK)
+    eight = FundingSchedule(FundingRate(D("0.0004"), 8 * H), H, mark_price=MARK)
+    flows = [(hourly, D(1)), (eight, D("-7.9"))]  # carry 0.0125 an hour
+    exact = break_even_ms(flows, 0, D(8))
+    monkeypatch.setattr(funding, "MAX_BREAK_EVEN_SETTLEMENTS", 10)
+    bound = break_even_ms(flows, 0, D(8))
+    assert exact is not None
+    assert bound is not None
+    assert bound >= exact
 
 
 def test_positive_rate_longs_pay_shorts() -> None:
@@ -102,11 +145,29 @@ def test_negative_rate_shorts_pay_longs() -> None:
 
 
 def test_expected_funding_counts_the_venue_settlements() -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0)
-    short = expected_funding_cash(schedule, PositionSide.SHORT, D(10_000), 0, 24 * H)
-    long = expected_funding_cash(schedule, PositionSide.LONG, D(10_000), 0, 24 * H)
+    schedule = FundingSchedule(
+        FundingRate(D("0.0001"), 8 * H), next_funding_time_ms=0, mark_price=MARK
+    )
+    # 100 base at a mark of 100: 1 quote per settlement
+    short = expected_funding_cash(schedule, PositionSide.SHORT, D(100), 0, 24 * H)
+    long = expected_funding_cash(schedule, PositionSide.LONG, D(100), 0, 24 * H)
     assert (short.settlements, short.cash_quote, short.received_quote) == (3, D(3), D(3))
     assert (long.cash_quote, long.paid_quote, long.received_quote) == (D(-3), D(3), D(0))
+
+
+def test_expected_funding_is_rate_times_mark_times_size() -> None:
+    # 0.5 BTC at a mark of 20,000 is 10,000 of notional: 0.0001 * 10,000 = 1 quote a settlement
+    schedule = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 8 * H, mark_price=D(20_000))
+    cash = expected_funding_cash(schedule, PositionSide.SHORT, D("0.5"), 0, 24 * H)
+    assert cash.settlements == 3  # 8 h, 16 h, 24 h
+    assert cash.cash_quote == D(3)
+
+
+@pytest.mark.parametrize("mark", ["0", "-1", "NaN"])
+def test_non_positive_mark_is_invalid(mark: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        FundingSchedule(FundingRate(D("0.0001"), 8 * H), 0, mark_price=D(mark))
+    assert err.value.reason == "mark_price_invalid"
 
 
 def test_predictor_is_empty_until_it_sees_a_rate() -> None:
@@ -178,5 +239,7 @@ def test_unknown_interval_raises_never_defaults(times: list[int]) -> None:
 
 
 def test_next_settlement_far_ahead_is_kept() -> None:
-    schedule = FundingSchedule(FundingRate(D("0.0001"), H), next_funding_time_ms=3 * H)
+    schedule = FundingSchedule(
+        FundingRate(D("0.0001"), H), next_funding_time_ms=3 * H, mark_price=MARK
+    )
     assert next_settlement_ms(schedule, 0) == 3 * H

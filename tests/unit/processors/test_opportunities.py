@@ -48,8 +48,9 @@ def _book(ts_ms: int, bid: str = "99.99", ask: str = "100.01") -> Book:
 def _perp(
     key: InstrumentKey, rate: str, now_ms: int, interval_ms: int = 8 * H, **book: str
 ) -> InstrumentState:
-    funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H)
-    return InstrumentState(key, MarketKind.PERP, _book(now_ms, **book), FEES, funding)
+    quotes = _book(now_ms, **book)
+    funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H, quotes.mid)
+    return InstrumentState(key, MarketKind.PERP, quotes, FEES, funding)
 
 
 def _carry_view(
@@ -81,7 +82,9 @@ def test_carry_opens_with_costs_edges_and_urgency() -> None:
     assert ev.net_edge_quote == D(7)
     assert ev.net_edge_bps == D(7)
     assert ev.net_edge_apr == D("0.2555")  # 7 bps a day * 365
-    assert ev.costs.break_even_hours == D("12.8")  # 8 / (0.0005 / 8 * 10,000)
+    # 5 a settlement at 1 h, 9 h, ...: 5 < 8 at 1 h, 10 >= 8 at 9 h (steady: 8 / 0.625 = 12.8 h)
+    assert ev.costs.break_even_hours == D(9)
+    assert ev.costs.break_even_intervals == 2
     assert ev.urgency_ms == H
     assert D(0) <= ev.risk_score <= D(1)
     assert book.open == (opp,)
@@ -151,8 +154,10 @@ def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
 
 
 def test_break_even_beyond_max_holding_does_not_open() -> None:
-    short_hold = DetectionConfig(max_holding_ms=12 * H)  # break-even is 12.8 h
+    short_hold = DetectionConfig(max_holding_ms=8 * H)  # break-even is 9 h
     assert step(OpportunityBook(), _carry_view("0.0005", 0), 0, short_hold)[1] == []
+    at_break_even = DetectionConfig(max_holding_ms=9 * H)
+    assert len(step(OpportunityBook(), _carry_view("0.0005", 0), 0, at_break_even)[1]) == 1
 
 
 def test_stale_quotes_never_open() -> None:
@@ -174,11 +179,13 @@ def test_perp_perp_longs_the_lower_hourly_rate_across_intervals() -> None:
     assert ev.funding is not None
     assert ev.funding.per_hour == D("0.00005")
     assert ev.funding.apr_simple == D("0.438")
-    # both venues settle next at +1 h: the short hourly leg receives 23 * 1 bp in [0, 24 h)
-    # (1 h .. 23 h), the long 8h leg pays 3 * 4 bp (1 h, 9 h, 17 h)
-    assert ev.costs.funding_received_quote == D("0.0023") * D(10_000)
+    # both venues settle next at +1 h: the short hourly leg receives 24 * 1 bp in (0, 24 h]
+    # (1 h .. 24 h), the long 8h leg pays 3 * 4 bp (1 h, 9 h, 17 h)
+    assert ev.costs.funding_received_quote == D("0.0024") * D(10_000)
     assert ev.costs.quote.funding_paid == D("0.0012") * D(10_000)
     assert ev.net_edge_quote <= ev.gross_edge_quote
+    # one-off 8 (fees 4, spread 4): funding nets -3 at 1 h, 4 at 8 h, 1 at 9 h, 8 at 16 h
+    assert ev.costs.break_even_hours == D(16)
 
 
 def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
@@ -202,6 +209,28 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     assert [(e.kind, e.reasons) for e in events] == [
         (EventKind.CLOSED, (CloseReason.EDGE_BELOW_EXIT,))
     ]
+
+
+def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
+    cheap = InstrumentKey("c", "SOL/USDT:USDT")
+    dear = InstrumentKey("d", "SOL/USDT:USDT")
+    view = {  # the long cheap leg receives 1 bp per 8 h: a small positive carry
+        cheap: _perp(cheap, "-0.0001", 0, bid="99.99", ask="100.01"),
+        dear: _perp(dear, "0", 0, bid="100.49", ask="100.51"),
+    }
+    candidate = Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    ev = evaluate(candidate, view, 0, CONFIG)
+    assert ev is not None
+    size = D(10_000) / D("100.5")
+    # carry per hour 0.0001 / 8 * mark 100 * size = 0.00125 size; one-off costs are
+    # size * (1 bp * (100.01 + 100.49 + 99.99 + 100.51) + 2 * 0.02) = 0.0801 size, so carry
+    # alone would "break even" in 64.08 h, a figure with no meaning for a convergence trade
+    assert ev.costs.net_carry_per_hour_quote == D("0.0001") / 8 * 100 * size
+    assert ev.costs.quote.one_off == D("0.0801") * size
+    assert ev.costs.break_even_hours is None
+    assert ev.costs.break_even_intervals is None
+    _, events = step(OpportunityBook(), view, 0, CONFIG)
+    assert [e.opportunity.candidate for e in events] == [candidate]
 
 
 def test_max_open_limits_new_opportunities_best_first() -> None:

@@ -54,7 +54,7 @@ RICH = Portfolio(available_balance_quote={"a": D(1_000_000)})
 def _opportunity() -> Opportunity:
     fees = FeeSchedule(D("0.0001"), D("0.0001"))
     book = Book((BookLevel(D("99.99"), D(1000)),), (BookLevel(D("100.01"), D(1000)),), 0)
-    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H)
+    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H, book.mid)
     view = {
         SPOT: InstrumentState(SPOT, MarketKind.SPOT, book, fees),
         PERP: InstrumentState(PERP, MarketKind.PERP, book, fees, funding),
