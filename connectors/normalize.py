@@ -28,6 +28,7 @@ from fundingflow.errors import InvalidEvent
 from processors.books import validate_book
 from processors.units import Book
 from processors.units import BookLevel
+from schemas.fixed_point import book_snapshot
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
 from schemas.records.common import Envelope
@@ -222,7 +223,7 @@ def to_book_snapshot(
     except InvalidEvent as e:
         raise ctx.refuse(_BOOK_REASONS.get(e.reason, R.MALFORMED_PAYLOAD), e.detail) from None
     size = instrument.contract_size_base
-    return BookSnapshot(
+    return book_snapshot(
         envelope=ctx.envelope(event_time_ms, nonce),
         instrument=instrument.ref,
         depth=depth,

@@ -48,6 +48,8 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records import arb
 from schemas.records import ops
 from schemas.records import risk
@@ -118,8 +120,8 @@ def market_kind(ref: InstrumentRef) -> MarketKind | None:
 
 def book_of(record: BookSnapshot) -> Book:
     return Book(
-        bids=tuple(BookLevel(lv.price, lv.size_base) for lv in record.bids),
-        asks=tuple(BookLevel(lv.price, lv.size_base) for lv in record.asks),
+        bids=tuple(BookLevel(lv.price, lv.size_base) for lv in bid_levels(record)),
+        asks=tuple(BookLevel(lv.price, lv.size_base) for lv in ask_levels(record)),
         ts_ms=record.envelope.event_time_ms,
         seq=record.envelope.source_seq,
     )

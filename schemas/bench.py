@@ -18,6 +18,7 @@ import orjson
 from schemas.avro_record import AvroRecord
 from schemas.avsc import schema_set
 from schemas.codec import Codec
+from schemas.fixed_point import book_snapshot
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
@@ -62,7 +63,7 @@ def book_sample(levels: int = 10) -> BookSnapshot:
             for i in range(levels)
         )
 
-    return BookSnapshot(
+    return book_snapshot(
         envelope=_ENVELOPE,
         instrument=_PERP,
         depth=levels,

@@ -42,6 +42,10 @@ from processors.sizing import Portfolio
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+from schemas.fixed_point import Touch
+from schemas.fixed_point import same_touch
+from schemas.fixed_point import touch
+from schemas.fixed_point import value_of
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
@@ -86,17 +90,23 @@ def is_newer(record: MarketRecord, stored: MarketRecord | None) -> bool:
     return new.source_seq is None and new.event_id != old.event_id
 
 
-def check_book(record: BookSnapshot) -> None:
-    """Cheap checks of the touch (connectors validate full depth before publishing)."""
-    if not record.bids or not record.asks:
+def check_book(record: BookSnapshot) -> Touch:
+    """Cheap checks of the touch, on its mantissas (connectors validate full depth before
+    publishing); returns the touch."""
+    top = touch(record)
+    if top is None:
         raise InvalidEvent("EMPTY_BOOK", f"{record_key(record)}: a side has no level")
-    bid, ask = record.bids[0], record.asks[0]
-    if bid.price <= 0 or ask.price <= 0:
-        raise InvalidEvent("NON_POSITIVE_PRICE", f"touch {bid.price} / {ask.price}")
-    if bid.size_base <= 0 or ask.size_base <= 0:
-        raise InvalidEvent("NON_POSITIVE_SIZE", f"touch size {bid.size_base} / {ask.size_base}")
-    if bid.price >= ask.price:
-        raise InvalidEvent("CROSSED_BOOK", f"best bid {bid.price} >= best ask {ask.price}")
+    bid, bid_size, ask, ask_size, ps, ss = top
+    if bid <= 0 or ask <= 0:
+        detail = f"touch {value_of(bid, ps)} / {value_of(ask, ps)}"
+        raise InvalidEvent("NON_POSITIVE_PRICE", detail)
+    if bid_size <= 0 or ask_size <= 0:
+        detail = f"touch size {value_of(bid_size, ss)} / {value_of(ask_size, ss)}"
+        raise InvalidEvent("NON_POSITIVE_SIZE", detail)
+    if bid >= ask:
+        detail = f"best bid {value_of(bid, ps)} >= best ask {value_of(ask, ps)}"
+        raise InvalidEvent("CROSSED_BOOK", detail)
+    return top
 
 
 def check_funding(record: FundingRateUpdate) -> None:
@@ -110,7 +120,8 @@ def _changed(record: MarketRecord, stored: MarketRecord | None) -> bool:
         return True
     if isinstance(record, BookSnapshot):
         assert isinstance(stored, BookSnapshot)
-        return (record.bids[0], record.asks[0]) != (stored.bids[0], stored.asks[0])
+        new, old = touch(record), touch(stored)
+        return new is None or old is None or not same_touch(new, old)
     assert isinstance(stored, FundingRateUpdate)
     return (
         record.funding_rate != stored.funding_rate

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from schemas.fixed_point import book_snapshot
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
@@ -63,7 +64,7 @@ def book(
     asks = tuple(
         PriceLevel(price=(m + half + i * gap).quantize(q), size_base=size) for i in range(levels)
     )
-    return BookSnapshot(
+    return book_snapshot(
         envelope=envelope(t_ms, seq, "book", exchange, symbol),
         instrument=ref(exchange, symbol),
         depth=levels,

@@ -19,7 +19,8 @@ from schemas.scalars import Long
 
 
 class BookSnapshot(AvroRecord):
-    """Top N levels of one order book; envelope.source_seq carries the venue book sequence (ccxt
+    """Top N levels of one order book, as exact fixed-point columns (int64 mantissas and one scale
+    for prices, one for sizes); envelope.source_seq carries the venue book sequence (ccxt
     nonce).
     """
 
@@ -35,11 +36,37 @@ class BookSnapshot(AvroRecord):
     depth: Int
     """Number of levels requested per side (N); a side may hold fewer."""
 
-    bids: tuple[PriceLevel, ...]
-    """Bid levels, best (highest price) first."""
+    bids: tuple[PriceLevel, ...] = ()
+    """Bid levels as decimals, best (highest price) first: only when a level does not fit the
+    fixed-point columns exactly (otherwise empty; readers take the columns).
+    """
 
-    asks: tuple[PriceLevel, ...]
-    """Ask levels, best (lowest price) first."""
+    asks: tuple[PriceLevel, ...] = ()
+    """Ask levels as decimals, best (lowest price) first: only when a level does not fit the fixed-
+    point columns exactly (otherwise empty; readers take the columns).
+    """
+
+    price_scale: Int = 0
+    """Decimal places of the price columns: price = mantissa / 10^price_scale (quote per base
+    unit).
+    """
+
+    size_scale: Int = 0
+    """Decimal places of the size columns: size = mantissa / 10^size_scale (base units, contracts
+    already multiplied by contract size).
+    """
+
+    bid_prices: tuple[Long, ...] = ()
+    """Bid price mantissas, best (highest) first."""
+
+    bid_sizes: tuple[Long, ...] = ()
+    """Bid size mantissas, one per bid price."""
+
+    ask_prices: tuple[Long, ...] = ()
+    """Ask price mantissas, best (lowest) first."""
+
+    ask_sizes: tuple[Long, ...] = ()
+    """Ask size mantissas, one per ask price."""
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -48,6 +75,12 @@ class BookSnapshot(AvroRecord):
             "depth": self.depth,
             "bids": [PriceLevel.to_avro(item) for item in self.bids],
             "asks": [PriceLevel.to_avro(item) for item in self.asks],
+            "price_scale": self.price_scale,
+            "size_scale": self.size_scale,
+            "bid_prices": list(self.bid_prices),
+            "bid_sizes": list(self.bid_sizes),
+            "ask_prices": list(self.ask_prices),
+            "ask_sizes": list(self.ask_sizes),
         }
 
     @classmethod
@@ -59,6 +92,12 @@ class BookSnapshot(AvroRecord):
                 "depth": datum["depth"],
                 "bids": tuple(PriceLevel.from_avro(item) for item in datum["bids"]),
                 "asks": tuple(PriceLevel.from_avro(item) for item in datum["asks"]),
+                "price_scale": datum["price_scale"],
+                "size_scale": datum["size_scale"],
+                "bid_prices": tuple(datum["bid_prices"]),
+                "bid_sizes": tuple(datum["bid_sizes"]),
+                "ask_prices": tuple(datum["ask_prices"]),
+                "ask_sizes": tuple(datum["ask_sizes"]),
             }
         )
 

@@ -14,6 +14,8 @@ from connectors.venue import Instrument
 from connectors.venue import Rejected
 from connectors.venue import Venue
 from connectors.venues import profile_for
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -69,14 +71,14 @@ async def test_order_book_is_valid_and_typed(venue: CcxtVenue) -> None:
         book = await venue.fetch_order_book(ins.symbol, 3)
         assert isinstance(book, BookSnapshot)
         assert book.instrument == ins.ref
-        assert 0 < len(book.bids) <= 3
-        assert 0 < len(book.asks) <= 3
-        assert [lv.price for lv in book.bids] == sorted(
-            (lv.price for lv in book.bids), reverse=True
+        assert 0 < len(bid_levels(book)) <= 3
+        assert 0 < len(ask_levels(book)) <= 3
+        assert [lv.price for lv in bid_levels(book)] == sorted(
+            (lv.price for lv in bid_levels(book)), reverse=True
         )
-        assert [lv.price for lv in book.asks] == sorted(lv.price for lv in book.asks)
-        assert book.bids[0].price < book.asks[0].price
-        assert all(lv.size_base > 0 for lv in book.bids + book.asks)
+        assert [lv.price for lv in ask_levels(book)] == sorted(lv.price for lv in ask_levels(book))
+        assert bid_levels(book)[0].price < ask_levels(book)[0].price
+        assert all(lv.size_base > 0 for lv in (*bid_levels(book), *ask_levels(book)))
         assert book.envelope.ingest_time_ms >= book.envelope.event_time_ms - 5_000
 
 

@@ -27,6 +27,8 @@ from connectors.normalize import Context
 from connectors.normalize import raw_json
 from connectors.venue import InvalidPayload
 from processors.units import Book
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records.dlq import DeadLetterReason as R
 from tests.fault.scripted_feed import BTC
 from tests.fault.scripted_feed import dead_letters
@@ -86,7 +88,7 @@ async def test_twin_without_book_validation_a_crossed_book_is_published(
     published = published_books(sink)
     assert [b.envelope.source_seq for b in published] == [100, 101, 102]
     crossed = published[1]
-    assert crossed.bids[0].price >= crossed.asks[0].price
+    assert bid_levels(crossed)[0].price >= ask_levels(crossed)[0].price
 
 
 @pytest.mark.parametrize("disable", [no_book_validation, no_finite_number_check])

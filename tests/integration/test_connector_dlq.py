@@ -19,6 +19,8 @@ from connectors.publisher import KafkaPublisher
 from connectors.publisher import PublishError
 from connectors.sinks import KafkaSink
 from schemas.codec import Codec
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records.dlq import DeadLetter
 from schemas.records.md import BookSnapshot
 from schemas.registry import ConfluentRegistry
@@ -103,7 +105,7 @@ async def test_bad_payloads_dead_lettered_once_good_ones_published(
         elif getattr(getattr(record, "instrument", None), "exchange", None) == exchange_id:
             ours_good[topic] += 1
             if isinstance(record, BookSnapshot):
-                assert record.bids[0].price < record.asks[0].price
+                assert bid_levels(record)[0].price < ask_levels(record)[0].price
     assert dict(ours_dead) == expected, "each bad payload exactly once, with its reason"
     assert len(expected) >= 12
     assert ours_good == {"md.book": 5, "md.funding": 3, "md.trade": 2}

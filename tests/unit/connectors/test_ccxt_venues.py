@@ -17,6 +17,8 @@ from connectors.venue import InvalidPayload
 from connectors.venue import Rejected
 from fundingflow.errors import OutcomeUnknown
 from fundingflow.errors import VenueRejected
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import FundingRateUpdate
@@ -107,8 +109,8 @@ async def test_okx_contract_sizes_become_base_units() -> None:
     trades = await v.fetch_trades("BTC/USDT:USDT")
     await v.close()
     assert ins.contract_size_base == Decimal("0.01")
-    assert book.bids[0].price == Decimal("68005.3")
-    assert book.bids[0].size_base == Decimal("2.50")  # 250 contracts x 0.01 BTC
+    assert bid_levels(book)[0].price == Decimal("68005.3")
+    assert bid_levels(book)[0].size_base == Decimal("2.50")  # 250 contracts x 0.01 BTC
     assert book.envelope.source_seq is None  # ccxt does not surface OKX's seqId on REST
     assert sorted(t.size_base for t in trades if not isinstance(t, Rejected)) == [
         Decimal("0.03"),
@@ -131,9 +133,9 @@ async def test_order_books(
     await v.load_instruments()
     book = await v.fetch_order_book(symbol, 2)
     await v.close()
-    assert book.bids[0].price == Decimal(best_bid)
-    assert book.asks[0].price == Decimal(best_ask)
-    assert len(book.bids) == len(book.asks) == 2
+    assert bid_levels(book)[0].price == Decimal(best_bid)
+    assert ask_levels(book)[0].price == Decimal(best_ask)
+    assert len(bid_levels(book)) == len(ask_levels(book)) == 2
     assert book.envelope.source_seq == seq
     assert book.envelope.event_time_ms <= NOW
 

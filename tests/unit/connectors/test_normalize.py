@@ -12,6 +12,8 @@ from connectors.normalize import to_book_snapshot
 from connectors.normalize import to_funding_rate_update
 from connectors.normalize import to_trade
 from connectors.venue import InvalidPayload
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
 from schemas.records.dlq import DeadLetterReason as R
 from tests.unit.connectors.scripted import INF
 from tests.unit.connectors.scripted import NAN
@@ -55,9 +57,9 @@ def test_bad_books(payload: object, reason: R) -> None:
 
 def test_book_sizes_in_base_units_and_decimal_from_text() -> None:
     snap = to_book_snapshot(book(PERP.symbol, 7, bid="99.9", ask=100.1), PERP, 5, NOW_MS, BOUNDS)
-    assert snap.bids[0].price == Decimal("99.9")
-    assert snap.asks[0].price == Decimal("100.1")  # Decimal(str(float)), never float math
-    assert snap.bids[0].size_base == Decimal("0.015")
+    assert bid_levels(snap)[0].price == Decimal("99.9")
+    assert ask_levels(snap)[0].price == Decimal("100.1")  # Decimal(str(float)), never float math
+    assert bid_levels(snap)[0].size_base == Decimal("0.015")
     assert snap.envelope.source_seq == 7
     assert snap.envelope.event_time_ms == NOW_MS - 100
 

@@ -8,6 +8,9 @@ from decimal import Decimal
 import pytest
 
 from fundingflow.errors import InvalidEvent
+from schemas.fixed_point import ask_levels
+from schemas.fixed_point import bid_levels
+from schemas.fixed_point import book_snapshot
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.common import PriceLevel
@@ -89,21 +92,39 @@ def test_an_unchanged_touch_does_not_re_evaluate() -> None:
     assert not applied.evaluated
 
 
+def _with(
+    book: BookSnapshot,
+    bids: tuple[PriceLevel, ...] | None = None,
+    asks: tuple[PriceLevel, ...] | None = None,
+) -> BookSnapshot:
+    """``book`` with one side replaced (in whichever form the values fit)."""
+    return book_snapshot(
+        envelope=book.envelope,
+        instrument=book.instrument,
+        depth=book.depth,
+        bids=bid_levels(book) if bids is None else bids,
+        asks=ask_levels(book) if asks is None else asks,
+    )
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda b: b.model_copy(update={"bids": ()}), "EMPTY_BOOK"),
+        (lambda b: _with(b, bids=()), "EMPTY_BOOK"),
         (
-            lambda b: b.model_copy(
-                update={"bids": (PriceLevel(price=Decimal(200), size_base=Decimal(1)),)}
-            ),
+            lambda b: _with(b, bids=(PriceLevel(price=Decimal(200), size_base=Decimal(1)),)),
             "CROSSED_BOOK",
         ),
         (
-            lambda b: b.model_copy(
-                update={"asks": (PriceLevel(price=Decimal(101), size_base=Decimal(0)),)}
-            ),
+            lambda b: _with(b, asks=(PriceLevel(price=Decimal(101), size_base=Decimal(0)),)),
             "NON_POSITIVE_SIZE",
+        ),
+        (
+            # beyond int64 at 9 places: travels as decimal levels, checked the same way
+            lambda b: _with(
+                b, bids=(PriceLevel(price=Decimal("12345678901.123456789"), size_base=Decimal(1)),)
+            ),
+            "CROSSED_BOOK",
         ),
     ],
 )

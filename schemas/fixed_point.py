@@ -1,0 +1,165 @@
+"""Exact fixed-point book levels: the columns of :class:`~schemas.records.md.BookSnapshot`.
+
+A book travels as int64 mantissas with one scale for its prices and one for its sizes
+(``price = mantissa / 10**price_scale``), as NautilusTrader's ``Price``/``Quantity`` do: exact,
+decoded by fastavro in C, compared as integers on the hot path. The scale is the fewest decimal
+places that hold every value of the book exactly, so no value is ever rounded. A book with a
+value that does not fit (more than 18 places, or a mantissa beyond int64) travels as decimal
+levels instead (the legacy ``bids``/``asks`` fields); readers take whichever form is present
+through :func:`bid_levels`, :func:`ask_levels` and :func:`touch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from schemas.records.common import Envelope
+from schemas.records.common import InstrumentRef
+from schemas.records.common import PriceLevel
+from schemas.records.md import BookSnapshot
+
+MAX_SCALE = 18
+INT64_MAX = 2**63 - 1
+_UNIT = tuple(Decimal(1).scaleb(-i) for i in range(MAX_SCALE + 1))
+
+
+def places(value: Decimal) -> int:
+    """Decimal places ``value`` needs to be written exactly (0 for integers)."""
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int), f"not a finite decimal: {value}"
+    return max(0, -exponent)
+
+
+def scale_for(values: Sequence[Decimal]) -> int | None:
+    """The fewest places that hold every value exactly in int64; None when none does."""
+    if not all(v.is_finite() for v in values):
+        return None
+    scale = max((places(v) for v in values), default=0)
+    if scale > MAX_SCALE:
+        return None
+    if any(abs(mantissa(v, scale)) > INT64_MAX for v in values):
+        return None
+    return scale
+
+
+def mantissa(value: Decimal, scale: int) -> int:
+    """``value * 10**scale`` as an int, exactly (no context rounding); ``scale`` must be at
+    least :func:`places` of ``value``."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), f"not a finite decimal: {value}"
+    coefficient = int("".join(map(str, digits)) or "0")
+    shift = exponent + scale
+    m: int = coefficient * 10**shift if shift >= 0 else coefficient // 10 ** (-shift)
+    return -m if sign else m
+
+
+def value_of(mantissa_: int, scale: int) -> Decimal:
+    return Decimal(mantissa_) * _UNIT[scale] if scale <= MAX_SCALE else Decimal(mantissa_)
+
+
+def book_snapshot(
+    *,
+    envelope: Envelope,
+    instrument: InstrumentRef,
+    depth: int,
+    bids: Sequence[PriceLevel],
+    asks: Sequence[PriceLevel],
+) -> BookSnapshot:
+    """A book snapshot of decimal levels, in fixed-point columns whenever they are exact."""
+    levels = (*bids, *asks)
+    price_scale = scale_for([lv.price for lv in levels])
+    size_scale = scale_for([lv.size_base for lv in levels])
+    if price_scale is None or size_scale is None:
+        return BookSnapshot(
+            envelope=envelope,
+            instrument=instrument,
+            depth=depth,
+            bids=tuple(bids),
+            asks=tuple(asks),
+        )
+    return BookSnapshot(
+        envelope=envelope,
+        instrument=instrument,
+        depth=depth,
+        price_scale=price_scale,
+        size_scale=size_scale,
+        bid_prices=tuple(mantissa(lv.price, price_scale) for lv in bids),
+        bid_sizes=tuple(mantissa(lv.size_base, size_scale) for lv in bids),
+        ask_prices=tuple(mantissa(lv.price, price_scale) for lv in asks),
+        ask_sizes=tuple(mantissa(lv.size_base, size_scale) for lv in asks),
+    )
+
+
+def is_fixed(record: BookSnapshot) -> bool:
+    """Whether the book travels in the fixed-point columns (else as decimal levels)."""
+    return not record.bids and not record.asks
+
+
+def _levels(
+    prices: Sequence[int], sizes: Sequence[int], ps: int, ss: int
+) -> tuple[PriceLevel, ...]:
+    return tuple(
+        PriceLevel(price=value_of(p, ps), size_base=value_of(s, ss))
+        for p, s in zip(prices, sizes, strict=True)
+    )
+
+
+def bid_levels(record: BookSnapshot) -> tuple[PriceLevel, ...]:
+    """The bids as decimal levels, best first, whichever form the record carries."""
+    if not is_fixed(record):
+        return record.bids
+    return _levels(record.bid_prices, record.bid_sizes, record.price_scale, record.size_scale)
+
+
+def ask_levels(record: BookSnapshot) -> tuple[PriceLevel, ...]:
+    """The asks as decimal levels, best first, whichever form the record carries."""
+    if not is_fixed(record):
+        return record.asks
+    return _levels(record.ask_prices, record.ask_sizes, record.price_scale, record.size_scale)
+
+
+Touch = tuple[int, int, int, int, int, int]
+"""(bid price, bid size, ask price, ask size, price scale, size scale) of the best levels."""
+
+
+def touch(record: BookSnapshot) -> Touch | None:
+    """The best bid and ask as mantissas with their scales; None when a side is empty."""
+    if is_fixed(record):
+        if not record.bid_prices or not record.ask_prices:
+            return None
+        return (
+            record.bid_prices[0],
+            record.bid_sizes[0],
+            record.ask_prices[0],
+            record.ask_sizes[0],
+            record.price_scale,
+            record.size_scale,
+        )
+    if not record.bids or not record.asks:
+        return None
+    bid, ask = record.bids[0], record.asks[0]
+    ps = max(places(bid.price), places(ask.price))  # Python ints: exact at any scale
+    ss = max(places(bid.size_base), places(ask.size_base))
+    return (
+        mantissa(bid.price, ps),
+        mantissa(bid.size_base, ss),
+        mantissa(ask.price, ps),
+        mantissa(ask.size_base, ss),
+        ps,
+        ss,
+    )
+
+
+def same_touch(a: Touch, b: Touch) -> bool:
+    """Whether two touches hold the same values (exact, across different scales)."""
+    if a[4] == b[4] and a[5] == b[5]:
+        return bool(a[:4] == b[:4])
+    pa, pb = 10 ** b[4], 10 ** a[4]
+    sa, sb = 10 ** b[5], 10 ** a[5]
+    return bool(
+        a[0] * pa == b[0] * pb
+        and a[2] * pa == b[2] * pb
+        and a[1] * sa == b[1] * sb
+        and a[3] * sa == b[3] * sb
+    )
