@@ -15,8 +15,6 @@ never declares a topic itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 
 import faust
@@ -25,102 +23,14 @@ from schemas.codec import Codec
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
-from schemas.topics import DLQ_MD
 from schemas.topics import RISK_DECISION
-from schemas.topics import dlq_for
+from streams.agents import market
+from streams.agents import risk
 from streams.config import StreamsSettings
 from streams.internal_topics import TABLES
-from streams.reducers import AssetState
 from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import RiskState
-from streams.reducers import asset_of_key
-
-RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-RISK_KEY = b"risk"
-CUT_PREFIX = b"@cut|"
-"""Table keys of the stored cuts (no asset name starts with ``@``)."""
-
-
-def cut_key(partition: int) -> bytes:
-    """Table key of the next sequenced offset of ``partition`` the table state includes."""
-    return CUT_PREFIX + str(partition).encode()
-
-
-@dataclass
-class Wiring:
-    """The app and everything its agents share (one per worker process)."""
-
-    settings: StreamsSettings
-    app: Any
-    codec: Codec
-    md_sequenced: Any
-    risk_sequenced: Any
-    md_latest: Any
-    lifecycle: Any
-    risk_table: Any
-    market: MarketReducer
-    risk: RiskReducer | None = None
-    positions: dict[str, dict[int, int]] = field(default_factory=dict)
-    """Next offset to process per partition of the sequenced topics (the digest's cut)."""
-    _topics: dict[str, Any] = field(default_factory=dict)
-
-    def topic(self, logical: str) -> Any:
-        """The Faust topic of catalogue topic ``logical`` (created on first use)."""
-        found = self._topics.get(logical)
-        if found is None:
-            found = self.app.topic(self.settings.topic(logical), **RAW)
-            self._topics[logical] = found
-        return found
-
-    def dlq_name(self, source_topic: str) -> str:
-        """Logical dead-letter topic of a physical source topic (``dlq.md`` if unknown)."""
-        prefix = self.settings.topic_prefix
-        logical = source_topic.removeprefix(prefix) if prefix else source_topic
-        try:
-            return dlq_for(logical)
-        except KeyError:
-            return DLQ_MD
-
-    def advance(self, topic: str, partition: int, offset: int) -> None:
-        self.positions.setdefault(topic, {})[partition] = offset + 1
-
-    def load_asset(self, asset: str) -> AssetState | None:
-        """An asset's market state as the tables hold it (after recovery or a rebalance)."""
-        prefix = f"{asset}|".encode()
-        state = AssetState()
-        for key, raw in list(self.md_latest.items()):
-            if key.startswith(prefix) and raw is not None:
-                record = self.codec.decode(raw)
-                state.records[key.decode()] = record  # type: ignore[assignment]
-        lifecycle = self.lifecycle.get(asset.encode())
-        if lifecycle is not None:
-            state.load_lifecycle(lifecycle)
-        return state if state.records or lifecycle is not None else None
-
-    def risk_reducer(self) -> RiskReducer:
-        if self.risk is None:
-            stored = self.risk_table.get(RISK_KEY)
-            state = RiskState.load(stored) if stored is not None else None
-            self.risk = RiskReducer(self.settings.risk, state)
-        return self.risk
-
-    def forget_caches(self) -> None:
-        """Drop derived in-memory state; it reloads from the tables (rebalance, recovery)."""
-        self.market.assets.clear()
-        self.risk = None
-
-    def assets_in_tables(self) -> list[str]:
-        return sorted(
-            {asset_of_key(k.decode()) for k in self.md_latest}
-            | {k.decode() for k in self.lifecycle if not k.startswith(CUT_PREFIX)}
-        )
-
-    def stored_cut(self, topic: str, partition: int) -> int | None:
-        """The next offset of sequenced ``topic[partition]`` its table state includes."""
-        table = self.lifecycle if topic == self.settings.md_sequenced else self.risk_table
-        raw = table.get(cut_key(partition))
-        return int(raw) if raw is not None else None
+from streams.wiring import RAW
+from streams.wiring import Wiring
 
 
 def _raw_table(app: Any, name: str, partitions: int) -> Any:
@@ -180,9 +90,6 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
     wiring.market = MarketReducer(settings.market, wiring.load_asset)
     for logical in (ARB_SPREAD, ARB_OPPORTUNITY, RISK_DECISION):
         wiring.topic(logical)
-
-    from streams.agents import market
-    from streams.agents import risk
 
     market.register(wiring)
     risk.register(wiring)

@@ -39,10 +39,10 @@ from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import key_for
 from streams import synthetic as syn
-from streams.app import CUT_PREFIX
 from streams.harness import Pipeline
 from streams.isolation import create_prefixed_topics
 from streams.isolation import delete_topics
+from streams.wiring import CUT_PREFIX
 
 COMMON = {"socket.nagle.disable": True, "acks": "all", "compression.type": "none"}
 PRODUCER = {**COMMON, "linger.ms": 5, "batch.num.messages": 10_000, "batch.size": 1_048_576}

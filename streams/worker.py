@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streams.app import Wiring
 from streams.app import create_app
 from streams.config import StreamsSettings
 from streams.digest import worker_digest
 from streams.digest import write_digest
 from streams.internal_topics import ensure_internal_topics
 from streams.sequencer import start_sequencer
+from streams.wiring import Wiring
 
 
 def install_digest_writer(wiring: Wiring, path: Path) -> None:

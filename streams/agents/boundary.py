@@ -10,10 +10,10 @@ from typing import Any
 
 import structlog
 
-from streams.app import Wiring
 from streams.batches import Refusal
 from streams.dlq import dead_letter
 from streams.dlq import source_of
+from streams.wiring import Wiring
 
 log = structlog.get_logger("streams")
 

@@ -15,9 +15,9 @@ from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
-from streams.app import Wiring
-from streams.app import cut_key
 from streams.batches import apply_market_batch
+from streams.wiring import Wiring
+from streams.wiring import cut_key
 
 COMPONENT = "streams.market"
 

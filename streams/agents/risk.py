@@ -12,10 +12,10 @@ from schemas.records.stream import SequencedBatch
 from schemas.topics import RISK_DECISION
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
-from streams.app import RISK_KEY
-from streams.app import Wiring
-from streams.app import cut_key
 from streams.batches import apply_risk_batch
+from streams.wiring import RISK_KEY
+from streams.wiring import Wiring
+from streams.wiring import cut_key
 
 COMPONENT = "streams.risk"
 
