@@ -190,6 +190,7 @@ class Sequencer:
 
     def _sequence(self, messages: list[Any], consumer: Any, producer: Any) -> None:
         """Produce the batches of ``messages``, wait for their acks, commit their offsets."""
+        from confluent_kafka import KafkaException
         from confluent_kafka import TopicPartition
 
         failures: list[str] = []
@@ -212,10 +213,34 @@ class Sequencer:
         for m in messages:
             last[(m.topic(), m.partition())] = m.offset() + 1
         offsets = [TopicPartition(t, p, o) for (t, p), o in last.items()]
-        consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            if e.args[0].code() not in _REBALANCING:
+                raise
+            # A rebalance took partitions away while this chunk was produced: their next owner
+            # sequences those messages again (duplicates the reducers ignore); nothing is lost.
+            log.info("sequencer_commit_lost_to_rebalance", error=str(e))
         self.sequenced += len(messages)
         if self.on_batch is not None:
             self.on_batch(len(messages))
+
+
+def _rebalancing_codes() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset(
+        {
+            KafkaError.ILLEGAL_GENERATION,
+            KafkaError.REBALANCE_IN_PROGRESS,
+            KafkaError.UNKNOWN_MEMBER_ID,
+            KafkaError._ASSIGNMENT_LOST,
+            KafkaError._STATE,
+        }
+    )
+
+
+_REBALANCING = _rebalancing_codes()
 
 
 def _good(messages: list[Any]) -> list[Any]:
