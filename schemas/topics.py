@@ -34,6 +34,8 @@ from schemas.records.portfolio import FundingPaid
 from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import RiskState
 
 MD_BOOK = "md.book"
 MD_TRADE = "md.trade"
@@ -59,6 +61,8 @@ DLQ_RISK = "dlq.risk"
 DLQ_EXEC = "dlq.exec"
 DLQ_PORTFOLIO = "dlq.portfolio"
 DLQ_OPS = "dlq.ops"
+STATE_ASSET = "state.asset"
+STATE_RISK = "state.risk"
 
 DAY_MS = 86_400_000
 FOREVER = -1
@@ -183,7 +187,24 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 )
 """Every topic of the system."""
 
-_BY_NAME = {spec.name: spec for spec in CATALOGUE}
+STATE_CATALOGUE: tuple[TopicSpec, ...] = (
+    # Partitions as the tables': the market's (md.book's) for the lifecycle, one for risk.
+    TopicSpec(STATE_ASSET, (AssetLifecycle,), "base asset", 6, "compact", FOREVER),
+    TopicSpec(STATE_RISK, (RiskState,), "'risk' (the one key)", 1, "compact", FOREVER),
+)
+"""Reducer state: the value schemas of the streams worker's tables, not topics of their own.
+
+Their messages live in the worker's table changelogs (``<app_id>-lifecycle-changelog``,
+``<app_id>-risk-changelog``, created by ``streams.internal_topics`` with the same partitions
+and cleanup); the codec encodes them as ``state.asset`` / ``state.risk`` so their schemas are
+registered, released and checked for compatibility like every event's. ``topics create``
+creates no topic of these names.
+"""
+
+SUBJECTS: tuple[TopicSpec, ...] = CATALOGUE + STATE_CATALOGUE
+"""Every value schema the registry holds: the catalogue topics' and the reducer state's."""
+
+_BY_NAME = {spec.name: spec for spec in SUBJECTS}
 
 
 def by_name(name: str) -> TopicSpec:
