@@ -20,6 +20,8 @@ from typing import Any
 import faust
 
 from schemas.codec import Codec
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
@@ -91,13 +93,15 @@ class Wiring:
                 state.records[key.decode()] = record  # type: ignore[assignment]
         lifecycle = self.lifecycle.get(asset.encode())
         if lifecycle is not None:
-            state.load_lifecycle(lifecycle)
+            state.load_lifecycle(self.codec.decode_as(lifecycle, AssetLifecycle))
         return state if state.records or lifecycle is not None else None
 
     def risk_reducer(self) -> RiskReducer:
         if self.risk is None:
             stored = self.risk_table.get(RISK_KEY)
-            state = RiskState.load(stored) if stored is not None else None
+            state: RiskState | None = None
+            if stored is not None:
+                state = RiskState.from_record(self.codec.decode_as(stored, RiskStateRecord))
             self.risk = RiskReducer(self.settings.risk, state)
         return self.risk
 

@@ -33,6 +33,7 @@ from schemas.records.arb import Opportunity
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.ops import ControlCommand
+from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import ConfluentRegistry
 from streams.config import StreamsSettings
 from streams.reducers import AssetState
@@ -186,7 +187,7 @@ def worker_digest(wiring: Any) -> dict[str, Any]:
     assets = {a: wiring.load_asset(a) or AssetState() for a in wiring.assets_in_tables()}
     stored = wiring.risk_table.get(b"risk")
     risk = (
-        RiskState.load(stored)
+        RiskState.from_record(wiring.codec.decode_as(stored, RiskStateRecord))
         if stored is not None
         else RiskState(wiring.settings.risk.control_state())
     )

@@ -9,6 +9,7 @@ from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
+from schemas.topics import STATE_ASSET
 from streams.agents.boundary import refuse
 from streams.app import Wiring
 
@@ -36,7 +37,8 @@ def register(wiring: Wiring) -> None:
                 wiring.md_latest[applied.key.encode()] = m.value
             if applied.evaluated:
                 state = reducer.asset(applied.asset)
-                wiring.lifecycle[applied.asset.encode()] = state.dump_lifecycle()
+                lifecycle = codec.encode(state.lifecycle_record(), STATE_ASSET)
+                wiring.lifecycle[applied.asset.encode()] = lifecycle
             wiring.advance(m.topic, m.partition, m.offset)
             key = applied.asset.encode()
             for spread in applied.spreads:

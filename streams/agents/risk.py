@@ -8,6 +8,7 @@ from schemas.errors import DecodeError
 from schemas.records.arb import Opportunity
 from schemas.records.ops import ControlCommand
 from schemas.topics import RISK_DECISION
+from schemas.topics import STATE_RISK
 from streams.agents.boundary import refuse
 from streams.app import RISK_KEY
 from streams.app import Wiring
@@ -34,7 +35,7 @@ def register(wiring: Wiring) -> None:
                 wiring.advance(m.topic, m.partition, m.offset)
                 continue
             if changed:
-                wiring.risk_table[RISK_KEY] = reducer.state.dump()
+                wiring.risk_table[RISK_KEY] = codec.encode(reducer.state.to_record(), STATE_RISK)
             wiring.advance(m.topic, m.partition, m.offset)
             if decision is not None:
                 value = codec.encode(decision, RISK_DECISION)
