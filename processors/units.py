@@ -21,7 +21,7 @@ from typing import TypeVar
 from typing import cast
 
 from fundingflow.errors import InvalidEvent
-from schemas.scalars import fit_decimal
+from schemas.scalars import wire_decimal
 
 MS_PER_HOUR = 3_600_000
 HOURS_PER_YEAR = 8760
@@ -216,19 +216,21 @@ def bps_of(amount: Decimal, reference: Decimal) -> Decimal:
 
 
 def persistable(value: _T) -> _T:
-    """``value`` with every ``Decimal`` in it (through dataclasses and tuples) fitted to
-    decimal(38, 18), the one decimal of every schema: rounded half-even to 18 places, negative
-    zero made zero. A reducer keeps only such figures in its state, so the state record
-    (:mod:`schemas.records.state`) round-trips them exactly and a restored worker computes what
-    an uninterrupted one does. Raises ``ValueError`` for 20+ integer digits, as the codec would.
+    """``value`` with every ``Decimal`` in it (through dataclasses and tuples) as decimal(38, 18)
+    reads back: rounded half-even to exactly 18 places (:func:`schemas.scalars.wire_decimal`).
+
+    A reducer keeps only such figures in its state, so the state record
+    (:mod:`schemas.records.state`) round-trips them exactly, representation included (a text
+    such as a risk reason's detail prints the same digits after a restart), and a restored
+    worker computes what an uninterrupted one does. Raises ``ValueError`` for 20+ integer
+    digits, as the codec would.
     """
     return cast(_T, _fit(value))
 
 
 def _fit(value: object) -> object:
     if isinstance(value, Decimal):
-        fitted = fit_decimal(value)
-        return ZERO if fitted.is_zero() and fitted.is_signed() else fitted
+        return wire_decimal(value)
     if isinstance(value, tuple):
         return tuple(_fit(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
