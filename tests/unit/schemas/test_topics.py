@@ -9,12 +9,15 @@ import pytest
 from schemas import topics
 from schemas.avsc import schema_set
 from schemas.records import EVENT_RECORDS
+from schemas.records import STATE_RECORDS
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetter
 from schemas.records.md import FundingRateUpdate
 from schemas.samples import sample
 from schemas.topics import CATALOGUE
+from schemas.topics import STATE_CATALOGUE
+from schemas.topics import SUBJECTS
 from schemas.topics import by_name
 from schemas.topics import key_for
 
@@ -88,3 +91,14 @@ def test_unknown_topic_names_the_known_ones() -> None:
 
 def test_sample_decimal_is_exact() -> None:
     assert sample(FundingRateUpdate).mark_price == Decimal("65000.123456789012345678")
+
+
+def test_every_state_record_has_a_state_subject_and_no_topic() -> None:
+    assert {r for spec in STATE_CATALOGUE for r in spec.value_records} == set(STATE_RECORDS)
+    assert not {spec.name for spec in STATE_CATALOGUE} & {spec.name for spec in CATALOGUE}
+    assert SUBJECTS == CATALOGUE + STATE_CATALOGUE
+    for spec in STATE_CATALOGUE:
+        assert spec.family == "state"
+        assert spec.topic_config()["cleanup.policy"] == "compact"
+        assert spec.topic_config()["retention.ms"] == "-1"
+        assert by_name(spec.name) is spec

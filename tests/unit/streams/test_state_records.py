@@ -27,10 +27,15 @@ from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_RISK
+from schemas.topics import by_name
 from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
+from streams.config import StreamsSettings
 from streams.digest import state_digest
+from streams.internal_topics import TABLES
+from streams.internal_topics import changelog_name
+from streams.internal_topics import internal_topics
 from streams.reducers import RECENTLY_CLOSED
 from streams.reducers import AssetState
 from streams.reducers import MarketReducer
@@ -232,3 +237,11 @@ def test_a_limit_the_state_record_cannot_hold_is_refused() -> None:
     for name, value in [("max_leverage", "1e20"), ("max_concurrent", "1e19")]:
         with pytest.raises(InvalidEvent, match="invalid_limit"):
             reducer.apply(syn.control(ControlAction.LIMIT_CHANGE, T, name=name, value=value))
+
+
+def test_state_subjects_match_the_tables_that_hold_them() -> None:
+    settings = StreamsSettings()
+    changelogs = {t.name: t for t in internal_topics(settings)}
+    for spec, table in ((by_name(STATE_ASSET), "lifecycle"), (by_name(STATE_RISK), "risk")):
+        changelog = changelogs[changelog_name(settings, TABLES[table])]
+        assert (changelog.partitions, changelog.cleanup_policy) == (spec.partitions, "compact")
