@@ -18,8 +18,9 @@ Ids are ``uuid5`` over type, legs and open time, so a replay produces the same i
 Every evaluation the book keeps is fitted to decimal(38, 18) (:func:`processors.units.persistable`)
 before it is compared or stored: the book is persisted as an Avro record, and a restored book
 must equal the one that was saved (otherwise a restart would see an "update" the uninterrupted
-run does not). The figures of the events are therefore those the ``arb.opportunity`` records
-carry anyway (rounded half-even to 18 places).
+run does not). Events carry the fitted figures, the ones the ``arb.opportunity`` record rounds
+to anyway; a figure the record derives (``net_apr_bps`` = APR x 10 000, sums of costs) is
+computed from the fitted ones, a difference below 1e-14.
 """
 
 from __future__ import annotations

@@ -276,7 +276,6 @@ class RiskState:
     decided: dict[str, str] = field(default_factory=dict)
     """Open opportunities already judged: id -> decision id."""
     closed: deque[str] = field(default_factory=lambda: deque(maxlen=RECENTLY_CLOSED))
-
     """Recently closed ids, oldest first: a CLOSED for one of them is a redelivery."""
 
     def to_record(self) -> RiskStateRecord:
