@@ -64,10 +64,10 @@ def create_api(settings: Settings, opportunities: OpportunitySource | None = Non
     @app.get("/topics")
     def topics() -> list[dict[str, Any]]:
         from fundingflow.monitor import TopicWatcher
-        from schemas.topics import TOPICS
+        from schemas.topics import CATALOGUE
 
         if "topics" not in watcher:
-            watcher["topics"] = TopicWatcher(settings.kafka.bootstrap, [s.name for s in TOPICS])
+            watcher["topics"] = TopicWatcher(settings.kafka.bootstrap, [s.name for s in CATALOGUE])
         return [dataclasses.asdict(flow) for flow in watcher["topics"].sample()]
 
     @app.get("/opportunities")

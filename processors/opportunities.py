@@ -14,6 +14,13 @@ than ``stale_after_ms`` at ``now_ms``, or the leg left the view), ``MAX_HOLDING`
 ``NO_LIQUIDITY`` (the legs cannot be sized any more), ``EDGE_BELOW_EXIT``.
 
 Ids are ``uuid5`` over type, legs and open time, so a replay produces the same ids.
+
+Every evaluation the book keeps is fitted to decimal(38, 18) (:func:`processors.units.persistable`)
+before it is compared or stored: the book is persisted as an Avro record, and a restored book
+must equal the one that was saved (otherwise a restart would see an "update" the uninterrupted
+run does not). Events carry the fitted figures, the ones the ``arb.opportunity`` record rounds
+to anyway; a figure the record derives (``net_apr_bps`` = APR x 10 000, sums of costs) is
+computed from the fitted ones, a difference below 1e-14.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
 from processors.units import MS_PER_HOUR
+from processors.units import persistable
 
 OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
 
@@ -136,7 +144,7 @@ def step(
     events: list[OpportunityEvent] = []
     kept: list[Opportunity] = []
     for opp in state.open:
-        evaluation = evaluate(opp.candidate, view, now_ms, config)
+        evaluation = persistable(evaluate(opp.candidate, view, now_ms, config))
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
         if reasons or evaluation is None:  # no evaluation always yields a reason
             closed = replace(opp, updated_at_ms=now_ms, evaluation=evaluation or opp.evaluation)
@@ -164,7 +172,7 @@ def step(
             candidate=candidate,
             opened_at_ms=now_ms,
             updated_at_ms=now_ms,
-            evaluation=evaluation,
+            evaluation=persistable(evaluation),
             carry_sign_at_open=evaluation.carry_sign,
         )
         kept.append(opp)

@@ -2,8 +2,9 @@
 
 Conventions (every processor follows them):
 
-- Money, prices, sizes and rates are ``Decimal``; nothing here quantizes (the codec does, at
-  the edge).
+- Money, prices, sizes and rates are ``Decimal``; computations do not quantize (the codec does,
+  at the edge). Figures a reducer *keeps* in its state are fitted to decimal(38, 18) where they
+  are made (:func:`persistable`), so the state record round-trips them exactly.
 - Names carry units: ``_ms`` epoch or duration milliseconds, ``_base`` base-asset units,
   ``_quote`` quote-currency units, ``_bps`` basis points (1 bp = 0.0001), plain fractions otherwise.
 - A funding rate is a fraction *per its own interval*; the interval travels with it.
@@ -12,11 +13,15 @@ Conventions (every processor follows them):
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
+from typing import cast
 
 from fundingflow.errors import InvalidEvent
+from schemas.scalars import wire_decimal
 
 MS_PER_HOUR = 3_600_000
 HOURS_PER_YEAR = 8760
@@ -25,6 +30,7 @@ BPS = Decimal(10_000)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 TWO = Decimal(2)
+_T = TypeVar("_T")
 
 
 class MarketKind(enum.StrEnum):
@@ -218,3 +224,27 @@ def bps_of(amount: Decimal, reference: Decimal) -> Decimal:
     if reference == 0:
         return ZERO
     return amount / reference * BPS
+
+
+def persistable(value: _T) -> _T:
+    """``value`` with every ``Decimal`` in it (through dataclasses and tuples) as decimal(38, 18)
+    reads back: rounded half-even to exactly 18 places (:func:`schemas.scalars.wire_decimal`).
+
+    A reducer keeps only such figures in its state, so the state record
+    (:mod:`schemas.records.state`) round-trips them exactly, representation included (a text
+    such as a risk reason's detail prints the same digits after a restart), and a restored
+    worker computes what an uninterrupted one does. Raises ``ValueError`` for 20+ integer
+    digits, as the codec would.
+    """
+    return cast(_T, _fit(value))
+
+
+def _fit(value: object) -> object:
+    if isinstance(value, Decimal):
+        return wire_decimal(value)
+    if isinstance(value, tuple):
+        return tuple(_fit(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _fit(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value

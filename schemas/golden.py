@@ -22,7 +22,7 @@ from schemas.rendering import to_jsonable
 from schemas.samples import sample
 from schemas.subjects import HISTORY_DIR
 from schemas.subjects import history
-from schemas.topics import CATALOGUE
+from schemas.topics import SUBJECTS
 
 
 def golden_path(golden_dir: Path, subject: str, version: int, record: str, union: bool) -> Path:
@@ -34,7 +34,7 @@ def golden_path(golden_dir: Path, subject: str, version: int, record: str, union
 def write_golden(golden_dir: Path, history_dir: Path = HISTORY_DIR) -> list[Path]:
     """Write the missing golden messages of the latest released version of every subject."""
     written = []
-    for spec in CATALOGUE:
+    for spec in SUBJECTS:
         released = history(spec.subject, history_dir)
         if not released:
             continue

@@ -15,7 +15,7 @@ from schemas.errors import IncompatibleSchema
 from schemas.errors import SchemaLookupError
 from schemas.subjects import COMPATIBILITY
 from schemas.subjects import subject_schema_str
-from schemas.topics import CATALOGUE
+from schemas.topics import SUBJECTS
 
 
 class SchemaRegistry(Protocol):
@@ -154,9 +154,9 @@ def _canonical(schema_str: str) -> str:
 
 
 def register_all(registry: SchemaRegistry, level: str = COMPATIBILITY) -> dict[str, int]:
-    """Set the compatibility level of, then register, every catalogue subject: subject -> id."""
+    """Set the compatibility level of, then register, every subject: subject -> id."""
     ids = {}
-    for spec in CATALOGUE:
+    for spec in SUBJECTS:
         registry.set_compatibility(spec.subject, level)
         ids[spec.subject] = registry.register(spec.subject, subject_schema_str(spec))
     return ids
@@ -165,7 +165,7 @@ def register_all(registry: SchemaRegistry, level: str = COMPATIBILITY) -> dict[s
 def check_all(registry: SchemaRegistry) -> list[str]:
     """Subjects whose current schema the registry would refuse (empty = all compatible)."""
     problems = []
-    for spec in CATALOGUE:
+    for spec in SUBJECTS:
         schema_str = subject_schema_str(spec)
         latest = registry.latest(spec.subject)
         if latest is None or _canonical(latest) == _canonical(schema_str):

@@ -40,6 +40,15 @@ def fit_decimal(value: Decimal) -> Decimal:
     return value
 
 
+def wire_decimal(value: Decimal) -> Decimal:
+    """``value`` exactly as decimal(38, 18) decodes it: fitted (:func:`fit_decimal`), with
+    exactly 18 places, zero without a sign. Equal to ``value`` in value *and* representation
+    after an Avro round trip (``str`` included), which plain equality does not promise.
+    """
+    fitted = fit_decimal(value).quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
+    return fitted.copy_abs() if fitted.is_zero() else fitted
+
+
 AvroDecimal = Annotated[Decimal, AfterValidator(fit_decimal)]
 """Avro decimal(38, 18); see :func:`fit_decimal`."""
 

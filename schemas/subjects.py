@@ -16,7 +16,7 @@ from typing import Any
 from schemas.avsc import schema_set
 from schemas.compatibility import compatibility_problems
 from schemas.compatibility import policy_problems
-from schemas.topics import CATALOGUE
+from schemas.topics import SUBJECTS
 from schemas.topics import TopicSpec
 
 HISTORY_DIR = Path(__file__).parent / "history"
@@ -53,7 +53,7 @@ def history(subject: str, history_dir: Path = HISTORY_DIR) -> list[tuple[int, An
 def release(history_dir: Path = HISTORY_DIR) -> list[Path]:
     """Write the current schema as the next version of every subject whose schema changed."""
     written = []
-    for spec in CATALOGUE:
+    for spec in SUBJECTS:
         current = subject_schema(spec)
         released = history(spec.subject, history_dir)
         if released and released[-1][1] == current:
@@ -69,7 +69,7 @@ def release(history_dir: Path = HISTORY_DIR) -> list[Path]:
 def check_offline(history_dir: Path = HISTORY_DIR, level: str = COMPATIBILITY) -> list[str]:
     """Problems of the current schemas against every released version (empty = fine)."""
     problems = []
-    for spec in CATALOGUE:
+    for spec in SUBJECTS:
         current = subject_schema(spec)
         problems += [f"{spec.subject}: {p}" for p in policy_problems(current)]
         released = history(spec.subject, history_dir)

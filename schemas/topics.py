@@ -34,6 +34,8 @@ from schemas.records.portfolio import FundingPaid
 from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import RiskState
 from schemas.records.stream import SequencedBatch
 
 MD_BOOK = "md.book"
@@ -60,8 +62,10 @@ DLQ_RISK = "dlq.risk"
 DLQ_EXEC = "dlq.exec"
 DLQ_PORTFOLIO = "dlq.portfolio"
 DLQ_OPS = "dlq.ops"
+STATE_ASSET = "state.asset"
+STATE_RISK = "state.risk"
 STREAM_BATCH = "stream.batch"
-"""Logical name of the sequenced batches (the physical topics are per app id, internal)."""
+"""Value schema of the sequenced batches (the topics are per app id, internal)."""
 
 DAY_MS = 86_400_000
 FOREVER = -1
@@ -126,9 +130,6 @@ class TopicSpec:
     cleanup_policy: CleanupPolicy = "delete"
     retention_ms: int = 7 * DAY_MS
     config: dict[str, str] = field(default_factory=dict)
-    internal: bool = False
-    """A record stream of the workers' internal topics (``<app_id>-...``): its subject is
-    registered like any other, but no topic of this name is created."""
 
     @property
     def subject(self) -> str:
@@ -186,20 +187,41 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         _spec(name, (DeadLetter,), _DLQ_KEY, 3, 30 * DAY_MS)
         for name in (DLQ_MD, DLQ_ACCOUNT, DLQ_ARB, DLQ_RISK, DLQ_EXEC, DLQ_PORTFOLIO, DLQ_OPS)
     ),
-    TopicSpec(
-        STREAM_BATCH,
-        (SequencedBatch,),
-        "none (partition = the sequenced partition)",
-        6,
-        retention_ms=FOREVER,
-        internal=True,
-    ),
 )
 """Every topic of the system."""
 
-_BY_NAME = {spec.name: spec for spec in CATALOGUE}
-TOPICS: tuple[TopicSpec, ...] = tuple(spec for spec in CATALOGUE if not spec.internal)
-"""The catalogue's topics that exist under their own name (created by ``topics create``)."""
+STATE_CATALOGUE: tuple[TopicSpec, ...] = (
+    # Partitions as the tables': the market's (md.book's) for the lifecycle, one for risk.
+    TopicSpec(STATE_ASSET, (AssetLifecycle,), "base asset", 6, "compact", FOREVER),
+    TopicSpec(STATE_RISK, (RiskState,), "'risk' (the one key)", 1, "compact", FOREVER),
+)
+"""Reducer state: the value schemas of the streams worker's tables, not topics of their own.
+
+Their messages live in the worker's table changelogs (``<app_id>-lifecycle-changelog``,
+``<app_id>-risk-changelog``, created by ``streams.internal_topics`` with the same partitions
+and cleanup); the codec encodes them as ``state.asset`` / ``state.risk`` so their schemas are
+registered, released and checked for compatibility like every event's. ``topics create``
+creates no topic of these names.
+"""
+
+STREAM_CATALOGUE: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        STREAM_BATCH,
+        (SequencedBatch,),
+        "none (a batch goes to the partition it sequences)",
+        6,
+        retention_ms=FOREVER,
+    ),
+)
+"""Transport records of the workers' internal sequenced topics (``<app_id>-md-sequenced``,
+``<app_id>-risk-sequenced``, created by ``streams.internal_topics``): registered and checked like
+every other value schema; ``topics create`` creates no topic of this name."""
+
+SUBJECTS: tuple[TopicSpec, ...] = CATALOGUE + STATE_CATALOGUE + STREAM_CATALOGUE
+"""Every value schema the registry holds: the catalogue topics', the reducer state's and the
+sequenced batches'."""
+
+_BY_NAME = {spec.name: spec for spec in SUBJECTS}
 
 
 def by_name(name: str) -> TopicSpec:

@@ -19,6 +19,7 @@ from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.units import FeeSchedule
 from processors.units import MarketKind
+from processors.units import persistable
 from schemas.topics import MD_BOOK
 from schemas.topics import by_name
 
@@ -51,15 +52,17 @@ class RiskSettings(_Frozen):
 
     def control_state(self) -> ControlState:
         return ControlState(
-            Limits(
-                max_symbol_notional_quote=self.max_symbol_notional_quote,
-                max_venue_notional_quote=self.max_venue_notional_quote,
-                max_asset_notional_quote=self.max_asset_notional_quote,
-                max_total_notional_quote=self.max_total_notional_quote,
-                max_leverage=self.max_leverage,
-                max_concurrent=self.max_concurrent,
-                max_quote_age_ms=self.max_quote_age_ms,
-                min_notional_quote=self.min_notional_quote,
+            persistable(  # persisted with the risk state: fitted to decimal(38, 18)
+                Limits(
+                    max_symbol_notional_quote=self.max_symbol_notional_quote,
+                    max_venue_notional_quote=self.max_venue_notional_quote,
+                    max_asset_notional_quote=self.max_asset_notional_quote,
+                    max_total_notional_quote=self.max_total_notional_quote,
+                    max_leverage=self.max_leverage,
+                    max_concurrent=self.max_concurrent,
+                    max_quote_age_ms=self.max_quote_age_ms,
+                    min_notional_quote=self.min_notional_quote,
+                )
             )
         )
 

@@ -29,6 +29,7 @@ from fundingflow.errors import InvalidEvent
 from processors.units import InstrumentKey
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
+from schemas.records.state import RiskState as RiskStateRecord
 from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
 from streams.batches import apply_market_batch
@@ -186,7 +187,7 @@ def worker_digest(wiring: Any) -> dict[str, Any]:
     assets = {a: wiring.load_asset(a) or AssetState() for a in wiring.assets_in_tables()}
     stored = wiring.risk_table.get(b"risk")
     risk = (
-        RiskState.load(stored)
+        RiskState.from_record(wiring.codec.decode_as(stored, RiskStateRecord))
         if stored is not None
         else RiskState(wiring.settings.risk.control_state())
     )

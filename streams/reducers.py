@@ -19,11 +19,17 @@ instrument and the open opportunities (:class:`processors.opportunities.Opportun
 and ``ops.control`` in one total order): the control state (kill switch, limits), a clock (the
 latest event time seen) and the exposure of approved, still-open opportunities. Decides each
 opportunity once, on OPENED; releases its exposure on CLOSED.
+
+**Persisted state** is Avro records with registered schemas (``fundingflow.state``, subjects
+``state.asset`` and ``state.risk``), never pickles: :meth:`AssetState.lifecycle_record` /
+:meth:`AssetState.load_lifecycle` and :meth:`RiskState.to_record` / :meth:`RiskState.from_record`
+convert exactly both ways (:mod:`processors.snapshots`); the agents encode them with the codec.
+Every decimal the reducers keep is fitted to decimal(38, 18) where it is made, so a state
+restored from its table equals the state that was saved.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,9 +45,16 @@ from processors.risk import ControlState
 from processors.risk import apply_control
 from processors.risk import evaluate as risk_evaluate
 from processors.sizing import Portfolio
+from processors.snapshots import control_of
+from processors.snapshots import control_record
+from processors.snapshots import exposure_of
+from processors.snapshots import exposure_record
+from processors.snapshots import lifecycle_of
+from processors.snapshots import lifecycle_record
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+from processors.units import persistable
 from schemas.fixed_point import Touch
 from schemas.fixed_point import same_touch
 from schemas.fixed_point import touch
@@ -54,6 +67,10 @@ from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import DecidedOpportunity
+from schemas.records.state import LastControl
+from schemas.records.state import RiskState as RiskStateRecord
 from schemas.topics import base_asset
 from streams.config import MarketSettings
 from streams.config import RiskSettings
@@ -140,12 +157,13 @@ class AssetState:
     views: dict[str, InstrumentState | None] = field(default_factory=dict)
     """Cache of ``records`` as detector states (derived; never persisted or digested)."""
 
-    def dump_lifecycle(self) -> bytes:
+    def lifecycle_record(self) -> AssetLifecycle:
         """The persisted part beside the records: open opportunities and the last evaluation."""
-        return pickle.dumps((self.book, self.last_eval_ms), protocol=5)
+        return lifecycle_record(self.book, self.last_eval_ms)
 
-    def load_lifecycle(self, data: bytes) -> None:
-        self.book, self.last_eval_ms = pickle.loads(data)  # noqa: S301 - own changelog
+    def load_lifecycle(self, record: AssetLifecycle) -> None:
+        """Restore the open opportunities and the last evaluation from their record."""
+        self.book, self.last_eval_ms = lifecycle_of(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,15 +287,37 @@ class RiskState:
     decided: dict[str, str] = field(default_factory=dict)
     """Open opportunities already judged: id -> decision id."""
     closed: deque[str] = field(default_factory=lambda: deque(maxlen=RECENTLY_CLOSED))
+    """Recently closed ids, oldest first: a CLOSED for one of them is a redelivery."""
 
-    def dump(self) -> bytes:
-        return pickle.dumps(self, protocol=5)
+    def to_record(self) -> RiskStateRecord:
+        """The whole state as its persisted record."""
+        last = self.last_control
+        return RiskStateRecord(
+            control=control_record(self.control),
+            clock_ms=self.clock_ms,
+            last_control=None
+            if last is None
+            else LastControl(event_time_ms=last[0], event_id=last[1]),
+            exposures=tuple(exposure_record(oid, legs) for oid, legs in self.exposures.items()),
+            decided=tuple(
+                DecidedOpportunity(opportunity_id=oid, decision_id=did)
+                for oid, did in self.decided.items()
+            ),
+            recently_closed=tuple(self.closed),
+        )
 
     @staticmethod
-    def load(data: bytes) -> RiskState:
-        state = pickle.loads(data)  # noqa: S301 - own changelog
-        assert isinstance(state, RiskState)
-        return state
+    def from_record(record: RiskStateRecord) -> RiskState:
+        """The state a record holds (the closed window keeps its bound, ``RECENTLY_CLOSED``)."""
+        last = record.last_control
+        return RiskState(
+            control=control_of(record.control),
+            clock_ms=record.clock_ms,
+            last_control=None if last is None else (last.event_time_ms, last.event_id),
+            exposures=dict(exposure_of(e) for e in record.exposures),
+            decided={d.opportunity_id: d.decision_id for d in record.decided},
+            closed=deque(record.recently_closed, maxlen=RECENTLY_CLOSED),
+        )
 
 
 class RiskReducer:
@@ -337,14 +377,16 @@ class RiskReducer:
         s.decided[oid] = out.decision_id
         if decision.approved:
             lev = s.control.limits.max_leverage
-            s.exposures[oid] = tuple(
-                (
-                    mapping.instrument_key(leg.instrument),
-                    decision.size_base * price,
-                    decision.size_base * price / (lev if kind is MarketKind.PERP else 1),
-                )
-                for leg, price, kind in zip(
-                    record.legs, view.evaluation.mids, view.evaluation.kinds, strict=True
+            s.exposures[oid] = persistable(  # kept in the state: fitted to decimal(38, 18)
+                tuple(
+                    (
+                        mapping.instrument_key(leg.instrument),
+                        decision.size_base * price,
+                        decision.size_base * price / (lev if kind is MarketKind.PERP else 1),
+                    )
+                    for leg, price, kind in zip(
+                        record.legs, view.evaluation.mids, view.evaluation.kinds, strict=True
+                    )
                 )
             )
         return True, out

@@ -12,6 +12,8 @@ from dataclasses import field
 from typing import Any
 
 from schemas.codec import Codec
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import RiskState as RiskStateRecord
 from schemas.topics import DLQ_MD
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
@@ -80,13 +82,15 @@ class Wiring:
                 state.records[key.decode()] = record  # type: ignore[assignment]
         lifecycle = self.lifecycle.get(asset.encode())
         if lifecycle is not None:
-            state.load_lifecycle(lifecycle)
+            state.load_lifecycle(self.codec.decode_as(lifecycle, AssetLifecycle))
         return state if state.records or lifecycle is not None else None
 
     def risk_reducer(self) -> RiskReducer:
         if self.risk is None:
             stored = self.risk_table.get(RISK_KEY)
-            state = RiskState.load(stored) if stored is not None else None
+            state: RiskState | None = None
+            if stored is not None:
+                state = RiskState.from_record(self.codec.decode_as(stored, RiskStateRecord))
             self.risk = RiskReducer(self.settings.risk, state)
         return self.risk
 

@@ -27,7 +27,7 @@ def create(as_json: JsonFlag = False) -> None:
     settings = load_settings()
     actions = topics_admin.create_all(
         settings.kafka.bootstrap,
-        [*catalogue.TOPICS, *internal_topics(worker_settings(settings))],
+        [*catalogue.CATALOGUE, *internal_topics(worker_settings(settings))],
         settings.kafka.replication_factor,
         settings.kafka.min_insync_replicas,
     )
@@ -52,7 +52,7 @@ def list_(as_json: JsonFlag = False) -> None:
             "retention_ms": s.retention_ms,
             "on_broker": s.name in present,
         }
-        for s in catalogue.TOPICS
+        for s in catalogue.CATALOGUE
     ]
     if as_json:
         print_json(rows)
@@ -73,8 +73,8 @@ def describe(
     from schemas import topics as catalogue
 
     settings = load_settings()
-    wanted = names or [s.name for s in catalogue.TOPICS]
-    unknown = [n for n in wanted if n not in {s.name for s in catalogue.TOPICS}]
+    wanted = names or [s.name for s in catalogue.CATALOGUE]
+    unknown = [n for n in wanted if n not in {s.name for s in catalogue.CATALOGUE}]
     if unknown:
         raise ConfigError(f"not in the catalogue: {', '.join(unknown)}")
     admin = topics_admin.admin_client(settings.kafka.bootstrap)
@@ -123,7 +123,7 @@ def tail(
     from schemas import topics as catalogue
     from schemas.rendering import render
 
-    if topic not in {s.name for s in catalogue.TOPICS}:
+    if topic not in {s.name for s in catalogue.CATALOGUE}:
         raise typer.BadParameter(f"{topic!r} is not a catalogue topic (see `topics list`)")
     settings = load_settings()
     for item, position in tail_topic(

@@ -30,6 +30,21 @@ from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskReason
+from schemas.records.state import AssetLifecycle
+from schemas.records.state import DecidedOpportunity
+from schemas.records.state import EvaluationCostFigures
+from schemas.records.state import EvaluationCosts
+from schemas.records.state import EvaluationFunding
+from schemas.records.state import EvaluationLegFunding
+from schemas.records.state import ExposureLeg
+from schemas.records.state import LastControl
+from schemas.records.state import OpenExposure
+from schemas.records.state import OpenLeg
+from schemas.records.state import OpenOpportunity
+from schemas.records.state import OpportunityEvaluation
+from schemas.records.state import RiskControl
+from schemas.records.state import RiskLimits
+from schemas.records.state import RiskState
 from schemas.records.stream import SequencedBatch
 
 EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
@@ -54,6 +69,12 @@ EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
     RiskDecision,
 )
 """Top-level event records (one per ``.avsc`` file of an event family)."""
+
+STATE_RECORDS: tuple[type[AvroRecord], ...] = (
+    AssetLifecycle,
+    RiskState,
+)
+"""Top-level state records (reducer state, not events: no envelope)."""
 
 RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.account.BalanceUpdate": BalanceUpdate,
@@ -84,6 +105,21 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.portfolio.PositionChanged": PositionChanged,
     "fundingflow.risk.RiskDecision": RiskDecision,
     "fundingflow.risk.RiskReason": RiskReason,
+    "fundingflow.state.AssetLifecycle": AssetLifecycle,
+    "fundingflow.state.DecidedOpportunity": DecidedOpportunity,
+    "fundingflow.state.EvaluationCostFigures": EvaluationCostFigures,
+    "fundingflow.state.EvaluationCosts": EvaluationCosts,
+    "fundingflow.state.EvaluationFunding": EvaluationFunding,
+    "fundingflow.state.EvaluationLegFunding": EvaluationLegFunding,
+    "fundingflow.state.ExposureLeg": ExposureLeg,
+    "fundingflow.state.LastControl": LastControl,
+    "fundingflow.state.OpenExposure": OpenExposure,
+    "fundingflow.state.OpenLeg": OpenLeg,
+    "fundingflow.state.OpenOpportunity": OpenOpportunity,
+    "fundingflow.state.OpportunityEvaluation": OpportunityEvaluation,
+    "fundingflow.state.RiskControl": RiskControl,
+    "fundingflow.state.RiskLimits": RiskLimits,
+    "fundingflow.state.RiskState": RiskState,
     "fundingflow.stream.SequencedBatch": SequencedBatch,
 }
 """Every record class, nested ones included."""

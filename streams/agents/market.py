@@ -13,6 +13,7 @@ from typing import Any
 from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
+from schemas.topics import STATE_ASSET
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.batches import apply_market_batch
@@ -41,7 +42,8 @@ def register(wiring: Wiring) -> None:
             for key, raw in outcome.latest.items():
                 latest[key.encode()] = raw
             for asset in outcome.evaluated:
-                lifecycle[asset.encode()] = reducer.asset(asset).dump_lifecycle()
+                record = reducer.asset(asset).lifecycle_record()
+                lifecycle[asset.encode()] = codec.encode(record, STATE_ASSET)
             lifecycle[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
             await dead_letter_all(wiring, outcome.refused, COMPONENT)

@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.records.stream import SequencedBatch
 from schemas.topics import RISK_DECISION
+from schemas.topics import STATE_RISK
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.batches import apply_risk_batch
@@ -37,7 +38,7 @@ def register(wiring: Wiring) -> None:
             reducer = wiring.risk_reducer()
             outcome = apply_risk_batch(reducer, codec, batch)
             if outcome.changed:
-                wiring.risk_table[RISK_KEY] = reducer.state.dump()
+                wiring.risk_table[RISK_KEY] = codec.encode(reducer.state.to_record(), STATE_RISK)
             wiring.risk_table[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
             await dead_letter_all(wiring, outcome.refused, COMPONENT)

@@ -17,9 +17,13 @@ from decimal import Decimal
 
 import pytest
 
+from schemas.codec import Codec
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from schemas.records.state import RiskState as RiskStateRecord
+from schemas.registry import InMemoryRegistry
+from schemas.topics import STATE_RISK
 from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
@@ -32,6 +36,7 @@ from streams.reducers import RiskState
 pytestmark = pytest.mark.fault
 
 T = 1_767_225_600_000
+CODEC = Codec(InMemoryRegistry())
 
 
 def opened(asset: str) -> Opportunity:
@@ -46,6 +51,12 @@ def opened(asset: str) -> Opportunity:
     ]
     (event,) = [o for r in records for o in market.apply(r).opportunities]
     return event
+
+
+def restart(state: RiskState) -> RiskState:
+    """The state a restarted worker restores: its record through the codec and back."""
+    value = CODEC.encode(state.to_record(), STATE_RISK)  # what the risk table's changelog holds
+    return RiskState.from_record(CODEC.decode_as(value, RiskStateRecord))
 
 
 class ForgetfulDecisions(dict[str, str]):
@@ -64,7 +75,7 @@ def run(
     stream = [opened("AAA"), opened("BBB")]
     decisions = [d for o in stream if (d := first.apply(o)[1]) is not None]
     before = state_digest({}, first.state)
-    restored = RiskState.load(first.state.dump())  # the worker restarts from its changelog
+    restored = restart(first.state)
     if disable_guard:
         restored.decided = ForgetfulDecisions(restored.decided)
     second = RiskReducer(settings, restored)

@@ -18,9 +18,9 @@ from schemas.registry import check_all
 from schemas.registry import register_all
 from schemas.samples import sample
 from schemas.subjects import COMPATIBILITY
-from schemas.topics import CATALOGUE
 from schemas.topics import EXEC_COMMAND
 from schemas.topics import MD_FUNDING
+from schemas.topics import SUBJECTS
 from schemas.topics import by_name
 from schemas.topics import key_for
 
@@ -52,7 +52,7 @@ def market_type(schema: dict[str, Any]) -> dict[str, Any]:
 
 def test_register_all_is_idempotent_and_check_all_is_clean(registry: ConfluentRegistry) -> None:
     ids = register_all(registry)
-    assert set(ids) == {spec.subject for spec in CATALOGUE}
+    assert set(ids) == {spec.subject for spec in SUBJECTS}
     assert register_all(registry) == ids
     assert check_all(registry) == []
     assert registry.client.get_compatibility(by_name(MD_FUNDING).subject) == COMPATIBILITY

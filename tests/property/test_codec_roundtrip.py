@@ -25,7 +25,7 @@ from schemas.scalars import INT_MAX
 from schemas.scalars import INT_MIN
 from schemas.scalars import LONG_MAX
 from schemas.scalars import LONG_MIN
-from schemas.topics import CATALOGUE
+from schemas.topics import SUBJECTS
 from schemas.topics import by_name
 
 _DECIMAL_MAX = DECIMAL_MAX
@@ -77,7 +77,7 @@ def records(record_type: type[AvroRecord]) -> st.SearchStrategy[AvroRecord]:
     return strategy_for(record_type.AVRO_NAME)
 
 
-TOPIC_RECORDS = [(spec.name, record) for spec in CATALOGUE for record in spec.value_records]
+TOPIC_RECORDS = [(spec.name, record) for spec in SUBJECTS for record in spec.value_records]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_random_bytes_raise_only_decode_error(codec: Codec, data: bytes) -> None
         }
 
 
-@pytest.mark.parametrize("topic", [spec.name for spec in CATALOGUE if spec.family != "dlq"])
+@pytest.mark.parametrize("topic", [spec.name for spec in SUBJECTS if spec.family != "dlq"])
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=300))
 def test_random_body_after_a_valid_header_raises_only_decode_error(

@@ -31,6 +31,7 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+from processors.units import persistable
 
 D = Decimal
 
@@ -199,9 +200,9 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     (event,) = events
     opp = event.opportunity
     assert opp.candidate == Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
-    size = opp.evaluation.size_base
-    assert size == D(10_000) / D("100.5")
-    assert opp.evaluation.gross_edge_quote == size * D("0.5")
+    size = D(10_000) / D("100.5")  # the book keeps figures fitted to decimal(38, 18)
+    assert opp.evaluation.size_base == persistable(size) == D("99.502487562189054726")
+    assert opp.evaluation.gross_edge_quote == persistable(size * D("0.5"))
     # converged: both venues at the same mid; the edge is gone
     view[dear] = _perp(dear, "0", 1, bid="99.99", ask="100.01")
     view[cheap] = _perp(cheap, "0", 1, bid="99.99", ask="100.01")

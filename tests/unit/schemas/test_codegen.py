@@ -11,6 +11,7 @@ from schemas.codegen import RECORDS_DIR
 from schemas.codegen import generate
 from schemas.records import EVENT_RECORDS
 from schemas.records import RECORDS_BY_AVRO_NAME
+from schemas.records import STATE_RECORDS
 from schemas.records.common import Side
 from schemas.records.md import Trade
 from schemas.samples import sample
@@ -54,3 +55,10 @@ def test_enums_are_str_enums_with_an_unknown_default() -> None:
 def test_every_event_record_has_an_envelope() -> None:
     for record_type in EVENT_RECORDS:
         assert "envelope" in record_type.model_fields, record_type.__name__
+
+
+def test_state_records_are_not_events() -> None:
+    """Reducer state (the ``state`` family) is stored, not published: it has no envelope."""
+    assert {r.AVRO_NAME.rpartition(".")[0] for r in STATE_RECORDS} == {"fundingflow.state"}
+    assert not set(STATE_RECORDS) & set(EVENT_RECORDS)
+    assert all("envelope" not in r.model_fields for r in STATE_RECORDS)

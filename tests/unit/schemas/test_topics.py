@@ -9,13 +9,17 @@ import pytest
 from schemas import topics
 from schemas.avsc import schema_set
 from schemas.records import EVENT_RECORDS
+from schemas.records import STATE_RECORDS
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetter
 from schemas.records.md import FundingRateUpdate
+from schemas.records.stream import SequencedBatch
 from schemas.samples import sample
 from schemas.topics import CATALOGUE
-from schemas.topics import TOPICS
+from schemas.topics import STATE_CATALOGUE
+from schemas.topics import STREAM_CATALOGUE
+from schemas.topics import SUBJECTS
 from schemas.topics import by_name
 from schemas.topics import key_for
 
@@ -29,7 +33,7 @@ def test_every_topic_names_existing_schemas() -> None:
 
 
 def test_every_event_schema_is_carried_by_a_topic() -> None:
-    carried = {record for spec in TOPICS for record in spec.value_records}
+    carried = {record for spec in CATALOGUE for record in spec.value_records}
     assert set(EVENT_RECORDS) == carried
 
 
@@ -41,13 +45,13 @@ def test_topic_names_are_unique_and_exported_as_constants() -> None:
 
 
 def test_every_source_family_has_a_dead_letter_topic() -> None:
-    for spec in TOPICS:
+    for spec in CATALOGUE:
         if spec.family != "dlq":
             assert by_name(topics.dlq_for(spec.name)).value_records == (DeadLetter,)
 
 
 def test_partition_defaults() -> None:
-    for spec in TOPICS:
+    for spec in CATALOGUE:
         expected = 6 if spec.family in ("md", "arb") else 3
         expected = 1 if spec.name == topics.OPS_CONTROL else expected
         assert spec.partitions == expected, spec.name
@@ -71,7 +75,7 @@ def test_market_data_is_keyed_by_base_asset_across_venues() -> None:
 
 
 def test_every_carried_record_has_a_key() -> None:
-    for spec in TOPICS:
+    for spec in CATALOGUE:
         for record_type in spec.value_records:
             assert isinstance(key_for(sample(record_type)), bytes)
 
@@ -91,7 +95,18 @@ def test_sample_decimal_is_exact() -> None:
     assert sample(FundingRateUpdate).mark_price == Decimal("65000.123456789012345678")
 
 
-def test_internal_record_streams_are_not_created_as_topics() -> None:
-    internal = [spec for spec in CATALOGUE if spec.internal]
-    assert [spec.name for spec in internal] == [topics.STREAM_BATCH]
-    assert not {spec.name for spec in internal} & {spec.name for spec in TOPICS}
+def test_every_state_record_has_a_state_subject_and_no_topic() -> None:
+    assert {r for spec in STATE_CATALOGUE for r in spec.value_records} == set(STATE_RECORDS)
+    assert not {spec.name for spec in STATE_CATALOGUE} & {spec.name for spec in CATALOGUE}
+    assert SUBJECTS == CATALOGUE + STATE_CATALOGUE + STREAM_CATALOGUE
+    for spec in STATE_CATALOGUE:
+        assert spec.family == "state"
+        assert spec.topic_config()["cleanup.policy"] == "compact"
+        assert spec.topic_config()["retention.ms"] == "-1"
+        assert by_name(spec.name) is spec
+
+
+def test_the_sequenced_batches_have_a_subject_and_no_topic() -> None:
+    assert [spec.name for spec in STREAM_CATALOGUE] == [topics.STREAM_BATCH]
+    assert not {spec.name for spec in STREAM_CATALOGUE} & {spec.name for spec in CATALOGUE}
+    assert by_name(topics.STREAM_BATCH).value_records == (SequencedBatch,)
