@@ -498,6 +498,8 @@ def _nonce(ob: Any) -> int | None:
     if not isinstance(ob, Mapping):
         return None
     value = ob.get("nonce")
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or value is None:
         return None
     try:

@@ -48,6 +48,8 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
+from pydantic import BaseModel
+
 from connectors.config import ValidationBounds
 from connectors.venue import FundingPayment
 from connectors.venue import Instrument
@@ -306,7 +308,7 @@ def _number(value: object, name: str, ctx: Context) -> Number:
     return found
 
 
-def _learn(value: float) -> Number | None:
+def _learn(value: float) -> tuple[Decimal, int] | None:
     """``Decimal(str(value))`` of a finite positive float that decimal(38, 18) holds as is,
     remembered in :data:`_NUMBERS`; None for any other float (the general path decides)."""
     if not 0.0 < value < _FLOAT_LIMIT:  # also false for NaN and infinity
@@ -410,6 +412,25 @@ def _given(value: object) -> bool:
     return value is not None and value != ""
 
 
+_new = PriceLevel.__new__
+_set_dict = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_LEVEL_FIELDS = frozenset(PriceLevel.model_fields)
+
+
+def _price_level(price: Decimal, size_base: Decimal) -> PriceLevel:
+    """``PriceLevel.trusted({"price": ..., "size_base": ...})`` inlined (a book has 2 x depth
+    of them, so the call and the dict argument show in profiles)."""
+    level = _new(PriceLevel)
+    _set_dict(level, "__dict__", {"price": price, "size_base": size_base})
+    _set_fields_set(level, set(_LEVEL_FIELDS))
+    _set_extra(level, None)
+    _set_private(level, None)
+    return level
+
+
 def _known_side(
     side: object, depth: int, contract: Decimal, contract_exponent: int, descending: bool
 ) -> tuple[PriceLevel, ...] | None:
@@ -419,7 +440,7 @@ def _known_side(
     if type(side) is not list or not side:
         return None
     numbers = _NUMBERS
-    trusted = PriceLevel.trusted
+    level_of = _price_level
     out: list[PriceLevel] = []
     previous: float | None = None
     for level in side[:depth]:
@@ -438,7 +459,7 @@ def _known_side(
         base = size[0] * contract
         if size[1] + contract_exponent < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
             return None
-        out.append(trusted({"price": price[0], "size_base": base}))
+        out.append(level_of(price[0], base))
     return tuple(out)
 
 
@@ -468,7 +489,8 @@ def _known_book(
 
 def _book_time(ctx: Context, stamp: object, bounds: ValidationBounds) -> int:
     """:meth:`Context.event_time`, without the Decimal detour for a plausible int."""
-    if type(stamp) is int and 0 < stamp and stamp - ctx.ingest_time_ms <= bounds.max_future_skew_ms:
+    skew = bounds.max_future_skew_ms
+    if type(stamp) is int and stamp > 0 and stamp - ctx.ingest_time_ms <= skew:
         return stamp
     return ctx.event_time(stamp, bounds)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+
 from connectors import normalize
 from connectors.normalize import Context
 from connectors.normalize import raw_json
