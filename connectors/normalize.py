@@ -412,6 +412,8 @@ def _given(value: object) -> bool:
     return value is not None and value != ""
 
 
+# What ``AvroRecord.trusted`` does, as module constants for the book loop: a record without
+# validation (every value checked here), its pydantic slots set through their descriptors.
 _new = PriceLevel.__new__
 _set_dict = object.__setattr__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
@@ -420,46 +422,66 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _LEVEL_FIELDS = frozenset(PriceLevel.model_fields)
 
 
-def _price_level(price: Decimal, size_base: Decimal) -> PriceLevel:
-    """``PriceLevel.trusted({"price": ..., "size_base": ...})`` inlined (a book has 2 x depth
-    of them, so the call and the dict argument show in profiles)."""
-    level = _new(PriceLevel)
-    _set_dict(level, "__dict__", {"price": price, "size_base": size_base})
-    _set_fields_set(level, set(_LEVEL_FIELDS))
-    _set_extra(level, None)
-    _set_private(level, None)
-    return level
+_BASES: dict[Decimal, dict[float, Decimal]] = {}
+"""Per contract size: a known size float in contracts → its size in base units (fitted)."""
+
+
+def _learn_base(size: float, contract: Decimal, bases: dict[float, Decimal]) -> Decimal | None:
+    """``Decimal(str(size)) * contract`` when decimal(38, 18) holds it as is, remembered."""
+    known = _NUMBERS.get(size) or _learn(size)
+    if known is None:
+        return None
+    base = known[0] * contract
+    if known[1] + _exponent_of(contract) < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
+        return None
+    if len(bases) >= _NUMBERS_MAX:
+        bases.clear()
+    bases[size] = base
+    return base
 
 
 def _known_side(
-    side: object, depth: int, contract: Decimal, contract_exponent: int, descending: bool
+    side: list[Any], depth: int, contract: Decimal, descending: bool
 ) -> tuple[PriceLevel, ...] | None:
-    """The levels of a side made only of already-seen good floats (:data:`_NUMBERS`), strictly
-    sorted; None for anything else (the caller then takes the general path, which refuses
-    exactly as before). Float order is the order of their ``Decimal(str(x))``."""
-    if type(side) is not list or not side:
-        return None
+    """The levels of a side made only of good floats (positive, finite, held as is by
+    decimal(38, 18)), strictly sorted; None for anything else (the caller then takes the
+    general path, which refuses exactly as before). Float order is the order of their
+    ``Decimal(str(x))``. Each level is ``PriceLevel.trusted``, inlined (2 x depth per book)."""
     numbers = _NUMBERS
-    level_of = _price_level
+    bases = _BASES.get(contract)
+    if bases is None:
+        bases = _BASES[contract] = {}
+    new, set_dict, set_fields, set_extra, set_private = (
+        _new,
+        _set_dict,
+        _set_fields_set,
+        _set_extra,
+        _set_private,
+    )
+    fields = _LEVEL_FIELDS
     out: list[PriceLevel] = []
+    append = out.append
     previous: float | None = None
     for level in side[:depth]:
         if type(level) is not list or len(level) < 2:
             return None
-        p, s = level[0], level[1]
+        p = level[0]
+        s = level[1]
         if type(p) is not float or type(s) is not float:
             return None
         if previous is not None and (p >= previous if descending else p <= previous):
             return None
         previous = p
         price = numbers.get(p) or _learn(p)
-        size = numbers.get(s) or _learn(s)
-        if price is None or size is None:
+        base = bases.get(s) or _learn_base(s, contract, bases)
+        if price is None or base is None:
             return None
-        base = size[0] * contract
-        if size[1] + contract_exponent < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
-            return None
-        out.append(level_of(price[0], base))
+        lv = new(PriceLevel)
+        set_dict(lv, "__dict__", {"price": price[0], "size_base": base})
+        set_fields(lv, set(fields))
+        set_extra(lv, None)
+        set_private(lv, None)
+        append(lv)
     return tuple(out)
 
 
@@ -477,11 +499,10 @@ def _known_book(
     if type(bid) is not float or type(ask) is not float or bid >= ask:
         return None
     contract = instrument.contract_size_base
-    exponent = _exponent_of(contract)
-    bid_levels = _known_side(bids, depth, contract, exponent, descending=True)
+    bid_levels = _known_side(bids, depth, contract, descending=True)
     if bid_levels is None:
         return None
-    ask_levels = _known_side(asks, depth, contract, exponent, descending=False)
+    ask_levels = _known_side(asks, depth, contract, descending=False)
     if ask_levels is None:
         return None
     return bid_levels, ask_levels

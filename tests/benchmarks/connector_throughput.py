@@ -330,6 +330,7 @@ def feed_rate(records: int, *, encode: bool) -> dict[str, Any]:
     gc.collect()
     stats = asyncio.run(run_feed(config, sink))
     return {
+        "published": dict(sorted(stats.published.items())),
         "records": stats.total,
         "dead_letters": sum(stats.dead_letters.values()),
         "wall_s": round(stats.wall_s, 3),
@@ -358,7 +359,20 @@ def run(seconds: float = 1.0, records: int = 30_000) -> dict[str, Any]:
         feed["feed_encoded"]["records_per_s"] / feed["feed_encoded_old"]["records_per_s"], 2
     )
     figures.update(feed)
+    figures["normalize"]["mix"] = _mix(figures["normalize"], feed["feed"]["published"])
     return figures
+
+
+def _mix(rates: dict[str, Any], published: dict[str, int]) -> dict[str, Any]:
+    """Records/s of normalization alone on the feed's own mix of books, trades and funding."""
+    kinds = {"books": MD_BOOK, "trades": MD_TRADE, "funding": MD_FUNDING}
+    total = sum(published.get(t, 0) for t in kinds.values()) or 1
+    out: dict[str, Any] = {"payloads": total}
+    for key in ("records_per_s", "old_records_per_s"):
+        seconds = sum(published.get(t, 0) / total / rates[k][key] for k, t in kinds.items())
+        out[key] = round(1 / seconds)
+    out["vs_old"] = round(out["records_per_s"] / out["old_records_per_s"], 2)
+    return out
 
 
 def _print(figures: dict[str, Any]) -> None:
