@@ -367,17 +367,9 @@ def book_fault(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[str, str] 
     return None
 
 
-_EXPONENTS: dict[Decimal, int] = {}
-
-
 def _exponent_of(value: Decimal) -> int:
-    found = _EXPONENTS.get(value)
-    if found is None:
-        exponent = value.as_tuple().exponent
-        found = exponent if isinstance(exponent, int) else 0
-        if len(_EXPONENTS) < 10_000:
-            _EXPONENTS[value] = found
-    return found
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
 
 
 def _base_size(
@@ -422,17 +414,20 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _LEVEL_FIELDS = frozenset(PriceLevel.model_fields)
 
 
-_BASES: dict[Decimal, dict[float, Decimal]] = {}
-"""Per contract size: a known size float in contracts → its size in base units (fitted)."""
+_BASES: dict[tuple[Any, ...], dict[float, Decimal]] = {}
+"""Per contract size (by its digits and exponent: ``Decimal("1") == Decimal("1.0")`` but their
+products print differently): a known size float in contracts → its size in base units."""
 
 
-def _learn_base(size: float, contract: Decimal, bases: dict[float, Decimal]) -> Decimal | None:
+def _learn_base(
+    size: float, contract: Decimal, contract_exponent: int, bases: dict[float, Decimal]
+) -> Decimal | None:
     """``Decimal(str(size)) * contract`` when decimal(38, 18) holds it as is, remembered."""
     known = _NUMBERS.get(size) or _learn(size)
     if known is None:
         return None
     base = known[0] * contract
-    if known[1] + _exponent_of(contract) < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
+    if known[1] + contract_exponent < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
         return None
     if len(bases) >= _NUMBERS_MAX:
         bases.clear()
@@ -441,16 +436,14 @@ def _learn_base(size: float, contract: Decimal, bases: dict[float, Decimal]) -> 
 
 
 def _known_side(
-    side: list[Any], depth: int, contract: Decimal, descending: bool
+    side: list[Any], depth: int, contract: Decimal, bases: dict[float, Decimal], descending: bool
 ) -> tuple[PriceLevel, ...] | None:
     """The levels of a side made only of good floats (positive, finite, held as is by
     decimal(38, 18)), strictly sorted; None for anything else (the caller then takes the
     general path, which refuses exactly as before). Float order is the order of their
     ``Decimal(str(x))``. Each level is ``PriceLevel.trusted``, inlined (2 x depth per book)."""
     numbers = _NUMBERS
-    bases = _BASES.get(contract)
-    if bases is None:
-        bases = _BASES[contract] = {}
+    contract_exponent = _exponent_of(contract)
     new, set_dict, set_fields, set_extra, set_private = (
         _new,
         _set_dict,
@@ -473,7 +466,7 @@ def _known_side(
             return None
         previous = p
         price = numbers.get(p) or _learn(p)
-        base = bases.get(s) or _learn_base(s, contract, bases)
+        base = bases.get(s) or _learn_base(s, contract, contract_exponent, bases)
         if price is None or base is None:
             return None
         lv = new(PriceLevel)
@@ -499,10 +492,14 @@ def _known_book(
     if type(bid) is not float or type(ask) is not float or bid >= ask:
         return None
     contract = instrument.contract_size_base
-    bid_levels = _known_side(bids, depth, contract, descending=True)
+    key = contract.as_tuple()
+    bases = _BASES.get(key)
+    if bases is None:
+        bases = _BASES[key] = {}
+    bid_levels = _known_side(bids, depth, contract, bases, descending=True)
     if bid_levels is None:
         return None
-    ask_levels = _known_side(asks, depth, contract, descending=False)
+    ask_levels = _known_side(asks, depth, contract, bases, descending=False)
     if ask_levels is None:
         return None
     return bid_levels, ask_levels

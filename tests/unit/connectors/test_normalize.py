@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -193,3 +194,15 @@ def test_a_refusal_carries_the_raw_payload() -> None:
     with pytest.raises(InvalidPayload) as info:
         to_book_snapshot(payload, PERP, 5, NOW_MS, BOUNDS)
     assert info.value.raw == raw_json(payload)
+
+
+@pytest.mark.parametrize("contract", ["1", "1.0", "0.01", "0.010"])
+def test_the_shortcut_prints_sizes_as_the_general_path(contract: str) -> None:
+    """Equal contract sizes with other exponents (``1`` and ``1.0``) keep their own products."""
+    ins = dataclasses.replace(PERP, contract_size_base=Decimal(contract))
+    for _ in range(2):  # the second book takes the shortcut
+        snap = to_book_snapshot(book(PERP.symbol, 5), ins, 5, NOW_MS, BOUNDS)
+        assert [str(lv.size_base) for lv in snap.bids] == [
+            str(Decimal("1.5") * Decimal(contract)),
+            str(Decimal("2.0") * Decimal(contract)),
+        ]
