@@ -313,9 +313,15 @@ def _learn(value: float) -> tuple[Decimal, int] | None:
     remembered in :data:`_NUMBERS`; None for any other float (the general path decides)."""
     if not 0.0 < value < _FLOAT_LIMIT:  # also false for NaN and infinity
         return None
-    number = Decimal(repr(value))  # repr is str for floats: the venue's shortest text
-    exponent = number.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent < -DECIMAL_SCALE:
+    text = repr(value)  # repr is str for floats: the venue's shortest text
+    number = Decimal(text)
+    if "e" in text:  # scientific notation: ask the Decimal
+        exponent = number.as_tuple().exponent
+        if not isinstance(exponent, int):
+            return None
+    else:  # "0.844" -> -3, "844.0" -> -1 (a float's repr always has a point)
+        exponent = text.index(".") + 1 - len(text)
+    if exponent < -DECIMAL_SCALE:
         return None
     if len(_NUMBERS) >= _NUMBERS_MAX:
         _NUMBERS.clear()

@@ -206,3 +206,12 @@ def test_the_shortcut_prints_sizes_as_the_general_path(contract: str) -> None:
             str(Decimal("1.5") * Decimal(contract)),
             str(Decimal("2.0") * Decimal(contract)),
         ]
+
+
+@given(st.floats(min_value=1e-30, max_value=1e25, allow_nan=False, allow_infinity=False))
+def test_learnt_numbers_are_the_decimal_of_the_float_text(value: float) -> None:
+    learnt = normalize._learn(value)
+    if learnt is not None:
+        number = Decimal(str(value))
+        assert learnt == (number, number.as_tuple().exponent)
+        assert str(learnt[0]) == str(number)
