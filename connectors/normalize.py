@@ -24,6 +24,10 @@ de-duplication is idempotent):
   and order structures): the sha256 hex digest of the structure's canonical JSON
   (:func:`raw_json`), so equal payloads still get equal ids.
 
+The identity trusts the venue: two different payloads under one nonce would share an id, which
+is why the venue's sequencer (:class:`connectors.sequencing.BookSequencer`) refuses a repeated
+nonce with other levels (``DUPLICATE_SEQUENCE``) before a book gets here.
+
 Topic, exchange id and ccxt symbol never contain ``|`` and the identity is the last part, so
 distinct (topic, exchange, symbol, identity) give distinct names, and distinct names distinct
 ids (uuid5 is SHA-1 based). The tagged identities (``nonce:``, ``ts:``, ``trade:``) cannot equal
@@ -95,7 +99,7 @@ _BOOK_REASONS = {
 _NUMBERS: dict[float, tuple[Decimal, int]] = {}
 """Memo of ``Decimal(str(x))`` for finite positive floats within decimal(38, 18): value and
 exponent. Venue prices sit on a tick grid and sizes on a lot grid, so most levels hit it."""
-_NUMBERS_MAX = 200_000
+_NUMBERS_MAX = 100_000  # about 20 MB at most
 _FLOAT_LIMIT = 1e19  # below decimal(38, 18)'s 20 integer digits, with room for float rounding
 
 
