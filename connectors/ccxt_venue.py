@@ -164,10 +164,12 @@ class CcxtVenue:
         *,
         resync: bool = False,
     ) -> BookItem | None:
-        raw = normalize.raw_json(ob)
         ingest = self.now_ms()
         nonce = _nonce(ob)
-        digest = hash((nonce, _levels_key(ob, "bids", depth), _levels_key(ob, "asks", depth)))
+
+        def digest() -> int:
+            return hash((nonce, _levels_key(ob, "bids", depth), _levels_key(ob, "asks", depth)))
+
         if resync:
             seq.reset(nonce, digest)
         else:
@@ -176,9 +178,10 @@ class CcxtVenue:
                 return None
             if isinstance(verdict, DeadLetterReason):
                 detail = f"book nonce {nonce} after {seq.last}" if seq.last else f"nonce {nonce}"
+                raw = normalize.raw_json(ob)  # built for dead letters only
                 return Rejected(verdict, detail, raw, self._id, ins.symbol, MD_BOOK)
         try:
-            return normalize.to_book_snapshot(ob, ins, depth, ingest, self.settings.bounds, raw)
+            return normalize.to_book_snapshot(ob, ins, depth, ingest, self.settings.bounds)
         except InvalidPayload as e:
             return e.rejected()
 
@@ -293,7 +296,7 @@ class CcxtVenue:
         return items
 
     async def _funding_item(self, fr: Any, ins: Instrument) -> FundingItem:
-        raw = normalize.raw_json(fr)
+        source = fr  # what a refusal carries: the venue's structure, before any enrichment
         ingest = self.now_ms()
         try:
             if isinstance(fr, Mapping):
@@ -304,7 +307,7 @@ class CcxtVenue:
                     fr = await venue_call(self.profile.enrich_funding(self.exchange, dict(fr)))
             interval = await self._interval_ms(ins.symbol)
             return normalize.to_funding_rate_update(
-                fr, ins, ingest, self.settings.bounds, interval_ms=interval, raw=raw
+                fr, ins, ingest, self.settings.bounds, interval_ms=interval, source=source
             )
         except InvalidPayload as e:
             return e.rejected()
@@ -495,6 +498,8 @@ def _nonce(ob: Any) -> int | None:
     if not isinstance(ob, Mapping):
         return None
     value = ob.get("nonce")
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or value is None:
         return None
     try:

@@ -4,6 +4,39 @@ Every reader names the ccxt key it reads. Numbers become ``Decimal(str(x))`` (cc
 floats, whose shortest repr is the venue's text), never float arithmetic. Anything that cannot
 be represented raises :class:`connectors.venue.InvalidPayload` with a ``DeadLetterReason`` and
 the raw JSON of the structure (``info`` included); the caller dead-letters it and carries on.
+
+Good payloads are never serialized: a :class:`Context` keeps the parsed structure and builds
+its raw JSON only inside :meth:`Context.refuse`, i.e. only for what becomes a dead letter.
+
+Event ids
+---------
+``event_id = uuid5(EVENT_ID_NAMESPACE, f"{topic}|{exchange}|{symbol}|{identity}")`` where the
+identity is what the venue itself says makes the event unique, taken from the payload only
+(never from the ingest time, so a redelivered payload gets the same id and downstream
+de-duplication is idempotent):
+
+* book: ``nonce:<n>`` (the ccxt ``nonce``, the venue's book sequence); without one
+  ``ts:<timestamp>`` (the venue time of the snapshot);
+* trade: ``trade:<id>`` (the venue trade id, unique per market);
+* funding: ``ts:<timestamp>|next:<fundingTimestamp>`` (the venue time of the update and the
+  settlement it is for);
+* anything without such an identity (no nonce and no venue time, a trade without id, account
+  and order structures): the sha256 hex digest of the structure's canonical JSON
+  (:func:`raw_json`), so equal payloads still get equal ids.
+
+The identity trusts the venue: two different payloads under one nonce would share an id, which
+is why the venue's sequencer (:class:`connectors.sequencing.BookSequencer`) refuses a repeated
+nonce with other levels (``DUPLICATE_SEQUENCE``) before a book gets here.
+
+Topic, exchange id and ccxt symbol never contain ``|`` and the identity is the last part, so
+distinct (topic, exchange, symbol, identity) give distinct names, and distinct names distinct
+ids (uuid5 is SHA-1 based). The tagged identities (``nonce:``, ``ts:``, ``trade:``) cannot equal
+a digest (64 hex digits, no colon).
+
+Books are validated inline on the parsed numbers (same reason codes as
+:func:`processors.books.validate_book`); book and trade records are then built without a second
+pydantic validation pass (:meth:`schemas.avro_record.AvroRecord.trusted`), every value having
+been checked here against what the schema accepts (finite decimal(38, 18), Avro long).
 """
 
 from __future__ import annotations
@@ -19,15 +52,13 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
+from pydantic import BaseModel
+
 from connectors.config import ValidationBounds
 from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
-from fundingflow.errors import InvalidEvent
-from processors.books import validate_book
-from processors.units import Book
-from processors.units import BookLevel
 from schemas.fixed_point import book_snapshot
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
@@ -42,6 +73,11 @@ from schemas.records.execution import OrderStatus
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
+from schemas.scalars import DECIMAL_LIMIT
+from schemas.scalars import DECIMAL_SCALE
+from schemas.scalars import LONG_MAX
+from schemas.scalars import LONG_MIN
+from schemas.scalars import fit_decimal
 from schemas.topics import ACCOUNT_BALANCE
 from schemas.topics import ACCOUNT_POSITION
 from schemas.topics import EXEC_ORDER_EVENT
@@ -50,6 +86,7 @@ from schemas.topics import MD_FUNDING
 from schemas.topics import MD_TRADE
 
 EVENT_ID_NAMESPACE = uuid.UUID("5d2f0c8e-6a43-4f4e-9a59-2f1f6c0f3b7e")
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _BOOK_REASONS = {
@@ -60,6 +97,11 @@ _BOOK_REASONS = {
     "book_crossed": R.CROSSED_BOOK,
     "book_unsorted": R.MALFORMED_PAYLOAD,
 }
+_NUMBERS: dict[float, tuple[Decimal, int]] = {}
+"""Memo of ``Decimal(str(x))`` for finite positive floats within decimal(38, 18): value and
+exponent. Venue prices sit on a tick grid and sizes on a lot grid, so most levels hit it."""
+_NUMBERS_MAX = 100_000  # about 20 MB at most
+_FLOAT_LIMIT = 1e19  # below decimal(38, 18)'s 20 integer digits, with room for float rounding
 
 
 def raw_json(structure: Any) -> bytes:
@@ -70,10 +112,25 @@ def raw_json(structure: Any) -> bytes:
         return repr(structure).encode()
 
 
-def event_id(topic: str, exchange: str, symbol: str, raw: bytes) -> str:
-    """A deterministic event id: the same venue payload always yields the same id."""
-    digest = hashlib.sha256(raw).hexdigest()
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{topic}|{exchange}|{symbol}|{digest}"))
+def content_identity(raw: bytes) -> str:
+    """The identity of a payload that carries none of its own: its sha256 hex digest."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(EVENT_ID_NAMESPACE, name))``, without the ``uuid.UUID`` object."""
+    sha = _NAMESPACE_SHA1.copy()
+    sha.update(name.encode("utf-8", "surrogatepass"))  # a lone surrogate from JSON stays an id
+    b = bytearray(sha.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def event_id(topic: str, exchange: str, symbol: str, identity: str) -> str:
+    """The deterministic event id of one venue event (see the module docstring for identity)."""
+    return uuid5_text(f"{topic}|{exchange}|{symbol}|{identity}")
 
 
 def parse_interval_ms(text: object) -> int | None:
@@ -88,13 +145,22 @@ def parse_interval_ms(text: object) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Where a structure came from, to build envelopes and refusals."""
+    """Where a structure came from, to build envelopes and refusals.
+
+    ``payload`` is the parsed structure; its raw JSON is built only by :meth:`refuse` (or an
+    envelope without a venue identity). ``raw`` overrides it when the bytes are known already.
+    """
 
     exchange: str
     symbol: str | None
     topic: str
-    raw: bytes
+    payload: object
     ingest_time_ms: int
+    raw_bytes: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        return raw_json(self.payload) if self.raw_bytes is None else self.raw_bytes
 
     def refuse(self, reason: R, detail: str, event_time_ms: int | None = None) -> InvalidPayload:
         return InvalidPayload(
@@ -165,13 +231,45 @@ class Context:
             )
         return stamp
 
-    def envelope(self, event_time_ms: int, source_seq: int | None = None) -> Envelope:
+    def envelope(
+        self, event_time_ms: int, source_seq: int | None = None, identity: str | None = None
+    ) -> Envelope:
+        """The envelope; ``identity`` is the venue's (module docstring), else the digest."""
+        ident = content_identity(self.raw) if identity is None else identity
         return Envelope(
-            event_id=event_id(self.topic, self.exchange, self.symbol or "", self.raw),
+            event_id=event_id(self.topic, self.exchange, self.symbol or "", ident),
             event_time_ms=event_time_ms,
             ingest_time_ms=self.ingest_time_ms,
             source_seq=source_seq,
         )
+
+    def trusted_envelope(
+        self, event_time_ms: int, identity: str, source_seq: int | None = None
+    ) -> Envelope:
+        """:meth:`envelope` without pydantic validation: every value is checked by the caller
+        (times and sequence within an Avro long)."""
+        return Envelope.trusted(
+            {
+                "event_id": event_id(self.topic, self.exchange, self.symbol or "", identity),
+                "event_time_ms": event_time_ms,
+                "ingest_time_ms": self.ingest_time_ms,
+                "source_seq": source_seq,
+                "correlation_id": None,
+                "causation_id": None,
+            }
+        )
+
+    def long(self, value: int, name: str) -> int:
+        if not LONG_MIN <= value <= LONG_MAX:
+            raise self.refuse(R.MALFORMED_PAYLOAD, f"{name} {value} does not fit an Avro long")
+        return value
+
+    def fit(self, value: Decimal, name: str) -> Decimal:
+        """The schema's decimal(38, 18) rounding; a value it cannot hold is refused."""
+        try:
+            return fit_decimal(value)
+        except ValueError as e:
+            raise self.refuse(R.MALFORMED_PAYLOAD, f"{name}: {e}") from None
 
 
 def _mapping(structure: object, ctx: Context, what: str) -> Mapping[str, Any]:
@@ -188,17 +286,250 @@ def _symbol_check(structure: Mapping[str, Any], instrument: Instrument, ctx: Con
         )
 
 
-def _levels(side: object, name: str, depth: int, ctx: Context) -> tuple[BookLevel, ...]:
+Number = tuple[Decimal, int | None]
+"""A parsed venue number and its exponent; exponent None: not positive or not finite (left
+for validation to refuse), so not yet fitted to decimal(38, 18)."""
+Level = tuple[Decimal, Decimal, int | None]
+"""(price, size in contracts, exponent of the size) of one parsed book level."""
+
+
+def _number(value: object, name: str, ctx: Context) -> Number:
+    """``ctx.required`` (refuses missing, non-numbers and NaN/infinity), fitted when positive;
+    memoized for floats (a float has one ``Decimal(str(x))``)."""
+    if type(value) is float:
+        hit = _NUMBERS.get(value)
+        if hit is not None:
+            return hit
+    number = ctx.required(value, name)
+    if not number.is_finite() or number <= 0:
+        return number, None
+    number = ctx.fit(number, name)
+    exponent = number.as_tuple().exponent
+    found = (number, exponent if isinstance(exponent, int) else 0)
+    if type(value) is float:
+        if len(_NUMBERS) >= _NUMBERS_MAX:
+            _NUMBERS.clear()
+        _NUMBERS[value] = found
+    return found
+
+
+def _learn(value: float) -> tuple[Decimal, int] | None:
+    """``Decimal(str(value))`` of a finite positive float that decimal(38, 18) holds as is,
+    remembered in :data:`_NUMBERS`; None for any other float (the general path decides)."""
+    if not 0.0 < value < _FLOAT_LIMIT:  # also false for NaN and infinity
+        return None
+    text = repr(value)  # repr is str for floats: the venue's shortest text
+    number = Decimal(text)
+    if "e" in text:  # scientific notation: ask the Decimal
+        exponent = number.as_tuple().exponent
+        if not isinstance(exponent, int):
+            return None
+    else:  # "0.844" -> -3, "844.0" -> -1 (a float's repr always has a point)
+        exponent = text.index(".") + 1 - len(text)
+    if exponent < -DECIMAL_SCALE:
+        return None
+    if len(_NUMBERS) >= _NUMBERS_MAX:
+        _NUMBERS.clear()
+    found = _NUMBERS[value] = (number, exponent)
+    return found
+
+
+def _levels(side: object, name: str, depth: int, ctx: Context) -> list[Level]:
     if not isinstance(side, Sequence) or isinstance(side, str | bytes):
         raise ctx.refuse(R.MALFORMED_PAYLOAD, f"{name} is not a list of levels")
-    levels = []
+    levels: list[Level] = []
     for i, level in enumerate(side[:depth]):
         if not isinstance(level, Sequence) or isinstance(level, str | bytes) or len(level) < 2:
             raise ctx.refuse(R.MALFORMED_PAYLOAD, f"{name}[{i}] is not a [price, size] pair")
-        price = ctx.required(level[0], f"{name}[{i}] price")
-        size = ctx.required(level[1], f"{name}[{i}] size")
-        levels.append(BookLevel(price, size))
-    return tuple(levels)
+        price = _number(level[0], f"{name}[{i}] price", ctx)[0]
+        size, exponent = _number(level[1], f"{name}[{i}] size", ctx)
+        levels.append((price, size, exponent))
+    return levels
+
+
+def book_fault(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[str, str] | None:
+    """:func:`processors.books.validate_book` on parsed levels: None for a valid book, else its
+    ``(reason code, detail)`` (codes mapped to dead-letter reasons by ``_BOOK_REASONS``).
+
+    Codes: ``book_empty``, ``book_nonfinite``, ``book_nonpositive_price``,
+    ``book_nonpositive_size``, ``book_unsorted`` (bids not strictly descending or asks not
+    strictly ascending), ``book_crossed`` (best bid >= best ask; a locked book counts).
+    """
+    if not bids:
+        return "book_empty", "the bids side has no level"
+    if not asks:
+        return "book_empty", "the asks side has no level"
+    for name, levels, descending in (("bids", bids, True), ("asks", asks, False)):
+        previous: Decimal | None = None
+        for i, (price, size, _) in enumerate(levels):
+            if not (price.is_finite() and size.is_finite()):
+                return "book_nonfinite", f"{name}[{i}] is {price} x {size}"
+            if price <= 0:
+                return "book_nonpositive_price", f"{name}[{i}] price is {price}"
+            if size <= 0:
+                return "book_nonpositive_size", f"{name}[{i}] size is {size}"
+            if previous is not None and (price >= previous if descending else price <= previous):
+                order = "descending" if descending else "ascending"
+                detail = f"{name} must be strictly {order}: level {i} at {price} after {previous}"
+                return "book_unsorted", detail
+            previous = price
+    if bids[0][0] >= asks[0][0]:
+        return "book_crossed", f"best bid {bids[0][0]} >= best ask {asks[0][0]}"
+    return None
+
+
+def _exponent_of(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
+def _base_size(
+    size: Decimal, exponent: int | None, ctx: Context, name: str, ins: Instrument
+) -> Decimal:
+    """Contracts → base units, fitted to decimal(38, 18) (skipped when it cannot change it)."""
+    contract = ins.contract_size_base
+    base = size * contract
+    if exponent is None:  # only reachable when validation let a bad number through
+        return fit_decimal(base)  # the schema check: ValueError on NaN, as pydantic raises
+    if exponent + _exponent_of(contract) < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
+        return ctx.fit(base, name)
+    return base
+
+
+def _price_levels(
+    levels: list[Level], ctx: Context, name: str, ins: Instrument
+) -> tuple[PriceLevel, ...]:
+    trusted = PriceLevel.trusted
+    return tuple(
+        trusted(
+            {
+                "price": price if price.is_finite() and price > 0 else fit_decimal(price),
+                "size_base": _base_size(size, exponent, ctx, name, ins),
+            }
+        )
+        for price, size, exponent in levels
+    )
+
+
+def _given(value: object) -> bool:
+    return value is not None and value != ""
+
+
+# What ``AvroRecord.trusted`` does, as module constants for the book loop: a record without
+# validation (every value checked here), its pydantic slots set through their descriptors.
+_new = PriceLevel.__new__
+_set_dict = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_LEVEL_FIELDS = frozenset(PriceLevel.model_fields)
+
+
+_BASES: dict[tuple[Any, ...], dict[float, Decimal]] = {}
+"""Per contract size (by its digits and exponent: ``Decimal("1") == Decimal("1.0")`` but their
+products print differently): a known size float in contracts → its size in base units."""
+
+
+def _learn_base(
+    size: float, contract: Decimal, contract_exponent: int, bases: dict[float, Decimal]
+) -> Decimal | None:
+    """``Decimal(str(size)) * contract`` when decimal(38, 18) holds it as is, remembered."""
+    known = _NUMBERS.get(size) or _learn(size)
+    if known is None:
+        return None
+    base = known[0] * contract
+    if known[1] + contract_exponent < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
+        return None
+    if len(bases) >= _NUMBERS_MAX:
+        bases.clear()
+    bases[size] = base
+    return base
+
+
+def _known_side(
+    side: list[Any], depth: int, contract: Decimal, bases: dict[float, Decimal], descending: bool
+) -> tuple[PriceLevel, ...] | None:
+    """The levels of a side made only of good floats (positive, finite, held as is by
+    decimal(38, 18)), strictly sorted; None for anything else (the caller then takes the
+    general path, which refuses exactly as before). Float order is the order of their
+    ``Decimal(str(x))``. Each level is ``PriceLevel.trusted``, inlined (2 x depth per book)."""
+    numbers = _NUMBERS
+    contract_exponent = _exponent_of(contract)
+    new, set_dict, set_fields, set_extra, set_private = (
+        _new,
+        _set_dict,
+        _set_fields_set,
+        _set_extra,
+        _set_private,
+    )
+    fields = _LEVEL_FIELDS
+    out: list[PriceLevel] = []
+    append = out.append
+    previous: float | None = None
+    for level in side[:depth]:
+        if type(level) is not list or len(level) < 2:
+            return None
+        p = level[0]
+        s = level[1]
+        if type(p) is not float or type(s) is not float:
+            return None
+        if previous is not None and (p >= previous if descending else p <= previous):
+            return None
+        previous = p
+        price = numbers.get(p) or _learn(p)
+        base = bases.get(s) or _learn_base(s, contract, contract_exponent, bases)
+        if price is None or base is None:
+            return None
+        lv = new(PriceLevel)
+        set_dict(lv, "__dict__", {"price": price[0], "size_base": base})
+        set_fields(lv, set(fields))
+        set_extra(lv, None)
+        set_private(lv, None)
+        append(lv)
+    return tuple(out)
+
+
+def _known_book(
+    ob: Mapping[str, Any], depth: int, instrument: Instrument
+) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]] | None:
+    """Both sides through :func:`_known_side`, uncrossed; None to take the general path."""
+    bids, asks = ob.get("bids"), ob.get("asks")
+    if type(bids) is not list or type(asks) is not list or not bids or not asks:
+        return None
+    best_bid, best_ask = bids[0], asks[0]
+    if type(best_bid) is not list or type(best_ask) is not list or not best_bid or not best_ask:
+        return None
+    bid, ask = best_bid[0], best_ask[0]
+    if type(bid) is not float or type(ask) is not float or bid >= ask:
+        return None
+    contract = instrument.contract_size_base
+    key = contract.as_tuple()
+    bases = _BASES.get(key)
+    if bases is None:
+        bases = _BASES[key] = {}
+    bid_levels = _known_side(bids, depth, contract, bases, descending=True)
+    if bid_levels is None:
+        return None
+    ask_levels = _known_side(asks, depth, contract, bases, descending=False)
+    if ask_levels is None:
+        return None
+    return bid_levels, ask_levels
+
+
+def _book_time(ctx: Context, stamp: object, bounds: ValidationBounds) -> int:
+    """:meth:`Context.event_time`, without the Decimal detour for a plausible int."""
+    skew = bounds.max_future_skew_ms
+    if type(stamp) is int and stamp > 0 and stamp - ctx.ingest_time_ms <= skew:
+        return stamp
+    return ctx.event_time(stamp, bounds)
+
+
+def _book_identity(ctx: Context, nonce: int | None, stamp: object, event_time_ms: int) -> str:
+    if nonce is not None:
+        return f"nonce:{ctx.long(nonce, 'nonce')}"
+    if _given(stamp):
+        return f"ts:{event_time_ms}"
+    return content_identity(ctx.raw)
 
 
 def to_book_snapshot(
@@ -207,28 +538,48 @@ def to_book_snapshot(
     depth: int,
     ingest_time_ms: int,
     bounds: ValidationBounds,
-    raw: bytes | None = None,
 ) -> BookSnapshot:
-    """ccxt ``OrderBook`` (``symbol``, ``bids``, ``asks``, ``timestamp``, ``nonce``)."""
-    raw = raw_json(order_book) if raw is None else raw
-    ctx = Context(instrument.exchange, instrument.symbol, MD_BOOK, raw, ingest_time_ms)
+    """ccxt ``OrderBook`` (``symbol``, ``bids``, ``asks``, ``timestamp``, ``nonce``).
+
+    Books whose numbers are all floats already seen (the common case on a live stream) take
+    a shortcut that checks the same things on the floats; anything else, including every book
+    the shortcut would refuse, goes through the general path and its exact refusal.
+    """
+    ctx = Context(instrument.exchange, instrument.symbol, MD_BOOK, order_book, ingest_time_ms)
     ob = _mapping(order_book, ctx, "order book")
     _symbol_check(ob, instrument, ctx)
+    stamp = ob.get("timestamp")
+    raw_nonce = ob.get("nonce")
+    known = _known_book(ob, depth, instrument)
+    if known is not None:
+        event_time_ms = _book_time(ctx, stamp, bounds)
+        nonce = (
+            raw_nonce if type(raw_nonce) is int else ctx.integer(raw_nonce, "nonce", required=False)
+        )
+        return book_snapshot(
+            envelope=ctx.trusted_envelope(
+                event_time_ms, _book_identity(ctx, nonce, stamp, event_time_ms), nonce
+            ),
+            instrument=instrument.ref,
+            depth=depth,
+            bids=known[0],
+            asks=known[1],
+        )
     bids = _levels(ob.get("bids"), "bids", depth, ctx)
     asks = _levels(ob.get("asks"), "asks", depth, ctx)
-    event_time_ms = ctx.event_time(ob.get("timestamp"), bounds)
-    nonce = ctx.integer(ob.get("nonce"), "nonce", required=False)
-    try:
-        validate_book(Book(bids, asks, event_time_ms, nonce))
-    except InvalidEvent as e:
-        raise ctx.refuse(_BOOK_REASONS.get(e.reason, R.MALFORMED_PAYLOAD), e.detail) from None
-    size = instrument.contract_size_base
+    event_time_ms = ctx.event_time(stamp, bounds)
+    nonce = ctx.integer(raw_nonce, "nonce", required=False)
+    fault = book_fault(bids, asks)
+    if fault is not None:
+        raise ctx.refuse(_BOOK_REASONS.get(fault[0], R.MALFORMED_PAYLOAD), fault[1])
     return book_snapshot(
-        envelope=ctx.envelope(event_time_ms, nonce),
+        envelope=ctx.trusted_envelope(
+            event_time_ms, _book_identity(ctx, nonce, stamp, event_time_ms), nonce
+        ),
         instrument=instrument.ref,
         depth=depth,
-        bids=tuple(PriceLevel(price=lv.price, size_base=lv.size_base * size) for lv in bids),
-        asks=tuple(PriceLevel(price=lv.price, size_base=lv.size_base * size) for lv in asks),
+        bids=_price_levels(bids, ctx, "bids", instrument),
+        asks=_price_levels(asks, ctx, "asks", instrument),
     )
 
 
@@ -247,15 +598,16 @@ def to_funding_rate_update(
     bounds: ValidationBounds,
     *,
     interval_ms: int | None = None,
-    raw: bytes | None = None,
+    source: object = None,
 ) -> FundingRateUpdate:
     """ccxt ``FundingRate``: ``fundingRate``, ``interval``, ``fundingTimestamp`` (the upcoming
     settlement; ``nextFundingTimestamp`` when absent), ``markPrice``, ``indexPrice``,
     ``nextFundingRate``, ``timestamp``. ``interval_ms`` is the venue-reported or derived
-    interval used when the structure carries none.
+    interval used when the structure carries none. ``source`` is the venue's structure when
+    ``funding_rate`` was enriched from it (a refusal carries the venue's payload).
     """
-    raw = raw_json(funding_rate) if raw is None else raw
-    ctx = Context(instrument.exchange, instrument.symbol, MD_FUNDING, raw, ingest_time_ms)
+    payload = funding_rate if source is None else source
+    ctx = Context(instrument.exchange, instrument.symbol, MD_FUNDING, payload, ingest_time_ms)
     fr = _mapping(funding_rate, ctx, "funding rate")
     _symbol_check(fr, instrument, ctx)
     rate = ctx.required(fr.get("fundingRate"), "fundingRate")
@@ -286,8 +638,10 @@ def to_funding_rate_update(
             R.FUNDING_RATE_OUT_OF_BOUNDS,
             f"|nextFundingRate| {predicted} exceeds {bounds.max_abs_funding_rate}",
         )
+    stamp = fr.get("timestamp")
+    identity = f"ts:{event_time_ms}|next:{next_time}" if _given(stamp) else None
     return FundingRateUpdate(
-        envelope=ctx.envelope(event_time_ms),
+        envelope=ctx.envelope(event_time_ms, identity=identity),
         instrument=instrument.ref,
         funding_rate=rate,
         funding_interval_ms=interval,
@@ -310,24 +664,29 @@ def to_trade(
     instrument: Instrument,
     ingest_time_ms: int,
     bounds: ValidationBounds,
-    raw: bytes | None = None,
 ) -> Trade:
     """ccxt ``Trade``: ``id``, ``timestamp``, ``side``, ``price``, ``amount`` (contracts)."""
-    raw = raw_json(trade) if raw is None else raw
-    ctx = Context(instrument.exchange, instrument.symbol, MD_TRADE, raw, ingest_time_ms)
+    ctx = Context(instrument.exchange, instrument.symbol, MD_TRADE, trade, ingest_time_ms)
     t = _mapping(trade, ctx, "trade")
     _symbol_check(t, instrument, ctx)
-    price = ctx.positive(t.get("price"), "price")
-    amount = ctx.positive(t.get("amount"), "amount", R.NON_POSITIVE_SIZE)
+    price, price_exponent = _number(t.get("price"), "price", ctx)
+    if price_exponent is None:
+        raise ctx.refuse(R.NON_POSITIVE_PRICE, f"expected a positive price, was {price}")
+    amount, exponent = _number(t.get("amount"), "amount", ctx)
+    if exponent is None:
+        raise ctx.refuse(R.NON_POSITIVE_SIZE, f"expected a positive amount, was {amount}")
     event_time_ms = ctx.event_time(t.get("timestamp"), bounds)
     trade_id = t.get("id")
-    return Trade(
-        envelope=ctx.envelope(event_time_ms),
-        instrument=instrument.ref,
-        trade_id=None if trade_id is None else str(trade_id),
-        side=_SIDES.get(str(t.get("side")), Side.UNKNOWN),
-        price=price,
-        size_base=amount * instrument.contract_size_base,
+    identity = content_identity(ctx.raw) if trade_id is None else f"trade:{trade_id}"
+    return Trade.trusted(
+        {
+            "envelope": ctx.trusted_envelope(event_time_ms, identity),
+            "instrument": instrument.ref,
+            "trade_id": None if trade_id is None else str(trade_id),
+            "side": _SIDES.get(str(t.get("side")), Side.UNKNOWN),
+            "price": price,
+            "size_base": _base_size(amount, exponent, ctx, "amount", instrument),
+        }
     )
 
 
@@ -335,8 +694,7 @@ def to_balance_updates(
     balance: object, exchange: str, account: str, ingest_time_ms: int
 ) -> list[BalanceUpdate]:
     """ccxt ``Balances``: one update per currency with a ``{free, used, total}`` entry."""
-    raw = raw_json(balance)
-    ctx = Context(exchange, None, ACCOUNT_BALANCE, raw, ingest_time_ms)
+    ctx = Context(exchange, None, ACCOUNT_BALANCE, balance, ingest_time_ms)
     b = _mapping(balance, ctx, "balance")
     stamp = ctx.integer(b.get("timestamp"), "timestamp", required=False) or ingest_time_ms
     skip = {"info", "timestamp", "datetime", "free", "used", "total", "debt"}
@@ -352,7 +710,7 @@ def to_balance_updates(
             total = free + used
         if total is None:
             raise ctx.refuse(R.MALFORMED_PAYLOAD, f"{currency} has no total")
-        cur = Context(exchange, currency, ACCOUNT_BALANCE, raw_json(entry), ingest_time_ms)
+        cur = Context(exchange, currency, ACCOUNT_BALANCE, entry, ingest_time_ms)
         out.append(
             BalanceUpdate(
                 envelope=cur.envelope(stamp),
@@ -374,8 +732,9 @@ def to_venue_position(
     position: object, instrument: Instrument, ingest_time_ms: int
 ) -> VenuePosition:
     """ccxt ``Position``: ``side``, ``contracts``, ``contractSize``, prices, PnL, margin."""
-    raw = raw_json(position)
-    ctx = Context(instrument.exchange, instrument.symbol, ACCOUNT_POSITION, raw, ingest_time_ms)
+    ctx = Context(
+        instrument.exchange, instrument.symbol, ACCOUNT_POSITION, position, ingest_time_ms
+    )
     p = _mapping(position, ctx, "position")
     _symbol_check(p, instrument, ctx)
     contracts = ctx.decimal(p.get("contracts"), "contracts", required=False) or Decimal(0)
@@ -434,8 +793,7 @@ def to_order_ack(
     default_status: OrderStatus | None = None,
 ) -> OrderAck:
     """ccxt ``Order`` → :class:`OrderAck` (sizes converted from contracts to base)."""
-    raw = raw_json(order)
-    ctx = Context(instrument.exchange, instrument.symbol, EXEC_ORDER_EVENT, raw, ingest_time_ms)
+    ctx = Context(instrument.exchange, instrument.symbol, EXEC_ORDER_EVENT, order, ingest_time_ms)
     o = _mapping(order, ctx, "order")
     size = instrument.contract_size_base
     amount = ctx.decimal(o.get("amount"), "amount", required=False) or Decimal(0)
@@ -460,9 +818,8 @@ def to_order_ack(
 def to_order_event(ack: OrderAck, ingest_time_ms: int, detail: str | None = None) -> OrderEvent:
     """An :class:`OrderAck` as the ``exec.order_event`` record."""
     raw = f"{ack.client_order_id}|{ack.venue_order_id}|{ack.status}|{ack.filled_base}".encode()
-    ctx = Context(
-        ack.instrument.exchange, ack.instrument.symbol, EXEC_ORDER_EVENT, raw, ingest_time_ms
-    )
+    ins = ack.instrument
+    ctx = Context(ins.exchange, ins.symbol, EXEC_ORDER_EVENT, ack, ingest_time_ms, raw_bytes=raw)
     return OrderEvent(
         envelope=ctx.envelope(ack.timestamp_ms or ingest_time_ms),
         client_order_id=ack.client_order_id,
@@ -481,8 +838,7 @@ def to_order_event(ack: OrderAck, ingest_time_ms: int, detail: str | None = None
 
 def to_funding_payment(entry: object, instrument: Instrument) -> FundingPayment:
     """ccxt ``FundingHistory``: ``timestamp``, ``amount``, ``code``, ``id``."""
-    raw = raw_json(entry)
-    ctx = Context(instrument.exchange, instrument.symbol, "portfolio.funding", raw, 0)
+    ctx = Context(instrument.exchange, instrument.symbol, "portfolio.funding", entry, 0)
     e = _mapping(entry, ctx, "funding history entry")
     stamp = ctx.integer(e.get("timestamp"), "timestamp")
     if stamp is None:

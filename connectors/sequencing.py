@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
 from schemas.records.dlq import DeadLetterReason
+
+Digest = int | Callable[[], int]
+"""A digest of the book's levels, or a function computing it (called only to tell a repeat of
+the last accepted book from a duplicate nonce, so most books never pay for it)."""
+
+
+def _value(digest: Digest | None) -> int | None:
+    return digest() if callable(digest) else digest
 
 
 @dataclass(slots=True)
@@ -20,10 +29,10 @@ class BookSequencer:
 
     contiguous: bool = False
     last: int | None = None
-    _last_digest: int | None = field(default=None, repr=False)
+    _last_digest: Digest | None = field(default=None, repr=False)
     _floor: int | None = field(default=None, repr=False)
 
-    def check(self, nonce: int | None, digest: int) -> DeadLetterReason | str | None:
+    def check(self, nonce: int | None, digest: Digest) -> DeadLetterReason | str | None:
         """None to accept, ``"unchanged"`` to drop silently, or the refusal reason.
 
         After a resync, stream updates at or below the snapshot's nonce are older than the
@@ -38,7 +47,9 @@ class BookSequencer:
             return None
         if nonce == self.last:
             return (
-                "unchanged" if digest == self._last_digest else DeadLetterReason.DUPLICATE_SEQUENCE
+                "unchanged"
+                if _value(digest) == _value(self._last_digest)
+                else DeadLetterReason.DUPLICATE_SEQUENCE
             )
         if nonce < self.last:
             return DeadLetterReason.OUT_OF_ORDER_SEQUENCE
@@ -48,11 +59,11 @@ class BookSequencer:
         self._accept(nonce, digest)
         return None
 
-    def reset(self, nonce: int | None, digest: int) -> None:
+    def reset(self, nonce: int | None, digest: Digest) -> None:
         """Start over from a fresh snapshot (after a gap or a reconnect)."""
         self._accept(nonce, digest)
         self._floor = nonce
 
-    def _accept(self, nonce: int | None, digest: int) -> None:
+    def _accept(self, nonce: int | None, digest: Digest) -> None:
         self.last = nonce
         self._last_digest = digest

@@ -58,6 +58,32 @@ def value_of(mantissa_: int, scale: int) -> Decimal:
     return Decimal(mantissa_) * _UNIT[scale] if scale <= MAX_SCALE else Decimal(mantissa_)
 
 
+_DIGITS: dict[Decimal, tuple[int, int] | None] = {}
+"""Memo: value -> (mantissa at its own places, places), None when not finite or beyond 18
+places. Prices and sizes repeat on a live stream; bounded by :data:`_DIGITS_MAX`."""
+_DIGITS_MAX = 200_000
+
+
+def _digits(value: Decimal) -> tuple[int, int] | None:
+    found = _DIGITS.get(value, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
+    if not value.is_finite():
+        entry = None
+    else:
+        p = places(value)
+        entry = (mantissa(value, p), p) if p <= MAX_SCALE else None
+    if len(_DIGITS) >= _DIGITS_MAX:
+        _DIGITS.clear()
+    _DIGITS[value] = entry
+    return entry
+
+
+def _column(digits: list[tuple[int, int]], scale: int) -> tuple[int, ...] | None:
+    out = tuple(m * 10 ** (scale - p) for m, p in digits)
+    return out if all(-INT64_MAX <= m <= INT64_MAX for m in out) else None
+
+
 def book_snapshot(
     *,
     envelope: Envelope,
@@ -66,11 +92,28 @@ def book_snapshot(
     bids: Sequence[PriceLevel],
     asks: Sequence[PriceLevel],
 ) -> BookSnapshot:
-    """A book snapshot of decimal levels, in fixed-point columns whenever they are exact."""
-    levels = (*bids, *asks)
-    price_scale = scale_for([lv.price for lv in levels])
-    size_scale = scale_for([lv.size_base for lv in levels])
-    if price_scale is None or size_scale is None:
+    """A book snapshot of (already valid) decimal levels, in fixed-point columns whenever they
+    are exact, else as decimal levels."""
+    prices = [_digits(lv.price) for lv in (*bids, *asks)]
+    sizes = [_digits(lv.size_base) for lv in (*bids, *asks)]
+    columns: dict[str, object] | None = None
+    if None not in prices and None not in sizes:
+        p_digits = [d for d in prices if d is not None]
+        s_digits = [d for d in sizes if d is not None]
+        ps = max((p for _m, p in p_digits), default=0)
+        ss = max((p for _m, p in s_digits), default=0)
+        price_col, size_col = _column(p_digits, ps), _column(s_digits, ss)
+        if price_col is not None and size_col is not None:
+            n = len(bids)
+            columns = {
+                "price_scale": ps,
+                "size_scale": ss,
+                "bid_prices": price_col[:n],
+                "bid_sizes": size_col[:n],
+                "ask_prices": price_col[n:],
+                "ask_sizes": size_col[n:],
+            }
+    if columns is None:
         return BookSnapshot(
             envelope=envelope,
             instrument=instrument,
@@ -78,16 +121,15 @@ def book_snapshot(
             bids=tuple(bids),
             asks=tuple(asks),
         )
-    return BookSnapshot(
-        envelope=envelope,
-        instrument=instrument,
-        depth=depth,
-        price_scale=price_scale,
-        size_scale=size_scale,
-        bid_prices=tuple(mantissa(lv.price, price_scale) for lv in bids),
-        bid_sizes=tuple(mantissa(lv.size_base, size_scale) for lv in bids),
-        ask_prices=tuple(mantissa(lv.price, price_scale) for lv in asks),
-        ask_sizes=tuple(mantissa(lv.size_base, size_scale) for lv in asks),
+    return BookSnapshot.trusted(
+        {
+            "envelope": envelope,
+            "instrument": instrument,
+            "depth": depth,
+            "bids": (),
+            "asks": (),
+            **columns,
+        }
     )
 
 

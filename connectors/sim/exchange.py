@@ -190,7 +190,8 @@ class SimExchange(Exchange):  # type: ignore[misc]
         A caller more than ``BOOK_HISTORY`` updates behind, or coming out of a stall, gets the
         latest update (its nonce jumps: a gap, as on a real stream).
         """
-        await self.load_markets()
+        if self.markets is None:
+            await self.load_markets()
         spec = self._spec(symbol)
         history = self.world.model.book_history[(self.id, spec.symbol)]
         last = self._seen_book.get(spec.symbol)
@@ -225,7 +226,8 @@ class SimExchange(Exchange):  # type: ignore[misc]
         params: dict[str, Any] | None = None,
     ) -> list[Struct]:
         """Trades newer than the last ones this caller received."""
-        await self.load_markets()
+        if self.markets is None:
+            await self.load_markets()
         spec = self._spec(symbol)
         ticks = self.world.model.trades[(self.id, spec.symbol)]
         last = self._seen_trade.get(spec.symbol, 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from connectors.sim import books
@@ -34,13 +35,26 @@ def book(
     return ob
 
 
+def _newer(ticks: Iterable[TradeTick], after_id: int) -> Iterable[TradeTick]:
+    """The ticks with an id above ``after_id``, in order. Ids increase along a market's tape, so
+    a watcher (who asks for the last few of up to ``TRADES_KEPT``) reads them from the end."""
+    if not after_id or not isinstance(ticks, Sequence):
+        return [t for t in ticks if t.id > after_id]
+    newer: list[TradeTick] = []
+    for i in range(len(ticks) - 1, -1, -1):
+        tick = ticks[i]
+        if tick.id <= after_id:
+            break
+        newer.append(tick)
+    newer.reverse()
+    return newer
+
+
 def trades(
     spec: MarketSpec, ticks: Iterable[TradeTick], after_id: int, skew_ms: int, emitted: Counter[str]
 ) -> list[Struct]:
     out: list[Struct] = []
-    for t in ticks:
-        if t.id <= after_id:
-            continue
+    for t in _newer(ticks, after_id):
         tr = structures.trade(
             id=str(t.id), symbol=spec.symbol, ts=t.ts + skew_ms, side=t.side, price=t.price,
             amount=t.amount, cost=t.amount * spec.contract_size * t.price,

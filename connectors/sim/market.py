@@ -107,12 +107,24 @@ class _Pair:
     regime_until: int = 0
 
 
+_MIX_START = 0x9E3779B97F4A7C15
+_MIX_MULTIPLIER = 0xBF58476D1CE4E5B9
+
+
+def _mix_step(x: int, v: int) -> int:
+    x = (x ^ (v & MASK64)) * _MIX_MULTIPLIER & MASK64
+    return x ^ (x >> 31)
+
+
 def _mix(*values: int) -> int:
-    """A deterministic 64-bit hash of integers (splitmix-style), independent of PYTHONHASHSEED."""
-    x = 0x9E3779B97F4A7C15
+    """A deterministic 64-bit hash of integers (splitmix-style), independent of PYTHONHASHSEED.
+
+    ``_mix(a, b, c) == _mix_step(_mix(a, b), c)``: a caller hashing many values under one
+    prefix keeps the prefix's state and pays for the last step only.
+    """
+    x = _MIX_START
     for v in values:
-        x = (x ^ (v & MASK64)) * 0xBF58476D1CE4E5B9 & MASK64
-        x ^= x >> 31
+        x = _mix_step(x, v)
     return x
 
 
@@ -171,6 +183,7 @@ class MarketModel:
                 self.funding[key].rate = self._funding_rate(m, self.funding[key], m.venue)
                 self.funding[key].snapshot_next_ts = self.funding[key].next_funding_ts
         self._trade_ids: dict[tuple[str, str], int] = dict.fromkeys(self.books, 0)
+        self._noise_prefix = [_mix(seed, i) for i in range(len(self.markets))]
         self.injected: Counter[str] = Counter()  # "channel:kind" -> updates malformed in the feed
 
     # ---- reading -----------------------------------------------------------------------------
@@ -254,7 +267,7 @@ class MarketModel:
         book.seq += 1
         book.ts = now
         book.mid = self.mid(m)
-        book.noise_seed = _mix(self.seed, i, book.seq)
+        book.noise_seed = _mix_step(self._noise_prefix[i], book.seq)  # _mix(seed, i, seq)
         kind = self._malformed("book", self.scenario.malformed.book_kinds)
         book.malformed = kind
         if kind == "duplicated_nonce":

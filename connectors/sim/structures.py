@@ -13,23 +13,27 @@ from connectors.sim.scenario import MarketSpec
 from connectors.sim.scenario import VenueSpec
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_second_cache: dict[int, str] = {}
+_day_cache: dict[int, str] = {}
 
 Struct = dict[str, Any]
 
 
 def iso8601(ms: int | None) -> str | None:
-    """Same output as ``ccxt.Exchange.iso8601`` (``2026-01-01T00:00:00.000Z``), cached per sec."""
+    """Same output as ``ccxt.Exchange.iso8601`` (``2026-01-01T00:00:00.000Z``); the date is
+    cached per day, the time of day is plain arithmetic (sim time moves a second per step)."""
     if ms is None or ms < 0:
         return None
-    sec, milli = divmod(ms, 1000)
-    prefix = _second_cache.get(sec)
-    if prefix is None:
-        if len(_second_cache) > 4096:
-            _second_cache.clear()
-        prefix = (_EPOCH + dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_cache[sec] = prefix
-    return f"{prefix}.{milli:03d}Z"
+    day, rest = divmod(ms, 86_400_000)
+    date = _day_cache.get(day)
+    if date is None:
+        if len(_day_cache) > 4096:
+            _day_cache.clear()
+        date = (_EPOCH + dt.timedelta(days=day)).strftime("%Y-%m-%d")
+        _day_cache[day] = date
+    sec, milli = divmod(rest, 1000)
+    minutes, second = divmod(sec, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def interval_string(interval_ms: int) -> str:

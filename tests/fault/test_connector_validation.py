@@ -3,9 +3,11 @@
 Guards, in the order a ccxt order book meets them in :func:`connectors.normalize.to_book_snapshot`:
 
 1. ``Context.decimal`` refuses a non-finite number while parsing (``NAN_OR_INFINITE``);
-2. :func:`processors.books.validate_book` (imported into ``connectors.normalize``) refuses an
-   empty, non-finite, non-positive, unsorted or crossed book (``CROSSED_BOOK``, ...);
-3. behind both, the schema's ``AvroDecimal`` refuses NaN when the record is built.
+2. :func:`connectors.normalize.book_fault` (the checks of :func:`processors.books.validate_book`
+   on the parsed numbers) refuses an empty, non-finite, non-positive, unsorted or crossed book
+   (``CROSSED_BOOK``, ...);
+3. behind both, building the record applies the schema's decimal check (``fit_decimal``), which
+   refuses NaN.
 
 Oracle: what the feed emits, read from its sink: each bad book appears once in ``dlq.md`` with
 its reason and its raw bytes, never on ``md.book``, and the feed keeps running.
@@ -20,13 +22,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 
 from connectors import normalize
 from connectors.normalize import Context
 from connectors.normalize import raw_json
 from connectors.venue import InvalidPayload
-from processors.units import Book
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records.dlq import DeadLetterReason as R
@@ -45,12 +45,12 @@ NAN_BID = book(BTC, 101, bid=NAN)
 
 
 def no_book_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Planted fault: the connector publishes books without ``validate_book``."""
+    """Planted fault: the connector publishes books without ``book_fault``."""
 
-    def accept(book: Book) -> Book:
-        return book
+    def accept(bids: object, asks: object) -> None:
+        del bids, asks
 
-    monkeypatch.setattr(normalize, "validate_book", accept)
+    monkeypatch.setattr(normalize, "book_fault", accept)
 
 
 def no_finite_number_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,5 +108,5 @@ async def test_twin_without_both_nan_guards_a_nan_price_is_not_dead_lettered(
     no_finite_number_check(monkeypatch)
     # The schema still refuses NaN, but as a crash of the book stream (and so of the feed),
     # not as a dead letter with a reason: the oracle's "the feed keeps running" fails.
-    with pytest.raises(ValidationError, match="finite"):
+    with pytest.raises(ValueError, match="finite"):
         await feed_books([book(BTC, 100), NAN_BID, book(BTC, 102)], items=3)

@@ -1,20 +1,34 @@
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from connectors import normalize
 from connectors.config import ValidationBounds
 from connectors.instruments import to_instrument
+from connectors.normalize import EVENT_ID_NAMESPACE
+from connectors.normalize import content_identity
+from connectors.normalize import event_id
 from connectors.normalize import parse_interval_ms
+from connectors.normalize import raw_json
 from connectors.normalize import to_book_snapshot
 from connectors.normalize import to_funding_rate_update
 from connectors.normalize import to_trade
+from connectors.normalize import uuid5_text
 from connectors.venue import InvalidPayload
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records.dlq import DeadLetterReason as R
+from schemas.records.md import BookSnapshot
+from schemas.topics import MD_BOOK
+from schemas.topics import MD_FUNDING
+from schemas.topics import MD_TRADE
 from tests.unit.connectors.scripted import INF
 from tests.unit.connectors.scripted import NAN
 from tests.unit.connectors.scripted import NOW_MS
@@ -108,3 +122,98 @@ def test_event_ids_are_deterministic() -> None:
     c = to_trade(trade(PERP.symbol, "2"), PERP, NOW_MS, BOUNDS)
     assert a.envelope.event_id == b.envelope.event_id != c.envelope.event_id
     assert a.size_base == Decimal("0.005")
+
+
+# ---------------------------------------------------------------- event ids and lazy raw JSON
+
+_PART = st.text(st.characters(blacklist_characters="|"), max_size=12)
+_IDENTITY = st.one_of(
+    st.integers(min_value=0).map(lambda n: f"nonce:{n}"),
+    st.integers(min_value=0).map(lambda n: f"ts:{n}"),
+    st.text(max_size=16).map(lambda t: f"trade:{t}"),
+    st.binary(max_size=8).map(content_identity),
+)
+_KEYS = st.tuples(st.sampled_from([MD_BOOK, MD_TRADE, MD_FUNDING]), _PART, _PART, _IDENTITY)
+
+
+@given(_KEYS, _KEYS)
+def test_event_ids_are_equal_exactly_when_identities_are(
+    a: tuple[str, str, str, str], b: tuple[str, str, str, str]
+) -> None:
+    assert (event_id(*a) == event_id(*b)) is (a == b)
+    assert event_id(*a) == event_id(*a)  # deterministic: a redelivery gets the same id
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",))))
+def test_uuid5_text_is_uuid5(name: str) -> None:
+    assert uuid5_text(name) == str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+def test_book_ids_come_from_nonce_then_venue_time_then_content() -> None:
+    snap = to_book_snapshot(book(PERP.symbol, 7), PERP, 5, NOW_MS, BOUNDS)
+    assert snap.envelope.event_id == event_id(MD_BOOK, "x", PERP.symbol, "nonce:7")
+    again = to_book_snapshot(book(PERP.symbol, 7), PERP, 5, NOW_MS + 9, BOUNDS)
+    assert again.envelope.event_id == snap.envelope.event_id  # ingest time plays no part
+    timed = to_book_snapshot(book(PERP.symbol, None), PERP, 5, NOW_MS, BOUNDS)
+    assert timed.envelope.event_id == event_id(MD_BOOK, "x", PERP.symbol, f"ts:{NOW_MS - 100}")
+    bare = book(PERP.symbol, None, timestamp=None)
+    untimed = to_book_snapshot(bare, PERP, 5, NOW_MS, BOUNDS)
+    digest = content_identity(raw_json(bare))
+    assert untimed.envelope.event_id == event_id(MD_BOOK, "x", PERP.symbol, digest)
+
+
+def test_trade_and_funding_ids() -> None:
+    t = to_trade(trade(PERP.symbol, "42"), PERP, NOW_MS, BOUNDS)
+    assert t.envelope.event_id == event_id(MD_TRADE, "x", PERP.symbol, "trade:42")
+    f = to_funding_rate_update(funding(PERP.symbol), PERP, NOW_MS, BOUNDS)
+    identity = f"ts:{NOW_MS - 50}|next:{NOW_MS + 3_600_000}"
+    assert f.envelope.event_id == event_id(MD_FUNDING, "x", PERP.symbol, identity)
+
+
+def test_good_payloads_are_never_serialized_nor_hashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object) -> Any:
+        raise AssertionError("a good payload was serialized or hashed")
+
+    monkeypatch.setattr(normalize, "raw_json", forbidden)
+    monkeypatch.setattr(normalize, "content_identity", forbidden)
+    for _ in range(2):  # the general path, then the shortcut for known numbers
+        to_book_snapshot(book(PERP.symbol, 3), PERP, 5, NOW_MS, BOUNDS)
+        to_trade(trade(PERP.symbol, "1"), PERP, NOW_MS, BOUNDS)
+        to_funding_rate_update(funding(PERP.symbol), PERP, NOW_MS, BOUNDS)
+
+
+def test_the_shortcut_and_the_general_path_build_equal_books() -> None:
+    payload = book(PERP.symbol, 11, bid=99.7, ask=100.3)
+    first = to_book_snapshot(payload, PERP, 5, NOW_MS, BOUNDS)  # may learn the numbers
+    second = to_book_snapshot(payload, PERP, 5, NOW_MS, BOUNDS)  # known numbers: shortcut
+    validated = BookSnapshot.model_validate(second.model_dump())
+    assert first == second == validated
+    assert [lv.price for lv in bid_levels(second)] == [Decimal("99.7"), Decimal("99.5")]
+
+
+def test_a_refusal_carries_the_raw_payload() -> None:
+    payload = book(PERP.symbol, 1, bid=100.5)  # crossed
+    with pytest.raises(InvalidPayload) as info:
+        to_book_snapshot(payload, PERP, 5, NOW_MS, BOUNDS)
+    assert info.value.raw == raw_json(payload)
+
+
+@pytest.mark.parametrize("contract", ["1", "1.0", "0.01", "0.010"])
+def test_the_shortcut_sizes_equal_the_general_path(contract: str) -> None:
+    """Equal contract sizes with other exponents (``1`` and ``1.0``) give the same sizes."""
+    ins = dataclasses.replace(PERP, contract_size_base=Decimal(contract))
+    books = [to_book_snapshot(book(PERP.symbol, 5), ins, 5, NOW_MS, BOUNDS) for _ in range(2)]
+    assert books[0] == books[1]  # the second took the shortcut
+    assert [lv.size_base for lv in bid_levels(books[1])] == [
+        Decimal("1.5") * Decimal(contract),
+        Decimal("2.0") * Decimal(contract),
+    ]
+
+
+@given(st.floats(min_value=1e-30, max_value=1e25, allow_nan=False, allow_infinity=False))
+def test_learnt_numbers_are_the_decimal_of_the_float_text(value: float) -> None:
+    learnt = normalize._learn(value)
+    if learnt is not None:
+        number = Decimal(str(value))
+        assert learnt == (number, number.as_tuple().exponent)
+        assert str(learnt[0]) == str(number)
