@@ -24,10 +24,10 @@ from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
-from fundingflow.errors import InvalidEvent
 from processors.books import validate_book
 from processors.units import Book
 from processors.units import BookLevel
+from schemas.errors import InvalidEvent
 from schemas.fixed_point import book_snapshot
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
@@ -52,14 +52,6 @@ from schemas.topics import MD_TRADE
 EVENT_ID_NAMESPACE = uuid.UUID("5d2f0c8e-6a43-4f4e-9a59-2f1f6c0f3b7e")
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_BOOK_REASONS = {
-    "book_empty": R.EMPTY_BOOK,
-    "book_nonfinite": R.NAN_OR_INFINITE,
-    "book_nonpositive_price": R.NON_POSITIVE_PRICE,
-    "book_nonpositive_size": R.NON_POSITIVE_SIZE,
-    "book_crossed": R.CROSSED_BOOK,
-    "book_unsorted": R.MALFORMED_PAYLOAD,
-}
 
 
 def raw_json(structure: Any) -> bytes:
@@ -221,7 +213,7 @@ def to_book_snapshot(
     try:
         validate_book(Book(bids, asks, event_time_ms, nonce))
     except InvalidEvent as e:
-        raise ctx.refuse(_BOOK_REASONS.get(e.reason, R.MALFORMED_PAYLOAD), e.detail) from None
+        raise ctx.refuse(e.reason, e.detail) from None
     size = instrument.contract_size_base
     return book_snapshot(
         envelope=ctx.envelope(event_time_ms, nonce),
