@@ -40,9 +40,9 @@ from connectors.venue import Rejected
 from connectors.venue import TradeItem
 from connectors.venues import VenueProfile
 from connectors.venues import profile_for
-from fundingflow.errors import InvalidEvent
-from fundingflow.errors import VenueTransient
 from processors.funding import derive_interval_ms
+from schemas.errors import InvalidEvent
+from schemas.errors import VenueTransient
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
 from schemas.records.common import OrderType

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 import ccxt.async_support as ccxt
 
-from fundingflow.errors import OutcomeUnknown
-from fundingflow.errors import VenueError
-from fundingflow.errors import VenueRejected
-from fundingflow.errors import VenueTransient
+from schemas.errors import OutcomeUnknown
+from schemas.errors import VenueError
+from schemas.errors import VenueRejected
+from schemas.errors import VenueTransient
 
 T = TypeVar("T")
 

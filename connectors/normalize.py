@@ -67,6 +67,7 @@ from schemas.records.common import OrderType
 from schemas.records.common import PositionSide
 from schemas.records.common import PriceLevel
 from schemas.records.common import Side
+from schemas.records.dlq import DeadLetterReason
 from schemas.records.dlq import DeadLetterReason as R
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderStatus
@@ -89,14 +90,6 @@ EVENT_ID_NAMESPACE = uuid.UUID("5d2f0c8e-6a43-4f4e-9a59-2f1f6c0f3b7e")
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_BOOK_REASONS = {
-    "book_empty": R.EMPTY_BOOK,
-    "book_nonfinite": R.NAN_OR_INFINITE,
-    "book_nonpositive_price": R.NON_POSITIVE_PRICE,
-    "book_nonpositive_size": R.NON_POSITIVE_SIZE,
-    "book_crossed": R.CROSSED_BOOK,
-    "book_unsorted": R.MALFORMED_PAYLOAD,
-}
 _NUMBERS: dict[float, tuple[Decimal, int]] = {}
 """Memo of ``Decimal(str(x))`` for finite positive floats within decimal(38, 18): value and
 exponent. Venue prices sit on a tick grid and sizes on a lot grid, so most levels hit it."""
@@ -347,34 +340,32 @@ def _levels(side: object, name: str, depth: int, ctx: Context) -> list[Level]:
     return levels
 
 
-def book_fault(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[str, str] | None:
+def book_fault(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[DeadLetterReason, str] | None:
     """:func:`processors.books.validate_book` on parsed levels: None for a valid book, else its
-    ``(reason code, detail)`` (codes mapped to dead-letter reasons by ``_BOOK_REASONS``).
-
-    Codes: ``book_empty``, ``book_nonfinite``, ``book_nonpositive_price``,
-    ``book_nonpositive_size``, ``book_unsorted`` (bids not strictly descending or asks not
-    strictly ascending), ``book_crossed`` (best bid >= best ask; a locked book counts).
+    ``(dead-letter reason, detail)``: EMPTY_BOOK, NAN_OR_INFINITE, NON_POSITIVE_PRICE,
+    NON_POSITIVE_SIZE, MALFORMED_PAYLOAD (bids not strictly descending or asks not strictly
+    ascending), CROSSED_BOOK (best bid >= best ask; a locked book counts).
     """
     if not bids:
-        return "book_empty", "the bids side has no level"
+        return R.EMPTY_BOOK, "the bids side has no level"
     if not asks:
-        return "book_empty", "the asks side has no level"
+        return R.EMPTY_BOOK, "the asks side has no level"
     for name, levels, descending in (("bids", bids, True), ("asks", asks, False)):
         previous: Decimal | None = None
         for i, (price, size, _) in enumerate(levels):
             if not (price.is_finite() and size.is_finite()):
-                return "book_nonfinite", f"{name}[{i}] is {price} x {size}"
+                return R.NAN_OR_INFINITE, f"{name}[{i}] is {price} x {size}"
             if price <= 0:
-                return "book_nonpositive_price", f"{name}[{i}] price is {price}"
+                return R.NON_POSITIVE_PRICE, f"{name}[{i}] price is {price}"
             if size <= 0:
-                return "book_nonpositive_size", f"{name}[{i}] size is {size}"
+                return R.NON_POSITIVE_SIZE, f"{name}[{i}] size is {size}"
             if previous is not None and (price >= previous if descending else price <= previous):
                 order = "descending" if descending else "ascending"
                 detail = f"{name} must be strictly {order}: level {i} at {price} after {previous}"
-                return "book_unsorted", detail
+                return R.MALFORMED_PAYLOAD, detail
             previous = price
     if bids[0][0] >= asks[0][0]:
-        return "book_crossed", f"best bid {bids[0][0]} >= best ask {asks[0][0]}"
+        return R.CROSSED_BOOK, f"best bid {bids[0][0]} >= best ask {asks[0][0]}"
     return None
 
 
@@ -571,7 +562,7 @@ def to_book_snapshot(
     nonce = ctx.integer(raw_nonce, "nonce", required=False)
     fault = book_fault(bids, asks)
     if fault is not None:
-        raise ctx.refuse(_BOOK_REASONS.get(fault[0], R.MALFORMED_PAYLOAD), fault[1])
+        raise ctx.refuse(*fault)
     return book_snapshot(
         envelope=ctx.trusted_envelope(
             event_time_ms, _book_identity(ctx, nonce, stamp, event_time_ms), nonce

@@ -16,9 +16,9 @@ from confluent_kafka import Message
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from fundingflow.errors import FundingflowError
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
+from schemas.errors import FundingflowError
 from schemas.registry import ConfluentRegistry
 from schemas.registry import SchemaRegistry
 from schemas.subjects import subject_schema_str

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Protocol
 from typing import runtime_checkable
 
-from fundingflow.errors import InvalidEvent
+from schemas.errors import InvalidEvent
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
 from schemas.records.common import InstrumentRef
@@ -36,7 +36,7 @@ from schemas.records.md import Trade
 class InvalidPayload(InvalidEvent):
     """A venue payload refused by normalization or validation.
 
-    ``reason`` is a :class:`DeadLetterReason` symbol; ``raw`` the JSON bytes of the ccxt
+    ``reason`` is the :class:`DeadLetterReason`; ``raw`` the JSON bytes of the ccxt
     structure including ``info``; ``topic`` the topic the event would have gone to.
     """
 
@@ -51,8 +51,7 @@ class InvalidPayload(InvalidEvent):
         topic: str = "",
         event_time_ms: int | None = None,
     ) -> None:
-        super().__init__(reason.value, detail, raw)
-        self.dead_letter_reason = reason
+        super().__init__(reason, detail, raw)
         self.exchange = exchange
         self.symbol = symbol
         self.topic = topic
@@ -60,7 +59,7 @@ class InvalidPayload(InvalidEvent):
 
     def rejected(self) -> Rejected:
         return Rejected(
-            reason=self.dead_letter_reason,
+            reason=self.reason,
             detail=self.detail,
             raw=self.raw,
             exchange=self.exchange,

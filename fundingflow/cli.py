@@ -20,8 +20,8 @@ from fundingflow.commands import schemas as schemas_commands
 from fundingflow.commands import stack as stack_commands
 from fundingflow.commands import streams as streams_commands
 from fundingflow.commands import topics as topics_commands
-from fundingflow.errors import ConfigError
-from fundingflow.errors import FundingflowError
+from schemas.errors import ConfigError
+from schemas.errors import FundingflowError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

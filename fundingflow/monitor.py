@@ -10,7 +10,7 @@ from confluent_kafka import Consumer
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition
 
-from fundingflow.errors import StackError
+from schemas.errors import StackError
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from pydantic_settings import SettingsConfigDict
 from pydantic_settings import TomlConfigSettingsSource
 
 from connectors.config import ConnectorSettings
-from fundingflow.errors import ConfigError
+from schemas.errors import ConfigError
 from streams.config import StreamsSettings
 
 LOOPBACK = "127.0.0.1"

@@ -13,10 +13,10 @@ from confluent_kafka import KafkaError
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition
 
-from fundingflow.errors import InvalidEvent
-from fundingflow.errors import StackError
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
+from schemas.errors import InvalidEvent
+from schemas.errors import StackError
 from schemas.registry import ConfluentRegistry
 
 

@@ -12,7 +12,7 @@ from confluent_kafka.admin import ConfigResource
 from confluent_kafka.admin import NewTopic
 from confluent_kafka.admin import ResourceType
 
-from fundingflow.errors import StackError
+from schemas.errors import StackError
 
 TIMEOUT_S = 15.0
 

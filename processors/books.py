@@ -13,13 +13,14 @@ from decimal import ROUND_DOWN
 from decimal import Decimal
 from decimal import localcontext
 
-from fundingflow.errors import InvalidEvent
 from processors.units import BPS
 from processors.units import ONE
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import Side
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 
 
 def _check_levels(levels: Sequence[BookLevel], name: str, descending: bool) -> None:
@@ -27,36 +28,42 @@ def _check_levels(levels: Sequence[BookLevel], name: str, descending: bool) -> N
     for i, level in enumerate(levels):
         if not (level.price.is_finite() and level.size_base.is_finite()):
             detail = f"{name}[{i}] is {level.price} x {level.size_base}"
-            raise InvalidEvent("book_nonfinite", detail)
+            raise InvalidEvent(DeadLetterReason.NAN_OR_INFINITE, detail)
         if level.price <= 0:
-            raise InvalidEvent("book_nonpositive_price", f"{name}[{i}] price is {level.price}")
+            raise InvalidEvent(
+                DeadLetterReason.NON_POSITIVE_PRICE, f"{name}[{i}] price is {level.price}"
+            )
         if level.size_base <= 0:
-            raise InvalidEvent("book_nonpositive_size", f"{name}[{i}] size is {level.size_base}")
+            raise InvalidEvent(
+                DeadLetterReason.NON_POSITIVE_SIZE, f"{name}[{i}] size is {level.size_base}"
+            )
         if previous is not None and (
             level.price >= previous if descending else level.price <= previous
         ):
             order = "descending" if descending else "ascending"
             raise InvalidEvent(
-                "book_unsorted",
+                DeadLetterReason.MALFORMED_PAYLOAD,
                 f"{name} must be strictly {order}: level {i} at {level.price} after {previous}",
             )
         previous = level.price
 
 
 def validate_book(book: Book) -> Book:
-    """Return ``book`` unchanged or raise :class:`InvalidEvent` with a stable reason code.
+    """Return ``book`` unchanged or raise :class:`InvalidEvent` with its dead-letter reason.
 
-    Codes: ``book_empty`` (a side has no level), ``book_nonfinite``, ``book_nonpositive_price``,
-    ``book_nonpositive_size``, ``book_unsorted`` (bids not strictly descending or asks not
-    strictly ascending), ``book_crossed`` (best bid >= best ask; a locked book counts as crossed).
+    Reasons: ``EMPTY_BOOK`` (a side has no level), ``NAN_OR_INFINITE``, ``NON_POSITIVE_PRICE``,
+    ``NON_POSITIVE_SIZE``, ``MALFORMED_PAYLOAD`` (bids not strictly descending or asks not
+    strictly ascending), ``CROSSED_BOOK`` (best bid >= best ask; a locked book counts as crossed).
     """
     for name, levels in (("bids", book.bids), ("asks", book.asks)):
         if not levels:
-            raise InvalidEvent("book_empty", f"the {name} side has no level")
+            raise InvalidEvent(DeadLetterReason.EMPTY_BOOK, f"the {name} side has no level")
     _check_levels(book.bids, "bids", descending=True)
     _check_levels(book.asks, "asks", descending=False)
     if book.best_bid >= book.best_ask:
-        raise InvalidEvent("book_crossed", f"best bid {book.best_bid} >= best ask {book.best_ask}")
+        raise InvalidEvent(
+            DeadLetterReason.CROSSED_BOOK, f"best bid {book.best_bid} >= best ask {book.best_ask}"
+        )
     return book
 
 
@@ -109,7 +116,7 @@ def walk_levels(
     else:
         raise ValueError("give exactly one of size_base or notional_quote")
     if not levels:
-        raise InvalidEvent("book_empty", f"no level to take for a {side} order")
+        raise InvalidEvent(DeadLetterReason.EMPTY_BOOK, f"no level to take for a {side} order")
     if remaining < 0:
         raise ValueError(f"expected a non-negative amount, was {remaining}")
     base = ZERO

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING
 from decimal import Decimal
 
-from fundingflow.errors import FundingflowError
 from processors.books import walk_book
 from processors.funding import LegFundingCash
 from processors.funding import break_even_ms
@@ -49,6 +48,7 @@ from processors.units import InstrumentState
 from processors.units import Liquidity
 from processors.units import PositionSide
 from processors.units import bps_of
+from schemas.errors import FundingflowError
 
 
 class InsufficientDepth(FundingflowError):  # noqa: N818 - names the condition

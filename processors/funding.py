@@ -17,12 +17,13 @@ from dataclasses import replace
 from decimal import ROUND_CEILING
 from decimal import Decimal
 
-from fundingflow.errors import InvalidEvent
 from processors.units import ONE
 from processors.units import ZERO
 from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import PositionSide
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 
 #: EWMA smoothing of realized rates: ``estimate = alpha * realized + (1 - alpha) * estimate``.
 #: 0.3 gives a half-life of ~1.9 settlements (ln 0.5 / ln 0.7), quick enough to follow the
@@ -277,18 +278,20 @@ def derive_interval_ms(
     """
     if len(funding_times_ms) < 2:
         raise InvalidEvent(
-            "funding_interval_unknown",
+            DeadLetterReason.MISSING_FUNDING_INTERVAL,
             f"need two funding timestamps to derive an interval, got {len(funding_times_ms)}",
         )
     gaps = [b - a for a, b in itertools.pairwise(funding_times_ms)]
     if any(g <= 0 for g in gaps):
         raise InvalidEvent(
-            "funding_times_unordered", f"expected increasing funding timestamps, got gaps {gaps}"
+            DeadLetterReason.OUT_OF_ORDER_SEQUENCE,
+            f"expected increasing funding timestamps, got gaps {gaps}",
         )
     smallest = min(gaps[-window:])
     interval = (smallest + granularity_ms // 2) // granularity_ms * granularity_ms
     if interval <= 0:
         raise InvalidEvent(
-            "funding_interval_unknown", f"gap of {smallest} ms is below {granularity_ms} ms"
+            DeadLetterReason.MISSING_FUNDING_INTERVAL,
+            f"gap of {smallest} ms is below {granularity_ms} ms",
         )
     return interval

@@ -17,10 +17,11 @@ from dataclasses import field
 from dataclasses import replace
 from decimal import Decimal
 
-from fundingflow.errors import InvalidEvent
 from processors.units import ZERO
 from processors.units import InstrumentKey
 from processors.units import Side
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,13 @@ class Position:
 
 def apply_fill(position: Position, fill: Fill) -> Position:
     if fill.qty_base <= 0 or fill.price <= 0:
+        reason = (
+            DeadLetterReason.NON_POSITIVE_SIZE
+            if fill.qty_base <= 0
+            else DeadLetterReason.NON_POSITIVE_PRICE
+        )
         raise InvalidEvent(
-            "fill_invalid", f"expected positive qty and price, got {fill.qty_base} @ {fill.price}"
+            reason, f"expected positive qty and price, got {fill.qty_base} @ {fill.price}"
         )
     delta = fill.qty_base if fill.side is Side.BUY else -fill.qty_base
     qty, avg = position.qty_base, position.avg_price
@@ -147,7 +153,9 @@ class Ledger:
             if p.qty_base == 0:
                 continue
             if key not in marks:
-                raise InvalidEvent("mark_missing", f"no mark price for open position {key}")
+                raise InvalidEvent(
+                    DeadLetterReason.MISSING_MARK_PRICE, f"no mark price for open position {key}"
+                )
             total += p.unrealized_quote(marks[key])
         return total
 

@@ -19,7 +19,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from fundingflow.errors import InvalidEvent
 from processors.metrics import Incident
 from processors.opportunities import Opportunity
 from processors.sizing import Limits
@@ -29,6 +28,8 @@ from processors.sizing import SizingLeg
 from processors.sizing import size_caps
 from processors.units import ZERO
 from processors.units import persistable
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import LONG_MAX
 
 
@@ -73,19 +74,27 @@ def apply_control(state: ControlState, command: ControlCommand) -> ControlState:
     if isinstance(command, ReleaseKillSwitch):
         return replace(state, kill_switch=False, kill_reason=None, last_command_ms=command.at_ms)
     if command.name not in _LIMIT_NAMES:
-        raise InvalidEvent("unknown_limit", f"no limit named {command.name!r}")
+        raise InvalidEvent(DeadLetterReason.UNKNOWN_LIMIT, f"no limit named {command.name!r}")
     if command.value < 0 or not command.value.is_finite():
-        raise InvalidEvent("invalid_limit", f"{command.name} cannot be {command.value}")
+        raise InvalidEvent(
+            DeadLetterReason.INVALID_LIMIT, f"{command.name} cannot be {command.value}"
+        )
     try:  # the control state is persisted: its limits are fitted to decimal(38, 18)
         value: Decimal | int = persistable(command.value)
     except ValueError as e:
-        raise InvalidEvent("invalid_limit", f"{command.name} cannot be {command.value}") from e
+        raise InvalidEvent(
+            DeadLetterReason.INVALID_LIMIT, f"{command.name} cannot be {command.value}"
+        ) from e
     if command.name in _INT_LIMITS:
         if command.value != command.value.to_integral_value():
-            raise InvalidEvent("invalid_limit", f"{command.name} must be whole, was {value}")
+            raise InvalidEvent(
+                DeadLetterReason.INVALID_LIMIT, f"{command.name} must be whole, was {value}"
+            )
         value = int(command.value)
         if value > LONG_MAX:
-            raise InvalidEvent("invalid_limit", f"{command.name} cannot be {command.value}")
+            raise InvalidEvent(
+                DeadLetterReason.INVALID_LIMIT, f"{command.name} cannot be {command.value}"
+            )
     change: dict[str, Any] = {command.name: value}
     limits = replace(state.limits, **change)
     return replace(state, limits=limits, last_command_ms=command.at_ms)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fundingflow.errors import InvalidEvent
 from processors.costs import CostBreakdown
 from processors.costs import CostComponents
 from processors.detection import Candidate
@@ -34,7 +33,9 @@ from processors.sizing import Limits
 from processors.spreads import FundingDifferential
 from processors.units import InstrumentKey
 from processors.units import MarketKind
+from schemas.errors import InvalidEvent
 from schemas.records import state as wire
+from schemas.records.dlq import DeadLetterReason
 
 ExposureLegs = tuple[tuple[InstrumentKey, Decimal, Decimal], ...]
 """Per leg of an approved opportunity: (instrument, notional quote, margin quote)."""
@@ -44,7 +45,9 @@ _UNKNOWN = "UNKNOWN"
 
 def _known(symbol: str, what: str) -> str:
     if symbol == _UNKNOWN:
-        raise InvalidEvent("WRONG_SCHEMA", f"{what} written by a newer schema: {symbol}")
+        raise InvalidEvent(
+            DeadLetterReason.WRONG_SCHEMA, f"{what} written by a newer schema: {symbol}"
+        )
     return symbol
 
 

@@ -20,7 +20,8 @@ from decimal import Decimal
 from typing import TypeVar
 from typing import cast
 
-from fundingflow.errors import InvalidEvent
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import wire_decimal
 
 MS_PER_HOUR = 3_600_000
@@ -103,11 +104,13 @@ class FundingRate:
     def __post_init__(self) -> None:
         if self.interval_ms <= 0:
             raise InvalidEvent(
-                "funding_interval_invalid",
+                DeadLetterReason.MISSING_FUNDING_INTERVAL,
                 f"expected a positive funding interval, was {self.interval_ms} ms",
             )
         if not self.rate.is_finite():
-            raise InvalidEvent("funding_rate_nonfinite", f"expected a finite rate, was {self.rate}")
+            raise InvalidEvent(
+                DeadLetterReason.NAN_OR_INFINITE, f"expected a finite rate, was {self.rate}"
+            )
 
     @property
     def interval_hours(self) -> Decimal:
@@ -134,7 +137,8 @@ class FundingRate:
         growth = ONE + self.rate
         if growth <= 0:
             raise InvalidEvent(
-                "funding_rate_invalid", f"cannot compound a rate of {self.rate} (1 + rate <= 0)"
+                DeadLetterReason.FUNDING_RATE_OUT_OF_BOUNDS,
+                f"cannot compound a rate of {self.rate} (1 + rate <= 0)",
             )
         periods = self.periods_per_year
         if periods == periods.to_integral_value():
@@ -203,9 +207,12 @@ class FundingSchedule:
 
     def __post_init__(self) -> None:
         if not (self.mark_price.is_finite() and self.mark_price > 0):
-            raise InvalidEvent(
-                "mark_price_invalid", f"expected a positive mark price, was {self.mark_price}"
+            reason = (
+                DeadLetterReason.NON_POSITIVE_PRICE
+                if self.mark_price.is_finite()
+                else DeadLetterReason.NAN_OR_INFINITE
             )
+            raise InvalidEvent(reason, f"expected a positive mark price, was {self.mark_price}")
 
 
 @dataclass(frozen=True, slots=True)

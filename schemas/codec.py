@@ -24,6 +24,7 @@ from schemas.errors import DecodeError
 from schemas.errors import EncodeError
 from schemas.errors import SchemaLookupError
 from schemas.records import RECORDS_BY_AVRO_NAME
+from schemas.records.dlq import DeadLetterReason
 from schemas.registry import SchemaRegistry
 from schemas.subjects import subject_schema
 from schemas.topics import by_name
@@ -84,7 +85,8 @@ class Codec:
         writer = self._writers.get(topic) or self._writer_for(topic)
         if type(record) not in writer.accepts:
             raise EncodeError(
-                "WRONG_SCHEMA", f"topic {topic} does not carry {type(record).__name__}"
+                DeadLetterReason.WRONG_SCHEMA,
+                f"topic {topic} does not carry {type(record).__name__}",
             )
         datum: Any = record.to_avro()
         if writer.union:
@@ -95,15 +97,19 @@ class Codec:
             fastavro.schemaless_writer(buffer, writer.schema, datum)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as e:
             detail = f"cannot encode {type(record).__name__} for {topic}: {e}"
-            raise EncodeError("PROCESSING_ERROR", detail) from e
+            raise EncodeError(DeadLetterReason.PROCESSING_ERROR, detail) from e
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> AvroRecord:
         """The record in ``data``, read with the current schema of its type."""
         if len(data) < HEADER_SIZE:
-            raise DecodeError("UNDECODABLE", f"expected at least 5 bytes, was {len(data)}", data)
+            raise DecodeError(
+                DeadLetterReason.UNDECODABLE, f"expected at least 5 bytes, was {len(data)}", data
+            )
         if data[0] != MAGIC_BYTE:
-            raise DecodeError("BAD_MAGIC_BYTE", f"expected magic byte 0, was {data[0]}", data)
+            raise DecodeError(
+                DeadLetterReason.BAD_MAGIC_BYTE, f"expected magic byte 0, was {data[0]}", data
+            )
         schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
         reader = self._readers.get(schema_id) or self._reader_for(schema_id, data)
         buffer = BytesIO(data)
@@ -119,10 +125,12 @@ class Codec:
             record = reader.build(datum)
         except Exception as e:  # untrusted bytes: any failure at all is bad input
             detail = f"Avro body of schema id {schema_id} does not decode: {type(e).__name__}: {e}"
-            raise DecodeError("UNDECODABLE", detail[:500], data) from e
+            raise DecodeError(DeadLetterReason.UNDECODABLE, detail[:500], data) from e
         if buffer.tell() != len(data):
             extra = len(data) - buffer.tell()
-            raise DecodeError("UNDECODABLE", f"{extra} bytes left after the Avro body", data)
+            raise DecodeError(
+                DeadLetterReason.UNDECODABLE, f"{extra} bytes left after the Avro body", data
+            )
         return record
 
     def decode_as(self, data: bytes, record_type: type[R]) -> R:
@@ -130,7 +138,7 @@ class Codec:
         record = self.decode(data)
         if not isinstance(record, record_type):
             detail = f"expected {record_type.__name__}, was {type(record).__name__}"
-            raise DecodeError("WRONG_SCHEMA", detail, data)
+            raise DecodeError(DeadLetterReason.WRONG_SCHEMA, detail, data)
         return record
 
     def decode_for_topic(self, data: bytes, topic: str) -> AvroRecord:
@@ -138,14 +146,14 @@ class Codec:
         record = self.decode(data)
         if type(record) not in by_name(topic).value_records:
             detail = f"topic {topic} does not carry {type(record).__name__}"
-            raise DecodeError("WRONG_SCHEMA", detail, data)
+            raise DecodeError(DeadLetterReason.WRONG_SCHEMA, detail, data)
         return record
 
     def _writer_for(self, topic: str) -> _Writer:
         try:
             spec = by_name(topic)
         except KeyError as e:
-            raise EncodeError("WRONG_SCHEMA", f"unknown topic {topic!r}") from e
+            raise EncodeError(DeadLetterReason.WRONG_SCHEMA, f"unknown topic {topic!r}") from e
         schema = subject_schema(spec)
         schema_str = json.dumps(schema, separators=(",", ":"))
         schema_id = self._registry.register(spec.subject, schema_str)
@@ -161,13 +169,15 @@ class Codec:
         try:
             schema_str = self._registry.schema_by_id(schema_id)
         except SchemaLookupError as e:
-            raise DecodeError("UNKNOWN_SCHEMA_ID", f"unknown schema id {schema_id}", data) from e
+            raise DecodeError(
+                DeadLetterReason.UNKNOWN_SCHEMA_ID, f"unknown schema id {schema_id}", data
+            ) from e
         try:
             writer = json.loads(schema_str)
             reader = self._reader(writer, fastavro.parse_schema(writer))
         except (ValueError, KeyError, TypeError, fastavro.schema.SchemaParseException) as e:
             detail = f"schema id {schema_id} is not one of our records: {e}"
-            raise DecodeError("WRONG_SCHEMA", detail, data) from e
+            raise DecodeError(DeadLetterReason.WRONG_SCHEMA, detail, data) from e
         self._readers[schema_id] = reader
         return reader
 

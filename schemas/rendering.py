@@ -9,8 +9,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from fundingflow.errors import InvalidEvent
 from schemas.avro_record import AvroRecord
+from schemas.errors import InvalidEvent
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 

@@ -20,6 +20,7 @@ from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
+from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.ops import ControlCommand
@@ -78,7 +79,9 @@ def apply_market_batch(
         try:
             record = decode(raw)
             if not isinstance(record, BookSnapshot | FundingRateUpdate):
-                raise DecodeError("WRONG_SCHEMA", f"not market data: {record.AVRO_NAME}")
+                raise DecodeError(
+                    DeadLetterReason.WRONG_SCHEMA, f"not market data: {record.AVRO_NAME}"
+                )
             applied = reducer.apply(record)
         except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
             out.refused.append(Refusal(source_at(batch, i), raw, e, batch.timestamps_ms[i]))
@@ -115,7 +118,9 @@ def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) 
         try:
             record = codec.decode(raw)
             if not isinstance(record, Opportunity | ControlCommand):
-                raise DecodeError("WRONG_SCHEMA", f"not a risk input: {record.AVRO_NAME}")
+                raise DecodeError(
+                    DeadLetterReason.WRONG_SCHEMA, f"not a risk input: {record.AVRO_NAME}"
+                )
             changed, decision = reducer.apply(record)
         except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
             out.refused.append(Refusal(source_at(batch, i), raw, e, batch.timestamps_ms[i]))

@@ -25,10 +25,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fundingflow.errors import InvalidEvent
 from processors.units import InstrumentKey
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
+from schemas.errors import InvalidEvent
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry

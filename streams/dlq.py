@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fundingflow.errors import InvalidEvent
 from processors.records import derived_id
+from schemas.errors import InvalidEvent
 from schemas.records.common import Envelope
 from schemas.records.dlq import DeadLetter
 from schemas.records.dlq import DeadLetterHeader
@@ -17,7 +17,6 @@ H_TOPIC = "ff-source-topic"
 H_PARTITION = "ff-source-partition"
 H_OFFSET = "ff-source-offset"
 _OWN = {H_TOPIC, H_PARTITION, H_OFFSET}
-_REASONS = {r.value for r in DeadLetterReason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +48,8 @@ def source_of(
 
 
 def reason_of(error: BaseException) -> DeadLetterReason:
-    if isinstance(error, InvalidEvent) and error.reason in _REASONS:
-        return DeadLetterReason(error.reason)
-    if isinstance(error, InvalidEvent):
-        return DeadLetterReason.MALFORMED_PAYLOAD
-    return DeadLetterReason.PROCESSING_ERROR
+    """The refusal's own reason; any other failure is a processing error."""
+    return error.reason if isinstance(error, InvalidEvent) else DeadLetterReason.PROCESSING_ERROR
 
 
 def dead_letter(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from fundingflow.errors import FundingflowError
+from schemas.errors import FundingflowError
 from streams.config import StreamsSettings
 
 TABLES: dict[str, str] = {"md_latest": "md-latest", "lifecycle": "lifecycle", "risk": "risk"}

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 
-from fundingflow.errors import InvalidEvent
 from processors import records as mapping
 from processors.detection import detect
 from processors.opportunities import OpportunityBook
@@ -55,6 +54,7 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 from processors.units import persistable
+from schemas.errors import InvalidEvent
 from schemas.fixed_point import Touch
 from schemas.fixed_point import same_touch
 from schemas.fixed_point import touch
@@ -63,6 +63,7 @@ from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
 from schemas.records.common import Envelope
+from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.ops import ControlCommand
@@ -112,24 +113,26 @@ def check_book(record: BookSnapshot) -> Touch:
     publishing); returns the touch."""
     top = touch(record)
     if top is None:
-        raise InvalidEvent("EMPTY_BOOK", f"{record_key(record)}: a side has no level")
+        raise InvalidEvent(
+            DeadLetterReason.EMPTY_BOOK, f"{record_key(record)}: a side has no level"
+        )
     bid, bid_size, ask, ask_size, ps, ss = top
     if bid <= 0 or ask <= 0:
         detail = f"touch {value_of(bid, ps)} / {value_of(ask, ps)}"
-        raise InvalidEvent("NON_POSITIVE_PRICE", detail)
+        raise InvalidEvent(DeadLetterReason.NON_POSITIVE_PRICE, detail)
     if bid_size <= 0 or ask_size <= 0:
         detail = f"touch size {value_of(bid_size, ss)} / {value_of(ask_size, ss)}"
-        raise InvalidEvent("NON_POSITIVE_SIZE", detail)
+        raise InvalidEvent(DeadLetterReason.NON_POSITIVE_SIZE, detail)
     if bid >= ask:
         detail = f"best bid {value_of(bid, ps)} >= best ask {value_of(ask, ps)}"
-        raise InvalidEvent("CROSSED_BOOK", detail)
+        raise InvalidEvent(DeadLetterReason.CROSSED_BOOK, detail)
     return top
 
 
 def check_funding(record: FundingRateUpdate) -> None:
     if record.funding_interval_ms <= 0:
         detail = f"expected a positive interval, was {record.funding_interval_ms} ms"
-        raise InvalidEvent("MISSING_FUNDING_INTERVAL", detail)
+        raise InvalidEvent(DeadLetterReason.MISSING_FUNDING_INTERVAL, detail)
 
 
 def _changed(record: MarketRecord, stored: MarketRecord | None) -> bool:

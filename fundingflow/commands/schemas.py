@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from fundingflow.errors import FundingflowError
 from fundingflow.output import err_console
 from fundingflow.output import print_json
 from fundingflow.output import print_table
 from fundingflow.settings import load_settings
+from schemas.errors import FundingflowError
 
 app = typer.Typer(help="Avro schemas: generated records, registry subjects, compatibility.")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]

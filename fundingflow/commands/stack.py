@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from fundingflow.errors import StackError
 from fundingflow.log import configure_logging
 from fundingflow.output import err_console
 from fundingflow.output import print_json
@@ -18,6 +17,7 @@ from fundingflow.stack import processes
 from fundingflow.stack.manager import ServiceStatus
 from fundingflow.stack.manager import Stack
 from fundingflow.stack.manager import ensure_home
+from schemas.errors import StackError
 
 app = typer.Typer(help="Run Kafka, the schema registry, PostgreSQL and QuestDB locally.")
 

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from fundingflow.errors import FundingflowError
 from fundingflow.output import err_console
 from fundingflow.output import print_json
 from fundingflow.output import print_table
 from fundingflow.settings import load_settings
 from fundingflow.settings import worker_settings
+from schemas.errors import FundingflowError
 
 app = typer.Typer()
 state_app = typer.Typer(help="Table state of the worker, and its offline replay.")

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from fundingflow import topics_admin
-from fundingflow.errors import ConfigError
 from fundingflow.output import print_json
 from fundingflow.output import print_table
 from fundingflow.settings import load_settings
+from schemas.errors import ConfigError
 
 app = typer.Typer(help="Topics of the catalogue (schemas/topics.py) on the broker.")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]

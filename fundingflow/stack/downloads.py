@@ -7,7 +7,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from fundingflow.errors import StackError
+from schemas.errors import StackError
 
 POM = Path(__file__).with_name("kafka-pom.xml")
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fundingflow.errors import StackError
 from fundingflow.settings import Settings
 from fundingflow.stack import processes
 from fundingflow.stack.services import SERVICES
@@ -18,6 +17,7 @@ from fundingflow.stack.services import Health
 from fundingflow.stack.services import Service
 from fundingflow.stack.services import by_name
 from fundingflow.stack.services import external_home
+from schemas.errors import StackError
 
 Progress = Callable[[str, str], None]
 

@@ -23,9 +23,9 @@ from dataclasses import field
 from pathlib import Path
 from typing import Protocol
 
-from fundingflow.errors import StackError
 from fundingflow.settings import Settings
 from fundingflow.stack import downloads
+from schemas.errors import StackError
 
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
 EXTERNAL_ROOT = Path("/var/lib/fundingflow")

@@ -45,12 +45,12 @@ from connectors.feed import run_feed
 from connectors.instruments import select
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
-from fundingflow.errors import InvalidEvent
 from processors.books import validate_book
 from processors.units import Book
 from processors.units import BookLevel
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
+from schemas.errors import InvalidEvent
 from schemas.records.common import Envelope
 from schemas.records.common import PriceLevel
 from schemas.records.common import Side

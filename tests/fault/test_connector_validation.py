@@ -63,7 +63,7 @@ def no_finite_number_check(monkeypatch: pytest.MonkeyPatch) -> None:
         try:
             return original(self, value, name, required=required)
         except InvalidPayload as e:
-            if e.dead_letter_reason is not R.NAN_OR_INFINITE:
+            if e.reason is not R.NAN_OR_INFINITE:
                 raise
             return Decimal(str(value))
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fundingflow.errors import StackError
 from fundingflow.settings import Settings
 from fundingflow.settings import StackSettings
 from fundingflow.stack.manager import Stack
+from schemas.errors import StackError
 from tests.services import Endpoints
 
 pytestmark = pytest.mark.integration

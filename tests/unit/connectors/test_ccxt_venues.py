@@ -15,8 +15,8 @@ from connectors.instruments import pairs
 from connectors.instruments import select
 from connectors.venue import InvalidPayload
 from connectors.venue import Rejected
-from fundingflow.errors import OutcomeUnknown
-from fundingflow.errors import VenueRejected
+from schemas.errors import OutcomeUnknown
+from schemas.errors import VenueRejected
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records.common import MarketType
@@ -205,4 +205,4 @@ async def test_unknown_symbol_is_refused() -> None:
     await v.close()
     with pytest.raises(InvalidPayload) as info:
         v.instrument("NOPE/USDT")
-    assert info.value.dead_letter_reason is DeadLetterReason.UNKNOWN_SYMBOL
+    assert info.value.reason is DeadLetterReason.UNKNOWN_SYMBOL

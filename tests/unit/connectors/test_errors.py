@@ -4,9 +4,9 @@ import ccxt.async_support as ccxt
 import pytest
 
 from connectors.errors import map_ccxt_error
-from fundingflow.errors import OutcomeUnknown
-from fundingflow.errors import VenueRejected
-from fundingflow.errors import VenueTransient
+from schemas.errors import OutcomeUnknown
+from schemas.errors import VenueRejected
+from schemas.errors import VenueTransient
 
 CASES = [
     # (ccxt class, on a read, on an order submission)

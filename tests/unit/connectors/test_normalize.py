@@ -45,7 +45,7 @@ def refused(call: Any, *args: Any, **kw: Any) -> R:
     with pytest.raises(InvalidPayload) as info:
         call(*args, **kw)
     assert info.value.raw  # the ccxt structure, as JSON bytes
-    return info.value.dead_letter_reason
+    return info.value.reason
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fundingflow.errors import ConfigError
 from fundingflow.settings import load_settings
+from schemas.errors import ConfigError
 
 
 def test_defaults_are_loopback() -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from fundingflow.errors import StackError
 from fundingflow.settings import Settings
 from fundingflow.settings import StackSettings
 from fundingflow.stack import services
@@ -23,6 +22,7 @@ from fundingflow.stack.services import external_home
 from fundingflow.stack.services import make_postgres_root
 from fundingflow.stack.services import postgres_root
 from fundingflow.stack.services import user_can_enter
+from schemas.errors import StackError
 
 
 def _never(_path: Path, _user: str) -> bool:

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from processors.books import max_size_within_slippage
 from processors.books import validate_book
 from processors.books import walk_book
@@ -14,6 +13,8 @@ from processors.books import walk_levels
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import Side
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 
 D = Decimal
 
@@ -34,26 +35,26 @@ def test_valid_book_passes_unchanged() -> None:
 @pytest.mark.parametrize(
     ("bids", "asks", "reason"),
     [
-        ((), ASKS, "book_empty"),
-        (BIDS, (), "book_empty"),
-        (_levels(("101", "1")), ASKS, "book_crossed"),
-        (_levels(("100", "1")), ASKS, "book_crossed"),
-        (_levels(("0", "1")), ASKS, "book_nonpositive_price"),
-        (_levels(("-1", "1")), ASKS, "book_nonpositive_price"),
-        (_levels(("99", "0")), ASKS, "book_nonpositive_size"),
-        (_levels(("NaN", "1")), ASKS, "book_nonfinite"),
-        (_levels(("99", "Infinity")), ASKS, "book_nonfinite"),
-        (_levels(("98", "1"), ("99", "1")), ASKS, "book_unsorted"),
-        (BIDS, _levels(("101", "1"), ("100", "1")), "book_unsorted"),
-        (BIDS, _levels(("101", "1"), ("101", "1")), "book_unsorted"),
+        ((), ASKS, DeadLetterReason.EMPTY_BOOK),
+        (BIDS, (), DeadLetterReason.EMPTY_BOOK),
+        (_levels(("101", "1")), ASKS, DeadLetterReason.CROSSED_BOOK),
+        (_levels(("100", "1")), ASKS, DeadLetterReason.CROSSED_BOOK),
+        (_levels(("0", "1")), ASKS, DeadLetterReason.NON_POSITIVE_PRICE),
+        (_levels(("-1", "1")), ASKS, DeadLetterReason.NON_POSITIVE_PRICE),
+        (_levels(("99", "0")), ASKS, DeadLetterReason.NON_POSITIVE_SIZE),
+        (_levels(("NaN", "1")), ASKS, DeadLetterReason.NAN_OR_INFINITE),
+        (_levels(("99", "Infinity")), ASKS, DeadLetterReason.NAN_OR_INFINITE),
+        (_levels(("98", "1"), ("99", "1")), ASKS, DeadLetterReason.MALFORMED_PAYLOAD),
+        (BIDS, _levels(("101", "1"), ("100", "1")), DeadLetterReason.MALFORMED_PAYLOAD),
+        (BIDS, _levels(("101", "1"), ("101", "1")), DeadLetterReason.MALFORMED_PAYLOAD),
     ],
 )
 def test_invalid_books_raise_with_a_reason_code(
-    bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...], reason: str
+    bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...], reason: DeadLetterReason
 ) -> None:
     with pytest.raises(InvalidEvent) as err:
         validate_book(Book(bids=bids, asks=asks, ts_ms=0))
-    assert err.value.reason == reason
+    assert err.value.reason is reason
 
 
 def test_buy_walks_three_levels() -> None:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from processors import funding
 from processors.funding import FundingPredictor
 from processors.funding import RealizedFunding
@@ -22,6 +21,8 @@ from processors.funding import settlement_times
 from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import PositionSide
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason as R
 
 D = Decimal
 
@@ -62,7 +63,7 @@ def test_compounded_apr_with_non_integer_periods() -> None:
 def test_non_positive_interval_is_invalid(interval_ms: int) -> None:
     with pytest.raises(InvalidEvent) as err:
         FundingRate(D("0.0001"), interval_ms)
-    assert err.value.reason == "funding_interval_invalid"
+    assert err.value.reason is R.MISSING_FUNDING_INTERVAL
 
 
 def test_nan_rate_is_invalid() -> None:
@@ -167,7 +168,8 @@ def test_expected_funding_is_rate_times_mark_times_size() -> None:
 def test_non_positive_mark_is_invalid(mark: str) -> None:
     with pytest.raises(InvalidEvent) as err:
         FundingSchedule(FundingRate(D("0.0001"), 8 * H), 0, mark_price=D(mark))
-    assert err.value.reason == "mark_price_invalid"
+    expected = R.NAN_OR_INFINITE if mark == "NaN" else R.NON_POSITIVE_PRICE
+    assert err.value.reason is expected
 
 
 def test_predictor_is_empty_until_it_sees_a_rate() -> None:
@@ -235,7 +237,7 @@ def test_interval_tolerates_late_stamps() -> None:
 def test_unknown_interval_raises_never_defaults(times: list[int]) -> None:
     with pytest.raises(InvalidEvent) as err:
         derive_interval_ms(times)
-    assert err.value.reason in {"funding_interval_unknown", "funding_times_unordered"}
+    assert err.value.reason in {R.MISSING_FUNDING_INTERVAL, R.OUT_OF_ORDER_SEQUENCE}
 
 
 def test_next_settlement_far_ahead_is_kept() -> None:

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from processors.pnl import Fill
 from processors.pnl import Ledger
 from processors.pnl import Position
@@ -15,6 +14,7 @@ from processors.pnl import apply_fill
 from processors.pnl import funding_payment
 from processors.units import InstrumentKey
 from processors.units import Side
+from schemas.errors import InvalidEvent
 
 D = Decimal
 

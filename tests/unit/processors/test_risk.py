@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from processors.detection import DetectionConfig
 from processors.metrics import Incident
 from processors.opportunities import Opportunity
@@ -31,6 +30,8 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
+from schemas.errors import InvalidEvent
+from schemas.records.dlq import DeadLetterReason
 
 D = Decimal
 
@@ -129,15 +130,15 @@ def test_control_reducer_engages_releases_and_changes_limits() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
-        ("max_pizza", D(1), "unknown_limit"),
-        ("max_total_notional_quote", D(-1), "invalid_limit"),
-        ("max_concurrent", D("1.5"), "invalid_limit"),
+        ("max_pizza", D(1), DeadLetterReason.UNKNOWN_LIMIT),
+        ("max_total_notional_quote", D(-1), DeadLetterReason.INVALID_LIMIT),
+        ("max_concurrent", D("1.5"), DeadLetterReason.INVALID_LIMIT),
     ],
 )
-def test_bad_limit_commands_are_invalid(name: str, value: D, reason: str) -> None:
+def test_bad_limit_commands_are_invalid(name: str, value: D, reason: DeadLetterReason) -> None:
     with pytest.raises(InvalidEvent) as err:
         apply_control(ControlState(LIMITS), SetLimit(1, name, value))
-    assert err.value.reason == reason
+    assert err.value.reason is reason
 
 
 def test_incidents_trip_the_kill_switch() -> None:

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from schemas.avsc import schema_set
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.errors import EncodeError
+from schemas.errors import InvalidEvent
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType

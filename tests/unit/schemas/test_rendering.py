@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 from schemas.errors import DecodeError
+from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import FundingRateUpdate
 from schemas.rendering import decimal_text
 from schemas.rendering import render
@@ -22,7 +23,9 @@ def test_record_renders_to_one_line_and_json() -> None:
 
 
 def test_decode_error_renders_reason_and_raw() -> None:
-    line, as_json = render(DecodeError("BAD_MAGIC_BYTE", "expected magic byte 0, was 7", b"\x07x"))
+    line, as_json = render(
+        DecodeError(DeadLetterReason.BAD_MAGIC_BYTE, "expected magic byte 0, was 7", b"\x07x")
+    )
     assert line.startswith("!BAD_MAGIC_BYTE")
     assert as_json == {
         "error": "BAD_MAGIC_BYTE",

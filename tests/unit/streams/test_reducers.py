@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
+from schemas.errors import InvalidEvent
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.fixed_point import book_snapshot

@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from fundingflow.errors import InvalidEvent
 from processors.costs import CostBreakdown
 from processors.detection import Evaluation
 from processors.opportunities import Opportunity as BookOpportunity
 from processors.risk import ControlState
 from processors.sizing import Limits
 from schemas.codec import Codec
+from schemas.errors import InvalidEvent
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.md import BookSnapshot
@@ -235,7 +235,7 @@ def test_a_limit_change_is_kept_as_the_state_record_holds_it() -> None:
 def test_a_limit_the_state_record_cannot_hold_is_refused() -> None:
     reducer = RiskReducer(RiskSettings())
     for name, value in [("max_leverage", "1e20"), ("max_concurrent", "1e19")]:
-        with pytest.raises(InvalidEvent, match="invalid_limit"):
+        with pytest.raises(InvalidEvent, match="INVALID_LIMIT"):
             reducer.apply(syn.control(ControlAction.LIMIT_CHANGE, T, name=name, value=value))
 
 
