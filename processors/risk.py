@@ -38,6 +38,7 @@ from processors.sizing import SizingLeg
 from processors.sizing import size_caps
 from processors.units import BPS
 from processors.units import ZERO
+from processors.units import InstrumentKey
 from processors.units import MarketKind
 from processors.units import persistable
 from schemas.records.arb import Opportunity
@@ -125,16 +126,6 @@ def kill_switch_command(incidents: Sequence[Incident]) -> ControlCommand | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    opportunity_id: str
-    approved: bool
-    size_base: Decimal
-    reasons: tuple[RiskReason, ...]
-    caps: SizeCaps
-    at_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class RiskLeg:
     """One leg as the checks read it from the record."""
 
@@ -162,6 +153,30 @@ def risk_legs(record: Opportunity) -> tuple[RiskLeg, ...]:
         )
         for leg in record.legs
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    opportunity_id: str
+    approved: bool
+    size_base: Decimal
+    reasons: tuple[RiskReason, ...]
+    caps: SizeCaps
+    at_ms: int
+    legs: tuple[RiskLeg, ...]
+    """The legs as checked, long first."""
+
+    def exposure(self, max_leverage: Decimal) -> tuple[tuple[InstrumentKey, Decimal, Decimal], ...]:
+        """What an approval commits, per leg: (instrument, notional quote, margin quote).
+
+        Margin is the notional over ``max_leverage`` for a perp, the whole notional for spot.
+        """
+        out = []
+        for leg in self.legs:
+            notional = self.size_base * leg.sizing.price
+            lev = max_leverage if leg.sizing.kind is MarketKind.PERP else 1
+            out.append((leg.sizing.instrument, notional, notional / lev))
+        return tuple(out)
 
 
 def _reason(code: RiskReasonCode, detail: str) -> RiskReason:
@@ -207,6 +222,7 @@ def evaluate(
         reasons=tuple(reasons),
         caps=caps,
         at_ms=now_ms,
+        legs=legs,
     )
 
 

@@ -45,7 +45,6 @@ from processors.risk import ControlState
 from processors.risk import apply_control
 from processors.risk import decision_record
 from processors.risk import evaluate as risk_evaluate
-from processors.risk import risk_legs
 from processors.sizing import Portfolio
 from processors.snapshots import control_of
 from processors.snapshots import control_record
@@ -375,20 +374,8 @@ class RiskReducer:
         out = decision_record(decision, record, record.envelope.event_id)
         s.clock_ms = clock_ms  # the state moves only once the record is decided
         s.decided[oid] = out.decision_id
-        if decision.approved:
-            lev = s.control.limits.max_leverage
-            s.exposures[oid] = persistable(  # kept in the state: fitted to decimal(38, 18)
-                tuple(
-                    (
-                        leg.sizing.instrument,
-                        decision.size_base * leg.sizing.price,
-                        decision.size_base
-                        * leg.sizing.price
-                        / (lev if leg.sizing.kind is MarketKind.PERP else 1),
-                    )
-                    for leg in risk_legs(record)
-                )
-            )
+        if decision.approved:  # kept in the state: fitted to decimal(38, 18)
+            s.exposures[oid] = persistable(decision.exposure(s.control.limits.max_leverage))
         return True, out
 
 
