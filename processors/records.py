@@ -4,10 +4,10 @@ Pure and field by field, in both directions:
 
 - market data in: :func:`instrument_key`, :func:`market_kind`, :func:`book_of`,
   :func:`funding_of`, :func:`instrument_state`;
-- control in: :func:`control_command_of` (``ops.control`` -> risk reducer commands);
-- lifecycle out: :func:`opportunity_record` (costs by :func:`cost_record`), :func:`spread_records`;
-- risk in and out: :func:`risk_view` (an ``Opportunity`` record as the risk check reads it) and
-  :func:`decision_record`.
+- lifecycle out: :func:`opportunity_record` (costs by :func:`cost_record`), :func:`spread_records`.
+
+The risk check (:mod:`processors.risk`) needs no mapping: it reads the ``arb.opportunity`` and
+``ops.control`` records and writes ``risk.RiskReason`` records itself.
 
 Event ids of derived records are ``uuid5`` over their causes, so a replay writes the same ids.
 """
@@ -21,20 +21,13 @@ from decimal import Decimal
 from decimal import localcontext
 
 from processors.costs import CostBreakdown
-from processors.costs import CostComponents
 from processors.detection import Candidate
-from processors.detection import Evaluation
 from processors.detection import MarketView
 from processors.detection import OpportunityType
 from processors.opportunities import CloseReason
 from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
-from processors.risk import ControlCommand
-from processors.risk import Decision
-from processors.risk import EngageKillSwitch
-from processors.risk import ReleaseKillSwitch
-from processors.risk import SetLimit
 from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
 from processors.units import BPS
@@ -51,8 +44,6 @@ from processors.units import MarketKind
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records import arb
-from schemas.records import ops
-from schemas.records import risk
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
@@ -72,7 +63,6 @@ _TYPES = {
     OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
     OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
 }
-_OPP_TYPES = {v: k for k, v in _TYPES.items()}
 _LIFECYCLE = {
     EventKind.OPENED: arb.Lifecycle.OPENED,
     EventKind.UPDATED: arb.Lifecycle.UPDATED,
@@ -85,20 +75,6 @@ _CLOSE = {
     CloseReason.NO_LIQUIDITY: arb.CloseReason.EDGE_BELOW_THRESHOLD,
     CloseReason.EDGE_BELOW_EXIT: arb.CloseReason.EDGE_BELOW_THRESHOLD,
 }
-RISK_CODES: dict[str, risk.RiskReasonCode] = {
-    "KILL_SWITCH": risk.RiskReasonCode.KILL_SWITCH_ENGAGED,
-    "STALE_QUOTE": risk.RiskReasonCode.STALE_MARKET_DATA,
-    "MAX_CONCURRENT": risk.RiskReasonCode.CONCENTRATION_LIMIT,
-    "EDGE_NOT_POSITIVE": risk.RiskReasonCode.EDGE_BELOW_MINIMUM,
-    "DEPTH": risk.RiskReasonCode.INSUFFICIENT_LIQUIDITY,
-    "SYMBOL_LIMIT": risk.RiskReasonCode.MAX_POSITION_EXCEEDED,
-    "VENUE_LIMIT": risk.RiskReasonCode.MAX_NOTIONAL_EXCEEDED,
-    "ASSET_LIMIT": risk.RiskReasonCode.CONCENTRATION_LIMIT,
-    "TOTAL_LIMIT": risk.RiskReasonCode.MAX_NOTIONAL_EXCEEDED,
-    "BALANCE": risk.RiskReasonCode.INSUFFICIENT_BALANCE,
-}
-"""Processor check codes -> wire reason codes; the processor code also prefixes ``detail``
-(``[TOTAL_LIMIT] ...``) because the wire enum has no symbol for every check."""
 
 
 def derived_id(*parts: object) -> str:
@@ -146,21 +122,6 @@ def instrument_state(
     return InstrumentState(instrument_key(book.instrument), kind, book_of(book), fees, schedule)
 
 
-# ---- control in -------------------------------------------------------------------------------
-
-
-def control_command_of(record: ops.ControlCommand) -> ControlCommand | None:
-    """The risk reducer's command; None for actions the risk check does not act on."""
-    at_ms = record.envelope.event_time_ms
-    if record.action is ops.ControlAction.KILL_SWITCH_ENGAGE:
-        return EngageKillSwitch(at_ms, record.reason)
-    if record.action is ops.ControlAction.KILL_SWITCH_RELEASE:
-        return ReleaseKillSwitch(at_ms)
-    if record.action is ops.ControlAction.LIMIT_CHANGE and record.name and record.value:
-        return SetLimit(at_ms, record.name, Decimal(record.value))
-    return None
-
-
 # ---- lifecycle out ----------------------------------------------------------------------------
 
 
@@ -185,6 +146,7 @@ def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
                 fee_rate_bps=fee_bps,
                 funding_rate=rate.rate if rate is not None else None,
                 funding_interval_ms=rate.interval_ms if rate is not None else None,
+                quote_time_ms=ev.quote_ts_ms[i],
             )
         )
     return tuple(legs)
@@ -296,83 +258,3 @@ def spread_records(
             )
         )
     return out
-
-
-# ---- risk in and out --------------------------------------------------------------------------
-
-
-def _zero_costs(size: Decimal, notional: Decimal, horizon_ms: int) -> CostBreakdown:
-    nothing = CostComponents(ZERO, ZERO, ZERO, ZERO, ZERO, ZERO)
-    return CostBreakdown(
-        size, notional, horizon_ms, nothing, nothing, ZERO, ZERO, (), ZERO, None, None
-    )
-
-
-def risk_view(record: arb.Opportunity, quote_ts_ms: int) -> Opportunity:
-    """An ``arb.opportunity`` record as :func:`processors.risk.evaluate` reads it.
-
-    The check reads the id, the legs, their kinds and entry prices, the size, the sign of the
-    net edge and the quote times; the record carries no quote time per leg, so both legs take
-    ``quote_ts_ms`` (the record's event time). Cost details are not read and stay zero.
-    """
-    if len(record.legs) != 2:
-        raise ValueError(f"expected two legs, was {len(record.legs)}")
-    long, short = record.legs
-    kinds = tuple(_KINDS.get(leg.instrument.market_type, MarketKind.PERP) for leg in record.legs)
-    net_quote = record.net_edge_bps * record.max_notional_quote / BPS
-    zero = ZERO
-    evaluation = Evaluation(
-        size_base=record.max_size_base,
-        depth_size_base=record.max_size_base,
-        costs=_zero_costs(record.max_size_base, record.max_notional_quote, record.horizon_ms),
-        gross_edge_quote=record.gross_edge_bps * record.max_notional_quote / BPS,
-        gross_edge_bps=record.gross_edge_bps,
-        gross_edge_apr=zero,
-        net_edge_quote=net_quote,
-        net_edge_bps=record.net_edge_bps,
-        net_edge_apr=record.net_apr_bps / BPS,
-        mid_spread_bps=zero,
-        funding=None,
-        risk_score=record.risk_score,
-        urgency_ms=record.time_to_next_funding_ms,
-        quote_ts_ms=(quote_ts_ms, quote_ts_ms),
-        mids=(long.entry_price, short.entry_price),
-        kinds=(kinds[0], kinds[1]),
-    )
-    candidate = Candidate(
-        _OPP_TYPES.get(record.kind, OpportunityType.PERP_PERP),
-        instrument_key(long.instrument),
-        instrument_key(short.instrument),
-    )
-    at = record.envelope.event_time_ms
-    return Opportunity(record.opportunity_id, candidate, at, at, evaluation, 0)
-
-
-def decision_record(
-    decision: Decision, record: arb.Opportunity, causation_id: str
-) -> risk.RiskDecision:
-    """The ``risk.decision`` record of a verdict on ``record``."""
-    size = decision.size_base
-    price = max((leg.entry_price for leg in record.legs), default=ZERO)
-    reasons = tuple(
-        risk.RiskReason(
-            code=RISK_CODES.get(code, risk.RiskReasonCode.UNKNOWN), detail=f"[{code}] {detail}"
-        )
-        for code, detail in decision.reasons
-    )
-    return risk.RiskDecision(
-        envelope=Envelope(
-            event_id=derived_id("decision", decision.opportunity_id, causation_id),
-            event_time_ms=decision.at_ms,
-            ingest_time_ms=decision.at_ms,
-            correlation_id=decision.opportunity_id,
-            causation_id=causation_id,
-        ),
-        decision_id=derived_id("signal", decision.opportunity_id, decision.at_ms),
-        opportunity_id=decision.opportunity_id,
-        outcome=risk.RiskOutcome.APPROVED if decision.approved else risk.RiskOutcome.REJECTED,
-        reasons=reasons,
-        legs=record.legs,
-        approved_size_base=size,
-        approved_notional_quote=size * price,
-    )

@@ -23,6 +23,7 @@ from processors.units import ONE
 from processors.units import ZERO
 from processors.units import InstrumentKey
 from processors.units import MarketKind
+from schemas.records.risk import RiskReasonCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class SizingLeg:
 
 @dataclass(frozen=True, slots=True)
 class SizeCap:
-    code: str
+    code: RiskReasonCode
     detail: str
     cap_base: Decimal
 
@@ -77,7 +78,7 @@ class SizeCaps:
 
 
 def _headroom_caps(
-    code: str,
+    code: RiskReasonCode,
     legs: Sequence[SizingLeg],
     group: Callable[[InstrumentKey], str],
     exposure: Mapping[str, Decimal],
@@ -107,12 +108,22 @@ def size_caps(
 ) -> SizeCaps:
     """Every cap on the common base size of ``legs``, with the reason it exists."""
     exposures = portfolio.exposures_quote
-    caps = [SizeCap("DEPTH", "depth within the slippage bound", max(depth_size_base, ZERO))]
-    groups: tuple[tuple[str, Callable[[InstrumentKey], str], Decimal], ...] = (
-        ("SYMBOL_LIMIT", str, limits.max_symbol_notional_quote),
-        ("VENUE_LIMIT", lambda k: k.exchange, limits.max_venue_notional_quote),
-        ("ASSET_LIMIT", lambda k: k.base, limits.max_asset_notional_quote),
-        ("TOTAL_LIMIT", lambda _k: "total", limits.max_total_notional_quote),
+    caps = [
+        SizeCap(
+            RiskReasonCode.INSUFFICIENT_LIQUIDITY,
+            "depth within the slippage bound",
+            max(depth_size_base, ZERO),
+        )
+    ]
+    groups: tuple[tuple[RiskReasonCode, Callable[[InstrumentKey], str], Decimal], ...] = (
+        (RiskReasonCode.SYMBOL_LIMIT_EXCEEDED, str, limits.max_symbol_notional_quote),
+        (
+            RiskReasonCode.VENUE_LIMIT_EXCEEDED,
+            lambda k: k.exchange,
+            limits.max_venue_notional_quote,
+        ),
+        (RiskReasonCode.ASSET_LIMIT_EXCEEDED, lambda k: k.base, limits.max_asset_notional_quote),
+        (RiskReasonCode.TOTAL_LIMIT_EXCEEDED, lambda _k: "total", limits.max_total_notional_quote),
     )
     for code, group, limit in groups:
         caps.extend(_headroom_caps(code, legs, group, _grouped(exposures, group), limit))
@@ -123,6 +134,10 @@ def size_caps(
     for venue in sorted(margin):
         free = portfolio.available_balance_quote.get(venue, ZERO) * (ONE - limits.margin_buffer)
         caps.append(
-            SizeCap("BALANCE", f"{venue}: {free} quote usable", max(free / margin[venue], ZERO))
+            SizeCap(
+                RiskReasonCode.INSUFFICIENT_BALANCE,
+                f"{venue}: {free} quote usable",
+                max(free / margin[venue], ZERO),
+            )
         )
     return SizeCaps(tuple(caps))

@@ -42,6 +42,7 @@ from processors.opportunities import OpportunityBook
 from processors.opportunities import step
 from processors.risk import ControlState
 from processors.risk import apply_control
+from processors.risk import decision_record
 from processors.risk import evaluate as risk_evaluate
 from processors.sizing import Portfolio
 from processors.snapshots import control_of
@@ -341,9 +342,7 @@ class RiskReducer:
         order = (record.envelope.event_time_ms, record.envelope.event_id)
         if s.last_control is not None and order <= s.last_control:
             return False
-        command = mapping.control_command_of(record)
-        if command is not None:
-            s.control = apply_control(s.control, command)
+        s.control = apply_control(s.control, record)
         s.last_control = order
         s.clock_ms = max(s.clock_ms, record.envelope.event_time_ms)
         return True
@@ -373,25 +372,13 @@ class RiskReducer:
             return True, None
         if record.lifecycle is not Lifecycle.OPENED or oid in s.decided or oid in s.closed:
             return False, None
-        s.clock_ms = max(s.clock_ms, t)
-        view = mapping.risk_view(record, t)
-        decision = risk_evaluate(view, self._portfolio(), s.control, s.clock_ms)
-        out = mapping.decision_record(decision, record, record.envelope.event_id)
+        clock_ms = max(s.clock_ms, t)
+        decision = risk_evaluate(record, self._portfolio(), s.control, clock_ms)
+        out = decision_record(decision, record, record.envelope.event_id)
+        s.clock_ms = clock_ms  # the state moves only once the record is decided
         s.decided[oid] = out.decision_id
-        if decision.approved:
-            lev = s.control.limits.max_leverage
-            s.exposures[oid] = persistable(  # kept in the state: fitted to decimal(38, 18)
-                tuple(
-                    (
-                        mapping.instrument_key(leg.instrument),
-                        decision.size_base * price,
-                        decision.size_base * price / (lev if kind is MarketKind.PERP else 1),
-                    )
-                    for leg, price, kind in zip(
-                        record.legs, view.evaluation.mids, view.evaluation.kinds, strict=True
-                    )
-                )
-            )
+        if decision.approved:  # kept in the state: fitted to decimal(38, 18)
+            s.exposures[oid] = persistable(decision.exposure(s.control.limits.max_leverage))
         return True, out
 
 

@@ -60,6 +60,11 @@ class OpportunityLeg(AvroRecord):
     funding_interval_ms: Long | None = None
     """Funding interval of funding_rate in milliseconds; null for spot."""
 
+    quote_time_ms: Long | None = None
+    """Event time of the leg's book the entry price was read from, epoch milliseconds UTC; null on
+    records written before this field existed.
+    """
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "instrument": InstrumentRef.to_avro(self.instrument),
@@ -68,6 +73,7 @@ class OpportunityLeg(AvroRecord):
             "fee_rate_bps": self.fee_rate_bps,
             "funding_rate": self.funding_rate,
             "funding_interval_ms": self.funding_interval_ms,
+            "quote_time_ms": self.quote_time_ms,
         }
 
     @classmethod
@@ -80,6 +86,7 @@ class OpportunityLeg(AvroRecord):
                 "fee_rate_bps": datum["fee_rate_bps"],
                 "funding_rate": datum["funding_rate"],
                 "funding_interval_ms": datum["funding_interval_ms"],
+                "quote_time_ms": datum["quote_time_ms"],
             }
         )
 

@@ -24,7 +24,14 @@ class RiskOutcome(StrEnum):
 
 
 class RiskReasonCode(StrEnum):
-    """Machine-readable reason."""
+    """Machine-readable reason, one symbol per risk check: KILL_SWITCH_ENGAGED, STALE_MARKET_DATA
+    (a leg's quote older than max_quote_age_ms), MAX_CONCURRENT_EXCEEDED, EDGE_BELOW_MINIMUM
+    (net edge not positive), and the size caps INSUFFICIENT_LIQUIDITY (depth),
+    SYMBOL_LIMIT_EXCEEDED, VENUE_LIMIT_EXCEEDED, ASSET_LIMIT_EXCEEDED, TOTAL_LIMIT_EXCEEDED
+    (notional headroom) and INSUFFICIENT_BALANCE (margin). Decisions before these symbols
+    existed folded SYMBOL_LIMIT into MAX_POSITION_EXCEEDED, VENUE and TOTAL limits into
+    MAX_NOTIONAL_EXCEEDED, ASSET limit and MAX_CONCURRENT into CONCENTRATION_LIMIT.
+    """
 
     UNKNOWN = "UNKNOWN"
     KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"
@@ -40,6 +47,11 @@ class RiskReasonCode(StrEnum):
     RISK_SCORE_TOO_HIGH = "RISK_SCORE_TOO_HIGH"
     INSUFFICIENT_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
     DUPLICATE_SIGNAL = "DUPLICATE_SIGNAL"
+    SYMBOL_LIMIT_EXCEEDED = "SYMBOL_LIMIT_EXCEEDED"
+    VENUE_LIMIT_EXCEEDED = "VENUE_LIMIT_EXCEEDED"
+    ASSET_LIMIT_EXCEEDED = "ASSET_LIMIT_EXCEEDED"
+    TOTAL_LIMIT_EXCEEDED = "TOTAL_LIMIT_EXCEEDED"
+    MAX_CONCURRENT_EXCEEDED = "MAX_CONCURRENT_EXCEEDED"
 
 
 class RiskReason(AvroRecord):

@@ -19,6 +19,7 @@ from schemas.records.dlq import DeadLetterReason
 from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from schemas.records.risk import RiskReasonCode as Code
 from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import DLQ_MD
@@ -84,8 +85,8 @@ def _asset_of(decision: RiskDecision, seen: list[tuple[str, AvroRecord]]) -> str
     return decision.legs[0].instrument.symbol.partition("/")[0] if decision.legs else None
 
 
-def _codes(decision: RiskDecision) -> set[str]:
-    return {reason.detail.partition("]")[0].lstrip("[") for reason in decision.reasons}
+def _codes(decision: RiskDecision) -> set[Code]:
+    return {reason.code for reason in decision.reasons}
 
 
 def test_lifecycle_risk_decisions_and_dead_letters(pipeline: Pipeline) -> None:
@@ -99,13 +100,13 @@ def test_lifecycle_risk_decisions_and_dead_letters(pipeline: Pipeline) -> None:
 
     # each limit kind, one asset each: set the limit, open an opportunity, restore the limit
     cases = [
-        ("BBB", "KILL_SWITCH", None, None),
-        ("CCC", "SYMBOL_LIMIT", "max_symbol_notional_quote", "1"),
-        ("DDD", "VENUE_LIMIT", "max_venue_notional_quote", "1"),
-        ("EEE", "ASSET_LIMIT", "max_asset_notional_quote", "1"),
-        ("FFF", "TOTAL_LIMIT", "max_total_notional_quote", "1"),
-        ("GGG", "MAX_CONCURRENT", "max_concurrent", "1"),
-        ("HHH", "BALANCE", None, None),
+        ("BBB", Code.KILL_SWITCH_ENGAGED, None, None),
+        ("CCC", Code.SYMBOL_LIMIT_EXCEEDED, "max_symbol_notional_quote", "1"),
+        ("DDD", Code.VENUE_LIMIT_EXCEEDED, "max_venue_notional_quote", "1"),
+        ("EEE", Code.ASSET_LIMIT_EXCEEDED, "max_asset_notional_quote", "1"),
+        ("FFF", Code.TOTAL_LIMIT_EXCEEDED, "max_total_notional_quote", "1"),
+        ("GGG", Code.MAX_CONCURRENT_EXCEEDED, "max_concurrent", "1"),
+        ("HHH", Code.INSUFFICIENT_BALANCE, None, None),
     ]
     defaults = {
         "max_symbol_notional_quote": "50000",
@@ -117,18 +118,18 @@ def test_lifecycle_risk_decisions_and_dead_letters(pipeline: Pipeline) -> None:
     t = T0 + 1_000
     for asset, code, limit, value in cases:
         t += 1_000
-        if code == "KILL_SWITCH":
+        if code is Code.KILL_SWITCH_ENGAGED:
             p.publish(control(ControlAction.KILL_SWITCH_ENGAGE, t))
         elif limit is not None:
             p.publish(control(ControlAction.LIMIT_CHANGE, t, limit, value))
         time.sleep(0.3)  # let the control command reach the risk sequencer first
-        venues = (POOR, "ex-b") if code == "BALANCE" else ("ex-a", "ex-b")
+        venues = (POOR, "ex-b") if code is Code.INSUFFICIENT_BALANCE else ("ex-a", "ex-b")
         p.publish(divergence(asset, t + 10, *venues))
         decision = _decision_for(p, asset)
         assert decision.outcome is RiskOutcome.REJECTED, (asset, decision)
         assert code in _codes(decision), (code, decision.reasons)
         assert decision.approved_size_base == 0
-        if code == "KILL_SWITCH":
+        if code is Code.KILL_SWITCH_ENGAGED:
             p.publish(control(ControlAction.KILL_SWITCH_RELEASE, t + 20))
         elif limit is not None:
             p.publish(control(ControlAction.LIMIT_CHANGE, t + 20, limit, defaults[limit]))
@@ -138,7 +139,7 @@ def test_lifecycle_risk_decisions_and_dead_letters(pipeline: Pipeline) -> None:
     p.publish(control(ControlAction.PARAMETER_CHANGE, t + 3_600_000, "noop", "1"))
     time.sleep(0.3)
     p.publish(divergence("III", t))
-    assert "STALE_QUOTE" in _codes(_decision_for(p, "III"))
+    assert Code.STALE_MARKET_DATA in _codes(_decision_for(p, "III"))
 
     # AAA: an update (a book moves), then the funding converges and the opportunity closes
     p.publish([(MD_BOOK, syn.book("ex-a", "AAA/USDT:USDT", "100.01", T0 + 500, 2))])

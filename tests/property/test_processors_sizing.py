@@ -9,12 +9,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.costs import CostBreakdown
-from processors.costs import CostComponents
-from processors.detection import Candidate
-from processors.detection import Evaluation
-from processors.detection import OpportunityType
-from processors.opportunities import Opportunity
 from processors.risk import ControlState
 from processors.risk import evaluate
 from processors.sizing import Limits
@@ -23,6 +17,16 @@ from processors.sizing import SizingLeg
 from processors.sizing import size_caps
 from processors.units import InstrumentKey
 from processors.units import MarketKind
+from schemas.records.arb import CostBreakdown
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import Opportunity
+from schemas.records.arb import OpportunityLeg
+from schemas.records.arb import SpreadKind
+from schemas.records.common import Envelope
+from schemas.records.common import InstrumentRef
+from schemas.records.common import MarketType
+from schemas.records.common import Side
+from schemas.records.risk import RiskReasonCode as Code
 
 D = Decimal
 
@@ -93,27 +97,39 @@ def test_size_is_monotone_in_balance(p: D, depth: D, lim: Limits, pf: Portfolio,
 
 
 def _opportunity(p: D, size: D) -> Opportunity:
-    zero = CostComponents(*(D(0),) * 6)
-    costs = CostBreakdown(size, size * p, 1, zero, zero, D(0), D(0), (), D(0), None, None)
-    ev = Evaluation(
-        size_base=size,
-        depth_size_base=size,
-        costs=costs,
-        gross_edge_quote=D(1),
+    """An ``arb.opportunity`` record with a positive edge, both legs at ``p`` quoted at 0."""
+
+    def leg(key: InstrumentKey, market_type: MarketType, side: Side) -> OpportunityLeg:
+        ref = InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=market_type)
+        return OpportunityLeg(
+            instrument=ref, side=side, entry_price=p, fee_rate_bps=D(0), quote_time_ms=0
+        )
+
+    zero = D(0)
+    return Opportunity(
+        envelope=Envelope(event_id="e", event_time_ms=0, ingest_time_ms=0),
+        opportunity_id="id",
+        lifecycle=Lifecycle.OPENED,
+        kind=SpreadKind.SPOT_PERP,
+        base_asset="BTC",
+        legs=(leg(SPOT, MarketType.SPOT, Side.BUY), leg(PERP, MarketType.PERP, Side.SELL)),
         gross_edge_bps=D(1),
-        gross_edge_apr=D(1),
-        net_edge_quote=D(1),
         net_edge_bps=D(1),
-        net_edge_apr=D(1),
-        mid_spread_bps=D(0),
-        funding=None,
-        risk_score=D(0),
-        urgency_ms=None,
-        quote_ts_ms=(0, 0),
-        mids=(p, p),
-        kinds=(MarketKind.SPOT, MarketKind.PERP),
+        net_apr_bps=D(1),
+        horizon_ms=1,
+        costs=CostBreakdown(
+            entry_fees_quote=zero,
+            exit_fees_quote=zero,
+            slippage_quote=zero,
+            funding_over_horizon_quote=zero,
+            spread_cost_to_close_quote=zero,
+            total_cost_quote=zero,
+        ),
+        max_size_base=size,
+        max_notional_quote=size * p,
+        risk_score=zero,
+        time_to_next_funding_ms=0,
     )
-    return Opportunity("id", Candidate(OpportunityType.SPOT_PERP, SPOT, PERP), 0, 0, ev, 1)
 
 
 @given(
@@ -135,13 +151,14 @@ def test_rejection_lists_every_failing_limit(
     control = ControlState(lim, kill_switch=kill)
     now = lim.max_quote_age_ms + 1 if stale else 0
     decision = evaluate(_opportunity(p, D(1000)), pf, control, now)
-    codes = {code for code, _ in decision.reasons}
+    codes = {reason.code for reason in decision.reasons}
     expected = {
-        f.replace("max_", "").replace("_notional_quote", "").upper() + "_LIMIT" for f in zeroed
+        Code(f.replace("max_", "").replace("_notional_quote", "").upper() + "_LIMIT_EXCEEDED")
+        for f in zeroed
     }
-    expected |= {"KILL_SWITCH"} if kill else set()
-    expected |= {"STALE_QUOTE"} if stale else set()
-    expected |= {"BALANCE"} if broke else set()
+    expected |= {Code.KILL_SWITCH_ENGAGED} if kill else set()
+    expected |= {Code.STALE_MARKET_DATA} if stale else set()
+    expected |= {Code.INSUFFICIENT_BALANCE} if broke else set()
     assert codes == expected
     assert decision.approved == (not expected)
     assert (decision.size_base > 0) == decision.approved

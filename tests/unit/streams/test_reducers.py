@@ -18,6 +18,7 @@ from schemas.records.md import BookSnapshot
 from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from schemas.records.risk import RiskReasonCode as Code
 from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
@@ -144,8 +145,8 @@ def _opened(asset: str, long_venue: str = "ex-a", t: int = T) -> Opportunity:
     return opened
 
 
-def _codes(decision: RiskDecision) -> set[str]:
-    return {r.detail.partition("]")[0].lstrip("[") for r in decision.reasons}
+def _codes(decision: RiskDecision) -> set[Code]:
+    return {r.code for r in decision.reasons}
 
 
 def test_risk_approves_then_decides_once_and_releases_on_close() -> None:
@@ -166,23 +167,23 @@ def test_risk_approves_then_decides_once_and_releases_on_close() -> None:
 @pytest.mark.parametrize(
     ("code", "limit", "value", "venue"),
     [
-        ("SYMBOL_LIMIT", "max_symbol_notional_quote", "1", "ex-a"),
-        ("VENUE_LIMIT", "max_venue_notional_quote", "1", "ex-a"),
-        ("ASSET_LIMIT", "max_asset_notional_quote", "1", "ex-a"),
-        ("TOTAL_LIMIT", "max_total_notional_quote", "1", "ex-a"),
-        ("MAX_CONCURRENT", "max_concurrent", "0", "ex-a"),
-        ("DEPTH", "min_notional_quote", "1000000", "ex-a"),
-        ("BALANCE", None, None, "ex-poor"),
-        ("KILL_SWITCH", None, None, "ex-a"),
+        (Code.SYMBOL_LIMIT_EXCEEDED, "max_symbol_notional_quote", "1", "ex-a"),
+        (Code.VENUE_LIMIT_EXCEEDED, "max_venue_notional_quote", "1", "ex-a"),
+        (Code.ASSET_LIMIT_EXCEEDED, "max_asset_notional_quote", "1", "ex-a"),
+        (Code.TOTAL_LIMIT_EXCEEDED, "max_total_notional_quote", "1", "ex-a"),
+        (Code.MAX_CONCURRENT_EXCEEDED, "max_concurrent", "0", "ex-a"),
+        (Code.INSUFFICIENT_LIQUIDITY, "min_notional_quote", "1000000", "ex-a"),
+        (Code.INSUFFICIENT_BALANCE, None, None, "ex-poor"),
+        (Code.KILL_SWITCH_ENGAGED, None, None, "ex-a"),
     ],
 )
 def test_risk_rejects_each_limit_kind(
-    code: str, limit: str | None, value: str | None, venue: str
+    code: Code, limit: str | None, value: str | None, venue: str
 ) -> None:
     r = RiskReducer(RiskSettings(balances_quote={"ex-poor": Decimal(1)}))
     if limit is not None:
         r.apply(syn.control(ControlAction.LIMIT_CHANGE, T - 10, name=limit, value=value))
-    if code == "KILL_SWITCH":
+    if code is Code.KILL_SWITCH_ENGAGED:
         r.apply(syn.control(ControlAction.KILL_SWITCH_ENGAGE, T - 10))
     _, decision = r.apply(_opened("AAA", venue))
     assert decision is not None
@@ -196,7 +197,50 @@ def test_risk_rejects_a_stale_opportunity_by_the_event_clock() -> None:
     r.apply(syn.control(ControlAction.PARAMETER_CHANGE, T + 3_600_000, name="x", value="1"))
     _, decision = r.apply(_opened("AAA"))
     assert decision is not None
-    assert "STALE_QUOTE" in _codes(decision)
+    assert Code.STALE_MARKET_DATA in _codes(decision)
+
+
+def _opened_with_a_lagging_leg() -> Opportunity:
+    """OPENED at T + 4001, when ex-b's book arrives; ex-a's book is from T + 1 (4 s old)."""
+    m = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    records: list[MarketRecord] = [
+        syn.funding("ex-a", SYM, "0.0001", T, 1),
+        syn.funding("ex-b", SYM, "0.002", T, 1),
+        syn.book("ex-a", SYM, "100", T + 1, 1),
+        syn.book("ex-b", SYM, "100", T + 4_001, 1),
+    ]
+    (opened,) = opportunities(m, records)
+    assert opened.envelope.event_time_ms == T + 4_001
+    assert [leg.quote_time_ms for leg in opened.legs] == [T + 1, T + 4_001]
+    return opened
+
+
+@pytest.mark.parametrize(("clock", "stale"), [(T + 6_001, True), (T + 5_001, False)])
+def test_risk_measures_each_legs_quote_age_not_the_records(clock: int, stale: bool) -> None:
+    # the risk clock runs 2 s (1 s) past the record: the record is fresh, ex-a's quote is
+    # 6 s (5 s) old against max_quote_age_ms = 5 s
+    r = RiskReducer(RiskSettings())
+    assert r.state.control.limits.max_quote_age_ms == 5_000
+    r.apply(syn.control(ControlAction.PARAMETER_CHANGE, clock, name="x", value="1"))
+    _, decision = r.apply(_opened_with_a_lagging_leg())
+    assert decision is not None
+    if stale:
+        assert decision.outcome is RiskOutcome.REJECTED
+        assert [(c.code, c.detail) for c in decision.reasons] == [
+            (Code.STALE_MARKET_DATA, f"ex-a:{SYM} quote is 6000 ms old")
+        ]
+    else:
+        assert decision.outcome is RiskOutcome.APPROVED, decision.reasons
+
+
+def test_a_refused_opportunity_leaves_the_risk_state_as_it_was() -> None:
+    r = RiskReducer(RiskSettings())
+    opened = _opened("AAA")
+    one_leg = opened.model_copy(update={"legs": opened.legs[:1]})
+    before = r.state.to_record()
+    with pytest.raises(InvalidEvent):
+        r.apply(one_leg)
+    assert r.state.to_record() == before
 
 
 def test_control_commands_apply_once_in_order() -> None:
