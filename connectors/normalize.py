@@ -52,14 +52,16 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel
-
 from connectors.config import ValidationBounds
 from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
+from schemas.fixed_point import INT64_MAX
+from schemas.fixed_point import MAX_SCALE
 from schemas.fixed_point import book_snapshot
+from schemas.fixed_point import mantissa
+from schemas.fixed_point import places
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
 from schemas.records.common import Envelope
@@ -406,57 +408,70 @@ def _given(value: object) -> bool:
     return value is not None and value != ""
 
 
-# What ``AvroRecord.trusted`` does, as module constants for the book loop: a record without
-# validation (every value checked here), its pydantic slots set through their descriptors.
-_new = PriceLevel.__new__
-_set_dict = object.__setattr__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-_LEVEL_FIELDS = frozenset(PriceLevel.model_fields)
+_FIXED: dict[float, tuple[int, int]] = {}
+"""Memo: a known float -> its exact decimal as (mantissa, places), normalized (no trailing
+zero in the mantissa while places > 0), as :mod:`schemas.fixed_point` writes it."""
+_FIXED_BASES: dict[tuple[Any, ...], dict[float, tuple[int, int] | None]] = {}
+"""Per contract size: a known size float in contracts -> its size in base units as (mantissa,
+places); None when that takes more than 18 places (the general path decides)."""
 
 
-_BASES: dict[tuple[Any, ...], dict[float, Decimal]] = {}
-"""Per contract size (by its digits and exponent: ``Decimal("1") == Decimal("1.0")`` but their
-products print differently): a known size float in contracts → its size in base units."""
+_UNITS: dict[Decimal, tuple[tuple[int, int], dict[float, tuple[int, int] | None]]] = {}
+"""Per contract size: its (mantissa, places) and its table of :data:`_FIXED_BASES`."""
 
 
-def _learn_base(
-    size: float, contract: Decimal, contract_exponent: int, bases: dict[float, Decimal]
-) -> Decimal | None:
-    """``Decimal(str(size)) * contract`` when decimal(38, 18) holds it as is, remembered."""
-    known = _NUMBERS.get(size) or _learn(size)
+def _normalized(m: int, p: int) -> tuple[int, int]:
+    while p > 0 and m % 10 == 0:
+        m //= 10
+        p -= 1
+    return m, p
+
+
+def _fixed_of(value: float) -> tuple[int, int] | None:
+    """The float's venue text (``Decimal(str(x))``) as (mantissa, places), remembered."""
+    known = _NUMBERS.get(value) or _learn(value)
     if known is None:
         return None
-    base = known[0] * contract
-    if known[1] + contract_exponent < -DECIMAL_SCALE or base >= DECIMAL_LIMIT:
-        return None
+    _sign, digits, exponent = known[0].as_tuple()
+    assert isinstance(exponent, int)
+    m = int("".join(map(str, digits)))
+    entry = _normalized(m * 10**exponent, 0) if exponent >= 0 else _normalized(m, -exponent)
+    if len(_FIXED) >= _NUMBERS_MAX:
+        _FIXED.clear()
+    _FIXED[value] = entry
+    return entry
+
+
+def _fixed_base(
+    size: float, contract: tuple[int, int], bases: dict[float, tuple[int, int] | None]
+) -> tuple[int, int] | None:
+    """``size`` contracts in base units, exactly: mantissas multiply, places add."""
+    found = _FIXED.get(size) or _fixed_of(size)
+    entry = None
+    if found is not None:
+        m, p = _normalized(found[0] * contract[0], found[1] + contract[1])
+        entry = (m, p) if p <= MAX_SCALE else None
     if len(bases) >= _NUMBERS_MAX:
         bases.clear()
-    bases[size] = base
-    return base
+    bases[size] = entry
+    return entry
 
 
 def _known_side(
-    side: list[Any], depth: int, contract: Decimal, bases: dict[float, Decimal], descending: bool
-) -> tuple[PriceLevel, ...] | None:
-    """The levels of a side made only of good floats (positive, finite, held as is by
-    decimal(38, 18)), strictly sorted; None for anything else (the caller then takes the
-    general path, which refuses exactly as before). Float order is the order of their
-    ``Decimal(str(x))``. Each level is ``PriceLevel.trusted``, inlined (2 x depth per book)."""
-    numbers = _NUMBERS
-    contract_exponent = _exponent_of(contract)
-    new, set_dict, set_fields, set_extra, set_private = (
-        _new,
-        _set_dict,
-        _set_fields_set,
-        _set_extra,
-        _set_private,
-    )
-    fields = _LEVEL_FIELDS
-    out: list[PriceLevel] = []
-    append = out.append
-    previous: float | None = None
+    side: list[Any],
+    depth: int,
+    contract: tuple[int, int],
+    bases: dict[float, tuple[int, int] | None],
+    descending: bool,
+    prices: list[tuple[int, int]],
+    sizes: list[tuple[int, int]],
+) -> int | None:
+    """Append the (mantissa, places) of a side made only of good floats (positive, finite,
+    held as is by decimal(38, 18)), strictly sorted, to ``prices`` and ``sizes``; returns its
+    level count, or None for anything else (the caller then takes the general path, which
+    refuses exactly as before). Float order is the order of their ``Decimal(str(x))``."""
+    fixed, previous = _FIXED, None
+    n = 0
     for level in side[:depth]:
         if type(level) is not list or len(level) < 2:
             return None
@@ -467,23 +482,29 @@ def _known_side(
         if previous is not None and (p >= previous if descending else p <= previous):
             return None
         previous = p
-        price = numbers.get(p) or _learn(p)
-        base = bases.get(s) or _learn_base(s, contract, contract_exponent, bases)
+        price = fixed.get(p) or _fixed_of(p)
+        base = bases[s] if s in bases else _fixed_base(s, contract, bases)
         if price is None or base is None:
             return None
-        lv = new(PriceLevel)
-        set_dict(lv, "__dict__", {"price": price[0], "size_base": base})
-        set_fields(lv, set(fields))
-        set_extra(lv, None)
-        set_private(lv, None)
-        append(lv)
-    return tuple(out)
+        prices.append(price)
+        sizes.append(base)
+        n += 1
+    return n
 
 
-def _known_book(
+def _scaled(digits: list[tuple[int, int]], scale: int) -> tuple[int, ...] | None:
+    out = tuple(m * 10 ** (scale - p) for m, p in digits)
+    return out if max(out, default=0) <= INT64_MAX else None
+
+
+def _known_columns(
     ob: Mapping[str, Any], depth: int, instrument: Instrument
-) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]] | None:
-    """Both sides through :func:`_known_side`, uncrossed; None to take the general path."""
+) -> dict[str, Any] | None:
+    """The fixed-point columns of a book of known floats, uncrossed; None for the general path.
+
+    Same values as the general path's decimal levels through
+    :func:`schemas.fixed_point.book_snapshot` (the scale is the fewest places that hold every
+    value), without building a decimal level."""
     bids, asks = ob.get("bids"), ob.get("asks")
     if type(bids) is not list or type(asks) is not list or not bids or not asks:
         return None
@@ -494,17 +515,33 @@ def _known_book(
     if type(bid) is not float or type(ask) is not float or bid >= ask:
         return None
     contract = instrument.contract_size_base
-    key = contract.as_tuple()
-    bases = _BASES.get(key)
-    if bases is None:
-        bases = _BASES[key] = {}
-    bid_levels = _known_side(bids, depth, contract, bases, descending=True)
-    if bid_levels is None:
+    found = _UNITS.get(contract)
+    if found is None:
+        found = _UNITS[contract] = (
+            _normalized(mantissa(contract, places(contract)), places(contract)),
+            _FIXED_BASES.setdefault(contract.as_tuple(), {}),
+        )
+    unit, bases = found
+    prices: list[tuple[int, int]] = []
+    sizes: list[tuple[int, int]] = []
+    n = _known_side(bids, depth, unit, bases, True, prices, sizes)
+    if n is None or _known_side(asks, depth, unit, bases, False, prices, sizes) is None:
         return None
-    ask_levels = _known_side(asks, depth, contract, bases, descending=False)
-    if ask_levels is None:
+    ps = max(p for _m, p in prices)
+    ss = max(p for _m, p in sizes)
+    price_column, size_column = _scaled(prices, ps), _scaled(sizes, ss)
+    if price_column is None or size_column is None:
         return None
-    return bid_levels, ask_levels
+    return {
+        "bids": (),
+        "asks": (),
+        "price_scale": ps,
+        "size_scale": ss,
+        "bid_prices": price_column[:n],
+        "bid_sizes": size_column[:n],
+        "ask_prices": price_column[n:],
+        "ask_sizes": size_column[n:],
+    }
 
 
 def _book_time(ctx: Context, stamp: object, bounds: ValidationBounds) -> int:
@@ -541,20 +578,17 @@ def to_book_snapshot(
     _symbol_check(ob, instrument, ctx)
     stamp = ob.get("timestamp")
     raw_nonce = ob.get("nonce")
-    known = _known_book(ob, depth, instrument)
-    if known is not None:
+    columns = _known_columns(ob, depth, instrument)
+    if columns is not None:
         event_time_ms = _book_time(ctx, stamp, bounds)
         nonce = (
             raw_nonce if type(raw_nonce) is int else ctx.integer(raw_nonce, "nonce", required=False)
         )
-        return book_snapshot(
-            envelope=ctx.trusted_envelope(
-                event_time_ms, _book_identity(ctx, nonce, stamp, event_time_ms), nonce
-            ),
-            instrument=instrument.ref,
-            depth=depth,
-            bids=known[0],
-            asks=known[1],
+        envelope = ctx.trusted_envelope(
+            event_time_ms, _book_identity(ctx, nonce, stamp, event_time_ms), nonce
+        )
+        return BookSnapshot.trusted(
+            {"envelope": envelope, "instrument": instrument.ref, "depth": depth, **columns}
         )
     bids = _levels(ob.get("bids"), "bids", depth, ctx)
     asks = _levels(ob.get("asks"), "asks", depth, ctx)

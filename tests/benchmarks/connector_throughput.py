@@ -48,6 +48,7 @@ from connectors.venue import InvalidPayload
 from processors.books import validate_book
 from processors.units import Book
 from processors.units import BookLevel
+from schemas import fixed_point
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.errors import InvalidEvent
@@ -230,7 +231,10 @@ async def _capture(count: int) -> tuple[Payloads, int]:
 def _cold() -> None:
     """Forget the numbers the connector learnt (each round starts as a fresh process)."""
     normalize._NUMBERS.clear()
-    normalize._BASES.clear()
+    normalize._FIXED.clear()
+    normalize._FIXED_BASES.clear()
+    normalize._UNITS.clear()
+    fixed_point._DIGITS.clear()
 
 
 def _rate(items: list[tuple[object, Instrument]], call: Callable[..., Any]) -> int:
