@@ -197,8 +197,8 @@ STATE_CATALOGUE: tuple[TopicSpec, ...] = (
 )
 """Reducer state: the value schemas of the streams worker's tables, not topics of their own.
 
-Their messages live in the worker's table changelogs (``<app_id>-lifecycle-changelog``,
-``<app_id>-risk-changelog``, created by ``streams.internal_topics`` with the same partitions
+Their messages live in the worker's table changelogs (``<app_id>-lifecycle-v2-changelog``,
+``<app_id>-risk-v2-changelog``, created by ``streams.internal_topics`` with the same partitions
 and cleanup); the codec encodes them as ``state.asset`` / ``state.risk`` so their schemas are
 registered, released and checked for compatibility like every event's. ``topics create``
 creates no topic of these names.

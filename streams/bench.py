@@ -40,6 +40,8 @@ from schemas.topics import MD_FUNDING
 from schemas.topics import key_for
 from streams import synthetic as syn
 from streams.harness import Pipeline
+from streams.internal_topics import TABLES
+from streams.internal_topics import changelog_name
 from streams.isolation import create_prefixed_topics
 from streams.isolation import delete_topics
 from streams.wiring import CUT_PREFIX
@@ -242,7 +244,7 @@ class _Progress:
 
         self.codec = p.codec
         self.sequenced = p.settings.md_sequenced
-        self.changelog = f"{p.settings.app_id}-lifecycle-changelog"
+        self.changelog = changelog_name(p.settings, TABLES["lifecycle"])
         self._consumer = Consumer(
             {
                 "bootstrap.servers": p.bootstrap,

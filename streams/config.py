@@ -23,6 +23,13 @@ from processors.units import persistable
 from schemas.topics import MD_BOOK
 from schemas.topics import by_name
 
+LAYOUT = "v2"
+"""Layout of the worker's internal topics: v2 = sequenced batches and Avro table state (v1:
+one record per sequenced message, pickled state). It is part of every internal topic's and of
+the sequencer group's name, so a worker of a new layout starts on fresh internal topics and
+rebuilds its state from the input topics (its sequencer reads them from the start) instead of
+refusing state it cannot read."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,12 +180,12 @@ class StreamsSettings(_Frozen):
     @property
     def md_sequenced(self) -> str:
         """Internal topic: md.book and md.funding merged in one order per asset partition."""
-        return f"{self.app_id}-md-sequenced"
+        return f"{self.app_id}-md-sequenced-{LAYOUT}"
 
     @property
     def risk_sequenced(self) -> str:
         """Internal one-partition topic: arb.opportunity and ops.control in one total order."""
-        return f"{self.app_id}-risk-sequenced"
+        return f"{self.app_id}-risk-sequenced-{LAYOUT}"
 
     @property
     def md_partitions(self) -> int:

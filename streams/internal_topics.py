@@ -16,9 +16,14 @@ from dataclasses import field
 from typing import Any
 
 from schemas.errors import FundingflowError
+from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
-TABLES: dict[str, str] = {"md_latest": "md-latest", "lifecycle": "lifecycle", "risk": "risk"}
+TABLES: dict[str, str] = {
+    "md_latest": f"md-latest-{LAYOUT}",
+    "lifecycle": f"lifecycle-{LAYOUT}",
+    "risk": f"risk-{LAYOUT}",
+}
 """Table attribute -> Faust table name (its changelog is ``<app_id>-<name>-changelog``)."""
 
 

@@ -33,6 +33,7 @@ from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import OPS_CONTROL
 from schemas.topics import STREAM_BATCH
+from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
 log = structlog.get_logger("streams.sequencer")
@@ -147,7 +148,7 @@ class Sequencer:
         consumer = Consumer(
             {
                 "bootstrap.servers": s.bootstrap,
-                "group.id": f"{s.app_id}-sequencer",
+                "group.id": f"{s.app_id}-sequencer-{LAYOUT}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": s.auto_offset_reset,
                 "socket.nagle.disable": True,

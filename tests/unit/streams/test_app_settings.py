@@ -26,3 +26,15 @@ def test_client_settings_reach_faust() -> None:
     assert conf.broker_commit_every == 1_000
     assert conf.stream_buffer_maxsize == 1_024
     assert conf.processing_guarantee.value == "at_least_once"
+
+
+def test_internal_topics_and_the_sequencer_group_carry_the_layout() -> None:
+    """A worker of a new layout starts on fresh internal topics (and rebuilds from the input)."""
+    from streams.config import LAYOUT
+    from streams.internal_topics import internal_topics
+    from streams.internal_topics import leader_topic_name
+
+    settings = StreamsSettings(app_id="unit")
+    names = [t.name for t in internal_topics(settings) if t.name != leader_topic_name(settings)]
+    assert len(names) == 5
+    assert all(LAYOUT in name for name in names)
