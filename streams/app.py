@@ -82,8 +82,7 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
             settings.md_sequenced, partitions=md_partitions, internal=True, **RAW
         ),
         risk_sequenced=app.topic(settings.risk_sequenced, partitions=1, internal=True, **RAW),
-        md_latest=_raw_table(app, TABLES["md_latest"], md_partitions),
-        lifecycle=_raw_table(app, TABLES["lifecycle"], md_partitions),
+        assets=_raw_table(app, TABLES["assets"], md_partitions),
         risk_table=_raw_table(app, TABLES["risk"], 1),
         market=MarketReducer(settings.market),
     )

@@ -29,6 +29,8 @@ from schemas.records.stream import SequencedBatch
 from streams.dlq import Source
 from streams.reducers import MarketReducer
 from streams.reducers import RiskReducer
+from streams.reducers import asset_of_key
+from streams.reducers import record_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +59,10 @@ def source_at(batch: SequencedBatch, i: int) -> Source:
 class MarketOutcome:
     """What one batch did to the market state."""
 
-    latest: dict[str, bytes] = field(default_factory=dict)
-    """Table key -> value of the latest record applied under it in this batch."""
-    evaluated: dict[str, None] = field(default_factory=dict)
-    """Assets re-evaluated (insertion-ordered set)."""
+    touched: dict[str, None] = field(default_factory=dict)
+    """Assets whose state this batch changed (insertion-ordered set): one stored record each."""
+    skipped: int = 0
+    """Messages of assets whose stored state already included this batch (after a restart)."""
     spreads: dict[tuple[str, ...], tuple[str, SpreadUpdate]] = field(default_factory=dict)
     """The latest spread of each pair re-evaluated in this batch (asset, record): a reader
     of ``arb.spread`` wants the current spread, not every intermediate one of a batch."""
@@ -70,9 +72,16 @@ class MarketOutcome:
 
 
 def apply_market_batch(
-    reducer: MarketReducer, codec: Codec, batch: SequencedBatch
+    reducer: MarketReducer, codec: Codec, batch: SequencedBatch, offset: int
 ) -> MarketOutcome:
-    """Decode and apply every message of ``batch`` in order; never raises on bad input."""
+    """Decode and apply every message of ``batch`` (at sequenced ``offset``) in order; never
+    raises on bad input.
+
+    An asset's stored state names the sequenced offset it includes: after a restart, a
+    message of an asset whose state already includes this batch is skipped (its effects,
+    outputs included, were stored with it), so a batch whose state was stored for some assets
+    and not for others applies exactly once for each. Every asset the batch changes is marked
+    as including it."""
     out = MarketOutcome()
     decode = codec.decode
     for i, raw in enumerate(batch.values):
@@ -82,18 +91,24 @@ def apply_market_batch(
                 raise DecodeError(
                     DeadLetterReason.WRONG_SCHEMA, f"not market data: {record.AVRO_NAME}"
                 )
+            if reducer.asset(asset_of_key(record_key(record))).applied > offset:
+                out.skipped += 1
+                continue
             applied = reducer.apply(record)
         except Exception as e:  # the one boundary: bad input is a dead letter, never a crash
             out.refused.append(Refusal(source_at(batch, i), raw, e, batch.timestamps_ms[i]))
             continue
         if applied.applied:
             out.applied += 1
-            out.latest[applied.key] = raw
+            out.touched[applied.asset] = None
+            reducer.asset(applied.asset).raw[applied.key] = raw
         if applied.evaluated:
-            out.evaluated[applied.asset] = None
+            out.touched[applied.asset] = None
             for s in applied.spreads:
                 out.spreads[_pair(s)] = (applied.asset, s)
             out.opportunities.extend((applied.asset, o) for o in applied.opportunities)
+    for asset in out.touched:
+        reducer.asset(asset).applied = offset + 1
     return out
 
 

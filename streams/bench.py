@@ -236,7 +236,7 @@ def _relay_latency(
 
 class _Progress:
     """Ticks the market agent applied: the cut it stores with its state (``@cut|<p>`` on the
-    lifecycle changelog: next sequenced offset applied) against the sizes of the sequenced
+    asset table changelog: next sequenced offset applied) against the sizes of the sequenced
     batches below it (read from ``md-sequenced``). The worker does no extra work."""
 
     def __init__(self, p: Pipeline) -> None:
@@ -244,7 +244,7 @@ class _Progress:
 
         self.codec = p.codec
         self.sequenced = p.settings.md_sequenced
-        self.changelog = changelog_name(p.settings, TABLES["lifecycle"])
+        self.changelog = changelog_name(p.settings, TABLES["assets"])
         self._consumer = Consumer(
             {
                 "bootstrap.servers": p.bootstrap,

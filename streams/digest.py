@@ -102,26 +102,26 @@ def state_digest(assets: Mapping[str, AssetState], risk: RiskState) -> str:
 
 
 def replay(
-    values: Iterable[tuple[str, bytes]], codec: Codec, settings: StreamsSettings
+    values: Iterable[tuple[str, int, bytes]], codec: Codec, settings: StreamsSettings
 ) -> tuple[MarketReducer, RiskReducer]:
-    """Apply (sequenced topic, batch) values in order through the agents' own error boundary
+    """Apply (sequenced topic, offset, batch) values in order through the agents' own error boundary
     (:mod:`streams.batches`): what they refuse, this refuses (no state change)."""
     market = MarketReducer(settings.market)
     risk = RiskReducer(settings.risk)
-    for topic, raw in values:
+    for topic, offset, raw in values:
         try:
             batch = codec.decode_as(raw, SequencedBatch)
         except InvalidEvent:
             continue
         if topic == settings.md_sequenced:
-            apply_market_batch(market, codec, batch)
+            apply_market_batch(market, codec, batch, offset)
         else:
             apply_risk_batch(risk, codec, batch)
     return market, risk
 
 
-def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[str, bytes]]:
-    """Every (topic, value) below the cut, partition by partition in offset order."""
+def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[str, int, bytes]]:
+    """Every (topic, offset, value) below the cut, partition by partition in offset order."""
     from confluent_kafka import Consumer
     from confluent_kafka import TopicPartition
 
@@ -133,7 +133,7 @@ def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[st
             "socket.nagle.disable": True,
         }
     )
-    out: list[tuple[str, bytes]] = []
+    out: list[tuple[str, int, bytes]] = []
     try:
         for topic in sorted(cut):
             for partition in sorted(cut[topic]):
@@ -141,17 +141,19 @@ def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[st
                 if end <= 0:
                     continue
                 tp = TopicPartition(topic, partition, 0)
-                out.extend((topic, v) for v in _read_partition(consumer, tp, end, timeout_s))
+                out.extend((topic, o, v) for o, v in _read_partition(consumer, tp, end, timeout_s))
     finally:
         consumer.close()
     return out
 
 
-def _read_partition(consumer: Any, tp: Any, end: int, timeout_s: float = 30.0) -> list[bytes]:
+def _read_partition(
+    consumer: Any, tp: Any, end: int, timeout_s: float = 30.0
+) -> list[tuple[int, bytes]]:
     import time
 
     consumer.assign([tp])
-    values: list[bytes] = []
+    values: list[tuple[int, bytes]] = []
     deadline = time.monotonic() + timeout_s
     position = 0
     while position < end:
@@ -164,7 +166,7 @@ def _read_partition(consumer: Any, tp: Any, end: int, timeout_s: float = 30.0) -
             if offset >= end:
                 position = end
                 break
-            values.append(message.value() or b"")
+            values.append((offset, message.value() or b""))
             position = offset + 1
     return values
 

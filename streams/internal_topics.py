@@ -19,11 +19,7 @@ from schemas.errors import FundingflowError
 from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
-TABLES: dict[str, str] = {
-    "md_latest": f"md-latest-{LAYOUT}",
-    "lifecycle": f"lifecycle-{LAYOUT}",
-    "risk": f"risk-{LAYOUT}",
-}
+TABLES: dict[str, str] = {"assets": f"assets-{LAYOUT}", "risk": f"risk-{LAYOUT}"}
 """Table attribute -> Faust table name (its changelog is ``<app_id>-<name>-changelog``)."""
 
 
@@ -53,8 +49,7 @@ def internal_topics(settings: StreamsSettings) -> list[InternalTopic]:
     return [
         InternalTopic(settings.md_sequenced, md),
         InternalTopic(settings.risk_sequenced, 1),
-        InternalTopic(changelog_name(settings, TABLES["md_latest"]), md, "compact"),
-        InternalTopic(changelog_name(settings, TABLES["lifecycle"]), md, "compact"),
+        InternalTopic(changelog_name(settings, TABLES["assets"]), md, "compact"),
         InternalTopic(changelog_name(settings, TABLES["risk"]), 1, "compact"),
         InternalTopic(leader_topic_name(settings), 1, "compact"),
     ]

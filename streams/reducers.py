@@ -160,14 +160,25 @@ class AssetState:
     last_eval_ms: int | None = None
     views: dict[str, InstrumentState | None] = field(default_factory=dict)
     """Cache of ``records`` as detector states (derived; never persisted or digested)."""
+    raw: dict[str, bytes] = field(default_factory=dict)
+    """``records`` as they arrived (framed Avro bytes), for the stored state (never digested)."""
+    applied: int = -1
+    """Next sequenced offset this state includes (set by the batch boundary; never digested)."""
 
     def lifecycle_record(self) -> AssetLifecycle:
-        """The persisted part beside the records: open opportunities and the last evaluation."""
-        return lifecycle_record(self.book, self.last_eval_ms)
+        """The stored state: open opportunities, last evaluation, records as they arrived and
+        the sequenced offset they include (one consistent point of the asset's input)."""
+        record = lifecycle_record(self.book, self.last_eval_ms)
+        raw = self.raw
+        return record.model_copy(
+            update={"records": tuple(raw[k] for k in sorted(raw)), "applied_offset": self.applied}
+        )
 
     def load_lifecycle(self, record: AssetLifecycle) -> None:
-        """Restore the open opportunities and the last evaluation from their record."""
+        """Restore the open opportunities, the last evaluation and the applied offset (the
+        records are decoded by the caller, which holds the codec)."""
         self.book, self.last_eval_ms = lifecycle_of(record)
+        self.applied = record.applied_offset
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from dataclasses import field
 from typing import Any
 
 from schemas.codec import Codec
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
 from schemas.records.state import AssetLifecycle
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.topics import DLQ_MD
@@ -21,7 +23,7 @@ from streams.reducers import AssetState
 from streams.reducers import MarketReducer
 from streams.reducers import RiskReducer
 from streams.reducers import RiskState
-from streams.reducers import asset_of_key
+from streams.reducers import record_key
 
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 RISK_KEY = b"risk"
@@ -43,8 +45,8 @@ class Wiring:
     codec: Codec
     md_sequenced: Any
     risk_sequenced: Any
-    md_latest: Any
-    lifecycle: Any
+    assets: Any
+    """Table: base asset -> its stored state (``state.asset``), plus ``@cut|<p>`` entries."""
     risk_table: Any
     market: MarketReducer
     risk: RiskReducer | None = None
@@ -73,17 +75,19 @@ class Wiring:
         self.positions.setdefault(topic, {})[partition] = offset + 1
 
     def load_asset(self, asset: str) -> AssetState | None:
-        """An asset's market state as the tables hold it (after recovery or a rebalance)."""
-        prefix = f"{asset}|".encode()
+        """An asset's market state as the table holds it (after recovery or a rebalance)."""
+        stored = self.assets.get(asset.encode())
+        if stored is None:
+            return None
+        record = self.codec.decode_as(stored, AssetLifecycle)
         state = AssetState()
-        for key, raw in list(self.md_latest.items()):
-            if key.startswith(prefix) and raw is not None:
-                record = self.codec.decode(raw)
-                state.records[key.decode()] = record  # type: ignore[assignment]
-        lifecycle = self.lifecycle.get(asset.encode())
-        if lifecycle is not None:
-            state.load_lifecycle(self.codec.decode_as(lifecycle, AssetLifecycle))
-        return state if state.records or lifecycle is not None else None
+        state.load_lifecycle(record)
+        for raw in record.records:
+            market = self.codec.decode(raw)
+            assert isinstance(market, BookSnapshot | FundingRateUpdate)
+            key = record_key(market)
+            state.records[key], state.raw[key] = market, raw
+        return state
 
     def risk_reducer(self) -> RiskReducer:
         if self.risk is None:
@@ -100,13 +104,10 @@ class Wiring:
         self.risk = None
 
     def assets_in_tables(self) -> list[str]:
-        return sorted(
-            {asset_of_key(k.decode()) for k in self.md_latest}
-            | {k.decode() for k in self.lifecycle if not k.startswith(CUT_PREFIX)}
-        )
+        return sorted(k.decode() for k in self.assets if not k.startswith(CUT_PREFIX))
 
     def stored_cut(self, topic: str, partition: int) -> int | None:
         """The next offset of sequenced ``topic[partition]`` its table state includes."""
-        table = self.lifecycle if topic == self.settings.md_sequenced else self.risk_table
+        table = self.assets if topic == self.settings.md_sequenced else self.risk_table
         raw = table.get(cut_key(partition))
         return int(raw) if raw is not None else None

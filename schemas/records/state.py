@@ -415,9 +415,10 @@ class OpenOpportunity(AvroRecord):
 
 
 class AssetLifecycle(AvroRecord):
-    """Market reducer state of one base asset beside its latest market records: the open
-    opportunities and the last evaluation time. Stored in the worker's lifecycle table, keyed by
-    base asset.
+    """Market reducer state of one base asset: its latest market records as received, the open
+    opportunities, the last evaluation time and the sequenced offset the state includes. Stored
+    in the worker's asset table, keyed by base asset; one record per asset and batch, so an
+    asset's state is always one consistent point of its input.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -429,10 +430,22 @@ class AssetLifecycle(AvroRecord):
     last_eval_ms: Long | None = None
     """Event time of the asset's last evaluation, epoch milliseconds; null before the first."""
 
+    records: tuple[bytes, ...] = ()
+    """The latest book and funding record of each instrument of the asset, as the sequenced batch
+    carried them (Confluent-framed Avro), sorted by table key.
+    """
+
+    applied_offset: Long = -1
+    """Next offset of the asset's sequenced partition this state includes (every batch below it is
+    applied); -1 when unknown.
+    """
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "open": [OpenOpportunity.to_avro(item) for item in self.open],
             "last_eval_ms": self.last_eval_ms,
+            "records": list(self.records),
+            "applied_offset": self.applied_offset,
         }
 
     @classmethod
@@ -441,6 +454,8 @@ class AssetLifecycle(AvroRecord):
             {
                 "open": tuple(OpenOpportunity.from_avro(item) for item in datum["open"]),
                 "last_eval_ms": datum["last_eval_ms"],
+                "records": tuple(datum["records"]),
+                "applied_offset": datum["applied_offset"],
             }
         )
 

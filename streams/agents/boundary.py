@@ -6,6 +6,7 @@ runs); a batch message that does not decode at all is refused here as a whole.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -24,8 +25,17 @@ def headers_of(message: Any) -> list[tuple[str, bytes | None]]:
     return [(str(k), v) for k, v in items]
 
 
-async def dead_letter_all(wiring: Wiring, refusals: list[Refusal], component: str) -> None:
-    """Write each refusal to the dead-letter topic of its original source; never raises."""
+async def acknowledged(acks: list[Any]) -> None:
+    """Wait until the broker acknowledged every send of ``acks`` (Faust's delivery futures)."""
+    pending = [a for a in acks if isinstance(a, asyncio.Future)]
+    if pending:
+        await asyncio.gather(*pending)
+
+
+async def dead_letter_all(wiring: Wiring, refusals: list[Refusal], component: str) -> list[Any]:
+    """Write each refusal to the dead-letter topic of its original source; never raises.
+    Returns the delivery futures (see :func:`acknowledged`)."""
+    acks: list[Any] = []
     for refusal in refusals:
         source = refusal.source
         log.warning(
@@ -40,11 +50,14 @@ async def dead_letter_all(wiring: Wiring, refusals: list[Refusal], component: st
         logical = wiring.dlq_name(source.topic)
         try:
             value = wiring.codec.encode(record, logical)
-            await wiring.topic(logical).send(
-                key=record.source_key or source.topic.encode(), value=value
+            acks.append(
+                await wiring.topic(logical).send(
+                    key=record.source_key or source.topic.encode(), value=value
+                )
             )
         except Exception as e:  # the dead-letter path itself failed: log, keep the agent alive
             log.error("dead_letter_failed", component=component, error=repr(e)[:300])
+    return acks
 
 
 async def refuse(wiring: Wiring, message: Any, error: BaseException, component: str) -> None:
@@ -54,4 +67,4 @@ async def refuse(wiring: Wiring, message: Any, error: BaseException, component: 
     )
     time_ms = int((message.timestamp or 0) * 1000)
     refusal = Refusal(source, bytes(message.value or b""), error, time_ms)
-    await dead_letter_all(wiring, [refusal], component)
+    await acknowledged(await dead_letter_all(wiring, [refusal], component))

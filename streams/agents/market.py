@@ -14,6 +14,7 @@ from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from schemas.topics import STATE_ASSET
+from streams.agents.boundary import acknowledged
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.batches import apply_market_batch
@@ -37,19 +38,24 @@ def register(wiring: Wiring) -> None:
                 await refuse(wiring, m, e, COMPONENT)
                 wiring.advance(m.topic, m.partition, m.offset)
                 continue
-            outcome = apply_market_batch(reducer, codec, batch)
-            latest, lifecycle = wiring.md_latest, wiring.lifecycle
-            for key, raw in outcome.latest.items():
-                latest[key.encode()] = raw
-            for asset in outcome.evaluated:
-                record = reducer.asset(asset).lifecycle_record()
-                lifecycle[asset.encode()] = codec.encode(record, STATE_ASSET)
-            lifecycle[cut_key(m.partition)] = str(m.offset + 1).encode()
-            wiring.advance(m.topic, m.partition, m.offset)
-            await dead_letter_all(wiring, outcome.refused, COMPONENT)
+            outcome = apply_market_batch(reducer, codec, batch, m.offset)
+            # Outputs first, acknowledged; then the state that produced them, one record per
+            # changed asset: a crash in between re-sends the same records (same event ids).
+            acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
             for asset, spread in outcome.spreads.values():
                 value = codec.encode(spread, ARB_SPREAD)
-                await spreads.send(key=asset.encode(), value=value, partition=m.partition)
+                acks.append(
+                    await spreads.send(key=asset.encode(), value=value, partition=m.partition)
+                )
             for asset, opportunity in outcome.opportunities:
                 value = codec.encode(opportunity, ARB_OPPORTUNITY)
-                await opportunities.send(key=asset.encode(), value=value, partition=m.partition)
+                acks.append(
+                    await opportunities.send(key=asset.encode(), value=value, partition=m.partition)
+                )
+            await acknowledged(acks)
+            table = wiring.assets
+            for asset in outcome.touched:
+                record = reducer.asset(asset).lifecycle_record()
+                table[asset.encode()] = codec.encode(record, STATE_ASSET)
+            table[cut_key(m.partition)] = str(m.offset + 1).encode()
+            wiring.advance(m.topic, m.partition, m.offset)

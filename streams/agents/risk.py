@@ -11,6 +11,7 @@ from typing import Any
 from schemas.records.stream import SequencedBatch
 from schemas.topics import RISK_DECISION
 from schemas.topics import STATE_RISK
+from streams.agents.boundary import acknowledged
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.batches import apply_risk_batch
@@ -37,11 +38,14 @@ def register(wiring: Wiring) -> None:
                 continue
             reducer = wiring.risk_reducer()
             outcome = apply_risk_batch(reducer, codec, batch)
+            # Decisions first, acknowledged; then the state that made them: a crash in between
+            # re-sends the same decisions (same decision ids), never loses one.
+            acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
+            for decision in outcome.decisions:
+                value = codec.encode(decision, RISK_DECISION)
+                acks.append(await decisions.send(key=decision.opportunity_id.encode(), value=value))
+            await acknowledged(acks)
             if outcome.changed:
                 wiring.risk_table[RISK_KEY] = codec.encode(reducer.state.to_record(), STATE_RISK)
             wiring.risk_table[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)
-            await dead_letter_all(wiring, outcome.refused, COMPONENT)
-            for decision in outcome.decisions:
-                value = codec.encode(decision, RISK_DECISION)
-                await decisions.send(key=decision.opportunity_id.encode(), value=value)

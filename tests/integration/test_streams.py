@@ -195,7 +195,7 @@ def _messages_below(p: Pipeline, cut: dict[str, dict[int, int]]) -> int:
     md = {p.settings.md_sequenced: cut.get(p.settings.md_sequenced, {})}
     return sum(
         len(p.codec.decode_as(raw, SequencedBatch).values)
-        for _, raw in read_cut(p.settings.bootstrap, md)
+        for _, _offset, raw in read_cut(p.settings.bootstrap, md)
     )
 
 

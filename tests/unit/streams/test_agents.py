@@ -76,11 +76,13 @@ async def test_market_agent_dead_letters_bad_messages_of_a_batch_and_applies_the
     assert {topic for topic, r in decoded if isinstance(r, DeadLetter)} == {"dlq.md"}
     opened = [r for _, r in decoded if isinstance(r, Opportunity)]
     assert [o.lifecycle for o in opened] == [Lifecycle.OPENED]
-    assert set(wiring.md_latest.keys()) == {
-        b"AAA|F|ex-a|AAA/USDT:USDT",
-        b"AAA|F|ex-b|AAA/USDT:USDT",
-        b"AAA|B|ex-a|AAA/USDT:USDT",
-        b"AAA|B|ex-b|AAA/USDT:USDT",
+    stored = wiring.load_asset("AAA")
+    assert stored is not None
+    assert set(stored.records) == {
+        "AAA|F|ex-a|AAA/USDT:USDT",
+        "AAA|F|ex-b|AAA/USDT:USDT",
+        "AAA|B|ex-a|AAA/USDT:USDT",
+        "AAA|B|ex-b|AAA/USDT:USDT",
     }
-    assert wiring.lifecycle.get(b"AAA") is not None
+    assert len(stored.book.open) == 1
     assert wiring.stored_cut(settings.md_sequenced, 2) is not None

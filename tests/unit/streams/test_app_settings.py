@@ -36,5 +36,5 @@ def test_internal_topics_and_the_sequencer_group_carry_the_layout() -> None:
 
     settings = StreamsSettings(app_id="unit")
     names = [t.name for t in internal_topics(settings) if t.name != leader_topic_name(settings)]
-    assert len(names) == 5
+    assert len(names) == 4
     assert all(LAYOUT in name for name in names)

@@ -33,12 +33,13 @@ def _digest_of(
     events: Sequence[tuple[str, AvroRecord]], settings: StreamsSettings, batch: int = 1
 ) -> str:
     codec = Codec(InMemoryRegistry())
-    values = []
+    values: list[tuple[str, int, bytes]] = []
     for start in range(0, len(events), batch):
         builder = BatchBuilder()
         for i, (topic, record) in enumerate(events[start : start + batch], start):
             builder.add(topic, 0, i, T, b"", codec.encode(record, topic))
-        values.append((settings.md_sequenced, codec.encode(builder.build(), STREAM_BATCH)))
+        encoded = codec.encode(builder.build(), STREAM_BATCH)
+        values.append((settings.md_sequenced, len(values), encoded))
     market, risk = replay(values, codec, settings)
     return state_digest(market.assets, risk.state)
 

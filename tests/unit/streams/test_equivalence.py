@@ -52,7 +52,7 @@ def _batched(name: str, batch_size: int) -> dict[str, list[dict[str, Any]]]:
         for offset, (topic, record) in enumerate(items[start : start + batch_size], start):
             md.add(topic, 0, offset, 0, b"", codec.encode(record, topic))
         batch = codec.decode(codec.encode(md.build(), STREAM_BATCH))
-        outcome = apply_market_batch(market, codec, batch)  # type: ignore[arg-type]
+        outcome = apply_market_batch(market, codec, batch, start)  # type: ignore[arg-type]
         assert not outcome.refused
         rk = BatchBuilder()
         for offset, (_asset, o) in enumerate(outcome.opportunities):

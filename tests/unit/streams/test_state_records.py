@@ -206,7 +206,7 @@ PERSISTED_FIELDS = {
     },
     ControlState: {"limits", "kill_switch", "kill_reason", "last_command_ms"},
     RiskState: {"control", "clock_ms", "last_control", "exposures", "decided", "closed"},
-    AssetState: {"records", "book", "last_eval_ms", "views"},
+    AssetState: {"records", "book", "last_eval_ms", "views", "raw", "applied"},
 }
 
 
@@ -242,6 +242,6 @@ def test_a_limit_the_state_record_cannot_hold_is_refused() -> None:
 def test_state_subjects_match_the_tables_that_hold_them() -> None:
     settings = StreamsSettings()
     changelogs = {t.name: t for t in internal_topics(settings)}
-    for spec, table in ((by_name(STATE_ASSET), "lifecycle"), (by_name(STATE_RISK), "risk")):
+    for spec, table in ((by_name(STATE_ASSET), "assets"), (by_name(STATE_RISK), "risk")):
         changelog = changelogs[changelog_name(settings, TABLES[table])]
         assert (changelog.partitions, changelog.cleanup_policy) == (spec.partitions, "compact")
