@@ -39,19 +39,19 @@ def register(wiring: Wiring) -> None:
                 wiring.advance(m.topic, m.partition, m.offset)
                 continue
             outcome = apply_market_batch(reducer, codec, batch, m.offset)
-            # Outputs first, acknowledged; then the state that produced them, one record per
-            # changed asset: a crash in between re-sends the same records (same event ids).
+            # Opportunity events and dead letters first, acknowledged; then the state that
+            # produced them, one record per changed asset: a crash in between re-sends the same
+            # records (same event ids), never loses one. Spreads are not waited for: each is
+            # superseded by the next one of its pair.
             acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
-            for asset, spread in outcome.spreads.values():
-                value = codec.encode(spread, ARB_SPREAD)
-                acks.append(
-                    await spreads.send(key=asset.encode(), value=value, partition=m.partition)
-                )
             for asset, opportunity in outcome.opportunities:
                 value = codec.encode(opportunity, ARB_OPPORTUNITY)
                 acks.append(
                     await opportunities.send(key=asset.encode(), value=value, partition=m.partition)
                 )
+            for asset, spread in outcome.spreads.values():
+                value = codec.encode(spread, ARB_SPREAD)
+                await spreads.send(key=asset.encode(), value=value, partition=m.partition)
             await acknowledged(acks)
             table = wiring.assets
             for asset in outcome.touched:
