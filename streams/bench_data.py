@@ -12,7 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from schemas.codec import Codec
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
 from schemas.topics import MD_BOOK
+from schemas.topics import MD_FUNDING
 from schemas.topics import key_for
 from streams import synthetic as syn
 
@@ -42,13 +45,13 @@ def tick_id(i: int, salt: int = 0) -> str:
 
 
 class Stamper:
-    """One encoded template book; ``stamp(i, t_ms, seq)`` is the same book as a new tick."""
+    """One encoded template record (a book or a funding update, sequenced);
+    ``stamp(i, t_ms, seq)`` is the same record as a new event."""
 
-    def __init__(self, codec: Codec, venue: str, symbol: str, mid: Decimal) -> None:
-        record = syn.book(venue, symbol, mid, 1, 1)
+    def __init__(self, codec: Codec, record: BookSnapshot | FundingRateUpdate, topic: str) -> None:
         env = record.envelope
         assert env.source_seq is not None
-        raw = codec.encode(record, MD_BOOK)
+        raw = codec.encode(record, topic)
         prefix = _envelope_bytes(env.event_id, env.event_time_ms, env.source_seq)
         at = raw.find(prefix)
         if at < 0:
@@ -75,7 +78,8 @@ class TickPool:
             asset, venue, mid = slot
             symbol = f"{self.prefix}{asset:03d}/USDT:USDT"
             price = Decimal(100) + Decimal(mid) / 100
-            stamper = self._stampers[slot] = Stamper(self.codec, VENUES[venue], symbol, price)
+            record = syn.book(VENUES[venue], symbol, price, 1, 1)
+            stamper = self._stampers[slot] = Stamper(self.codec, record, MD_BOOK)
         return stamper
 
     def ticks(self, n: int, start_ms: int, seq0: int = 0) -> list[tuple[bytes, bytes]]:
@@ -86,3 +90,38 @@ class TickPool:
             s = self.stamper(i)
             out.append((s.key, s.stamp(seq0 + i, start_ms + i // 10, seq0 + i + 1)))
         return out
+
+
+FUNDING_RATES = ("0.0001", "0.0003", "0.0012", "0.002")
+
+
+class MarketPool:
+    """Market events like a live stream's: per ``funding_every`` events one funding update
+    (rates cycling over four values per venue, so carries open and close), books otherwise;
+    ``assets`` assets x 3 venues, event time ``step_ms`` apart (the reducer evaluates an asset
+    at most every 250 ms of event time)."""
+
+    def __init__(self, codec: Codec, assets: int, *, funding_every: int = 10) -> None:
+        self.books = TickPool(codec, assets, prefix="M")
+        self.codec, self.assets, self.funding_every = codec, assets, funding_every
+        self._funding: dict[tuple[int, int, int], Stamper] = {}
+
+    def _funding_stamper(self, asset: int, venue: int, rate: int) -> Stamper:
+        slot = (asset, venue, rate)
+        stamper = self._funding.get(slot)
+        if stamper is None:
+            symbol = f"M{asset:03d}/USDT:USDT"
+            record = syn.funding(VENUES[venue], symbol, FUNDING_RATES[rate], 1, 1)
+            stamper = self._funding[slot] = Stamper(self.codec, record, MD_FUNDING)
+        return stamper
+
+    def event(self, i: int, t_ms: int) -> tuple[str, bytes, bytes]:
+        """Event ``i`` (sequence ``i + 1``) at ``t_ms``: (topic, key, value)."""
+        if i % self.funding_every == 0:
+            j = i // self.funding_every
+            asset, venue = j % self.assets, (j // self.assets) % 3
+            rate = (j // (3 * self.assets * 50) + venue) % len(FUNDING_RATES)
+            s = self._funding_stamper(asset, venue, rate)
+            return MD_FUNDING, s.key, s.stamp(i, t_ms, i + 1, 1)
+        s = self.books.stamper(i)
+        return MD_BOOK, s.key, s.stamp(i, t_ms, i + 1, 2)
