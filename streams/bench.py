@@ -266,6 +266,25 @@ class _Progress:
                 self.cut[partition] = int(message.value() or b"0")
         return sum(n for (p, o), n in self.sizes.items() if o < self.cut.get(p, 0))
 
+    def observe(self, quiet_s: float = 0.5, timeout_s: float = 15.0) -> dict[str, int]:
+        """Read both topics until nothing new arrives for ``quiet_s``: batches sequenced, ticks
+        in them, ticks applied (the stored cut)."""
+        deadline = time.monotonic() + timeout_s
+        seen, quiet_since = -1, time.monotonic()
+        applied = 0
+        while time.monotonic() < deadline:
+            applied = self()
+            now = (len(self.sizes), sum(self.cut.values()))
+            if hash(now) != seen:
+                seen, quiet_since = hash(now), time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                break
+        return {
+            "batches": len(self.sizes),
+            "sequenced": sum(self.sizes.values()),
+            "applied": applied,
+        }
+
     def close(self) -> None:
         self._consumer.close()
 
@@ -303,6 +322,22 @@ def _drain_throughput(
     return out
 
 
+def _settle(pid: int, timeout_s: float = 60.0) -> float | None:
+    """Seconds until process ``pid`` is quiet (under 20 % of a core over half a second) after
+    the backlog: the latency runs start on a settled worker (None: not within ``timeout_s``)."""
+    started = time.monotonic()
+    last = _cpu_s(pid)
+    while time.monotonic() - started < timeout_s:
+        time.sleep(0.5)
+        now = _cpu_s(pid)
+        if last is None or now is None:
+            return None
+        if now - last < 0.1:
+            return round(time.monotonic() - started, 1)
+        last = now
+    return None
+
+
 def _probe_setup(bootstrap: str, codec: Codec, prefix: str) -> list[str]:
     """Legs and a first funding rate of each probe symbol, long before the first flip (their
     evaluation does not throttle it); returns the symbols."""
@@ -323,9 +358,13 @@ def _flip_latency(
     prefix: str,
     symbols: list[str],
     paced: dict[float, list[tuple[bytes, bytes]]],
+    progress: _Progress,
 ) -> dict[str, dict[str, Any]]:
     """Tick -> opportunity latency per offered rate: funding flips on the probe symbols, each
-    every ``PROBE_EVERY_S``, among the rate's books (flips count in the offered rate)."""
+    every ``PROBE_EVERY_S``, among the rate's books (flips count in the offered rate).
+
+    With each run: the sequenced batches it made and their mean size, and the ticks sequenced
+    but not applied at its end (``unapplied_at_end``: the market loop's lag in ticks)."""
     out: dict[str, dict[str, Any]] = {}
     flips = 0
     for rate, ticks in paced.items():
@@ -341,7 +380,15 @@ def _flip_latency(
             "seq0": 1_000_000 + 10 * flips,
         }
         probe = (prefix + ARB_OPPORTUNITY, "causation", registry_url)
+        before = progress.observe()
         figure = _open_loop(bootstrap, plan, ticks, probe, 10.0)
+        after = progress.observe(quiet_s=0.3, timeout_s=2.0)
+        batches = after["batches"] - before["batches"]
+        figure["sequenced_batches"] = batches
+        figure["mean_batch"] = (
+            round((after["sequenced"] - before["sequenced"]) / batches, 1) if batches else None
+        )
+        figure["unapplied_at_end"] = after["sequenced"] - after["applied"]
         flips = figure.pop("flips") or flips
         out[str(int(rate))] = figure
     return out
@@ -369,7 +416,7 @@ def _variant(
     first event, backlog throughput, latency at each offered rate."""
     figures: dict[str, Any] = {}
     with Pipeline(bootstrap, registry_url, digest_path=None, log_level="WARNING") as p:
-        progress = _Progress(p) if name == "faust" else None
+        progress = _Progress(p)
         plain: Any = None
         stop = procs.CTX.Event()
         applied = procs.CTX.Value("q", 0)
@@ -379,7 +426,7 @@ def _variant(
                 p.start()
                 assert p.worker is not None
                 pid = p.worker.pid
-                count: Callable[[], int] = progress  # type: ignore[assignment]
+                count: Callable[[], int] = progress
             else:
                 ensure_internal_topics(p.settings)
                 ready = procs.CTX.Event()
@@ -398,12 +445,14 @@ def _variant(
             figures["first_event_s"] = round(time.perf_counter() - started, 1)
             topic = p.prefix + MD_BOOK
             figures.update(_drain_throughput(bootstrap, topic, pid, count, backlog, 120))
+            figures["settle_s"] = _settle(pid)
             symbols = _probe_setup(bootstrap, codec, p.prefix)
-            figures["latency_ms"] = _flip_latency(bootstrap, registry_url, p.prefix, symbols, paced)
+            figures["latency_ms"] = _flip_latency(
+                bootstrap, registry_url, p.prefix, symbols, paced, progress
+            )
             figures["sustained_per_s"] = _sustained(figures["latency_ms"])
         finally:
-            if progress is not None:
-                progress.close()
+            progress.close()
             if plain is not None:
                 stop.set()
                 plain.join(20)

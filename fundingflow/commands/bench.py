@@ -93,6 +93,8 @@ def _latency_rows(name: str, per_rate: dict[str, dict[str, Any]]) -> list[tuple[
                 f.get("lost"),
                 f.get("lag_growth_ms"),
                 f.get("generator_behind_ms_max"),
+                f.get("mean_batch"),
+                f.get("unapplied_at_end"),
                 load[-1],
             )
         )
@@ -175,6 +177,8 @@ def pipeline(
             "lost",
             "lag growth",
             "gen behind",
+            "mean batch",
+            "unapplied",
             "loadavg",
         ],
         latency,
