@@ -81,7 +81,8 @@ def generator_main(
     probe symbols instead of a book, with fresh unchanged books of its legs first)."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, **LATENCY_PRODUCER})
+    linger = {"linger.ms": plan.get("linger_ms", 0)}
+    producer = Producer({"bootstrap.servers": bootstrap, **LATENCY_PRODUCER, **linger})
     rate = float(plan["rate"])
     book_topic = plan["book_topic"]
     flips_mode = plan["mode"] == "flip"
@@ -196,12 +197,15 @@ def probe_main(
 # ---- relay ----------------------------------------------------------------------------------
 
 
-def relay_main(bootstrap: str, source: str, target: str, ready: Any, stop: Any) -> None:
+def relay_main(
+    bootstrap: str, source: str, target: str, linger_ms: float, ready: Any, stop: Any
+) -> None:
     """The latency-profile relay: block for the first message, relay what is there."""
     from confluent_kafka import Producer
 
     c = consumer(bootstrap, [source], "latest")
-    producer = Producer({"bootstrap.servers": bootstrap, **LATENCY_PRODUCER})
+    linger = {"linger.ms": linger_ms}
+    producer = Producer({"bootstrap.servers": bootstrap, **LATENCY_PRODUCER, **linger})
     wait_assigned(c)
     ready.set()
     while not stop.is_set():

@@ -112,6 +112,9 @@ def pipeline(
     variants: Annotated[str, typer.Option(help="faust and/or plain, comma-separated.")] = (
         "faust,plain"
     ),
+    linger_ms: Annotated[
+        float, typer.Option(min=0, help="Producer linger of the load generator and relay.")
+    ] = 1.0,
     as_json: JsonFlag = False,
     out: OutOption = None,
 ) -> None:
@@ -130,6 +133,7 @@ def pipeline(
         rates=tuple(float(r) for r in rates.split(",")) if rates else None,
         seconds=seconds,
         variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
+        linger_ms=linger_ms,
         verbose=False,
     )
     if _emit(figures, as_json, out):
@@ -158,13 +162,14 @@ def pipeline(
         f"faust/plain {ratios.get('faust_to_plain')})"
     )
     print_table(title, ["figure", "msgs/s", "x relay", "loadavg"], rows)
-    latency = _latency_rows("relay", figures["relay_latency_ms"])
+    latency = _latency_rows("one hop", figures["hop_latency_ms"])
+    latency += _latency_rows("relay", figures["relay_latency_ms"])
     for name in ("faust", "plain"):
         if name in figures:
             latency += _latency_rows(name, figures[name]["latency_ms"])
     print_table(
-        "open-loop latency, ms from the scheduled send (relay: A -> B; faust, plain: tick -> "
-        "opportunity)",
+        "open-loop latency, ms from the scheduled send (one hop: produce -> consume; relay: "
+        "A -> B; faust, plain: tick -> opportunity)",
         [
             "path",
             "offered/s",

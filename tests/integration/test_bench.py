@@ -37,6 +37,7 @@ def test_pipeline_bench_tiny_run_produces_every_figure(
     baselines = result["baselines"]
     for key in ("produce_msgs_per_s", "consume_msgs_per_s", "relay_msgs_per_s"):
         assert baselines[key] > 0, key
+    _latency_complete(result["hop_latency_ms"]["500"])
     _latency_complete(result["relay_latency_ms"]["500"])
     for variant in ("faust", "plain"):
         figures = result[variant]
