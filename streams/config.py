@@ -168,6 +168,11 @@ class StreamsSettings(_Frozen):
     """Messages the sequencer takes per consume call (then produces, flushes and commits)."""
     sequencer_batch_max: int = Field(default=1_000, ge=1)
     """Messages per batch record at most (one Faust event of the stateful agents)."""
+    sequencer_linger_ms: float = Field(default=3.0, ge=0)
+    """After the first message of a chunk, how long the sequencer gathers more (latency it
+    adds at low rates; at high rates a chunk fills first)."""
+    sequencer_commit_interval_ms: float = Field(default=100.0, gt=0)
+    """How often the sequencer commits the source offsets its delivered batches carry."""
     sequencer_fetch_wait_ms: int = Field(default=20, ge=0)
     """How long the broker may hold an empty fetch of the sequencer (idle latency only)."""
     create_internal_topics: bool = True

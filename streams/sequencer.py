@@ -19,6 +19,7 @@ the replay reads the same log the agents did.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -123,6 +124,21 @@ def pack(
     return [(target, partition, b.build()) for target, partition, b in out]
 
 
+def pack_with_ends(
+    messages: list[Any], route_of: dict[str, Route], batch_max: int
+) -> list[tuple[str, int, SequencedBatch, dict[tuple[str, int], int]]]:
+    """:func:`pack`, with each batch's source partitions and the offset after its last
+    message from each (what its delivery makes committable)."""
+    out = []
+    for target, partition, batch in pack(messages, route_of, batch_max):
+        ends: dict[tuple[str, int], int] = {}
+        for i, offset in enumerate(batch.offsets):
+            tp = (batch.sources[batch.source_index[i]], batch.partitions[i])
+            ends[tp] = max(ends.get(tp, -1), offset + 1)
+        out.append((target, partition, batch, ends))
+    return out
+
+
 class Sequencer:
     """Consume the sources, produce batches, commit after the batches are acknowledged."""
 
@@ -171,60 +187,106 @@ class Sequencer:
         return consumer, producer
 
     def run(self, stop: threading.Event) -> None:
-        """Sequence until ``stop`` is set, then close (nothing consumed is left uncommitted
-        unless its batches were not acknowledged)."""
+        """Sequence until ``stop`` is set, then flush and commit what was delivered."""
         consumer, producer = self._clients()
-        consumer.subscribe(sorted(self.route_of))
+        pipeline = _Pipeline(consumer, producer)
+
+        def on_revoke(_consumer: Any, _partitions: list[Any]) -> None:
+            pipeline.drain()  # what was consumed from them is delivered and committed first
+
+        consumer.subscribe(sorted(self.route_of), on_revoke=on_revoke)
         try:
             chunk = self.settings.sequencer_chunk
+            linger_s = self.settings.sequencer_linger_ms / 1000
+            commit_every_s = self.settings.sequencer_commit_interval_ms / 1000
+            next_commit = time.monotonic() + commit_every_s
             while not stop.is_set():
-                # Block for the first message only, then take what is already there: a
-                # consume(n, timeout) would hold a lone tick until n arrive or it times out.
+                # Block for the first message, then gather for at most the linger: a batch
+                # costs the agents about the same whatever its size, so at moderate rates a
+                # few milliseconds buy batches several times larger.
                 first = consumer.consume(1, 0.1)
-                if not first:
-                    continue
-                good = _good(first + (consumer.consume(chunk - 1, 0) if chunk > 1 else []))
+                rest = consumer.consume(chunk - 1, linger_s) if first and chunk > 1 else []
+                good = _good(first + rest)
                 if good:
-                    self._sequence(good, consumer, producer)
+                    self._sequence(good, pipeline)
+                producer.poll(0)
+                pipeline.check()
+                if time.monotonic() >= next_commit:
+                    pipeline.commit(asynchronous=True)
+                    next_commit = time.monotonic() + commit_every_s
+            pipeline.drain()
         finally:
             consumer.close()
 
-    def _sequence(self, messages: list[Any], consumer: Any, producer: Any) -> None:
-        """Produce the batches of ``messages``, wait for their acks, commit their offsets."""
-        from confluent_kafka import KafkaException
-        from confluent_kafka import TopicPartition
-
-        failures: list[str] = []
-
-        def delivered(error: Any, _message: Any) -> None:
-            if error is not None:
-                failures.append(str(error))
-
-        for target, partition, batch in pack(
+    def _sequence(self, messages: list[Any], pipeline: _Pipeline) -> None:
+        """Produce the batches of ``messages``; their offsets become committable on delivery."""
+        for target, partition, batch, ends in pack_with_ends(
             messages, self.route_of, self.settings.sequencer_batch_max
         ):
             value = self.codec.encode(batch, STREAM_BATCH)
-            producer.produce(target, value, partition=partition, on_delivery=delivered)
-            producer.poll(0)
-        if producer.flush(30.0) > 0:
-            raise RuntimeError("sequenced batches not acknowledged within 30 s")
-        if failures:
-            raise RuntimeError(f"sequenced batch not delivered: {failures[0]}")
-        last: dict[tuple[str, int], int] = {}
-        for m in messages:
-            last[(m.topic(), m.partition())] = m.offset() + 1
-        offsets = [TopicPartition(t, p, o) for (t, p), o in last.items()]
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as e:
-            if e.args[0].code() not in _REBALANCING:
-                raise
-            # A rebalance took partitions away while this chunk was produced: their next owner
-            # sequences those messages again (duplicates the reducers ignore); nothing is lost.
-            log.info("sequencer_commit_lost_to_rebalance", error=str(e))
+            pipeline.produce(target, partition, value, ends)
         self.sequenced += len(messages)
         if self.on_batch is not None:
             self.on_batch(len(messages))
+
+
+class _Pipeline:
+    """Batches in flight and the source offsets their delivery makes committable.
+
+    The producer is idempotent (order kept per target partition across retries) and a source
+    partition always goes to the same target partition, so batches of one source partition are
+    delivered in the order they were produced: on each delivery its source offsets are
+    committable. Commits are asynchronous and periodic; a revoke or the shutdown drains (flush,
+    then a synchronous commit). At least once: an offset is committed only once the batch that
+    carries it is acknowledged."""
+
+    def __init__(self, consumer: Any, producer: Any) -> None:
+        self.consumer, self.producer = consumer, producer
+        self.committable: dict[tuple[str, int], int] = {}
+        self.failures: list[str] = []
+
+    def produce(self, target: str, partition: int, value: bytes, ends: dict[Any, int]) -> None:
+        def delivered(error: Any, _message: Any) -> None:
+            if error is not None:
+                self.failures.append(str(error))
+                return
+            for tp, end in ends.items():
+                if end > self.committable.get(tp, -1):
+                    self.committable[tp] = end
+
+        while True:
+            try:
+                self.producer.produce(target, value, partition=partition, on_delivery=delivered)
+                return
+            except BufferError:  # the producer's queue is full: let deliveries drain it
+                self.producer.poll(0.05)
+
+    def check(self) -> None:
+        if self.failures:
+            raise RuntimeError(f"sequenced batch not delivered: {self.failures[0]}")
+
+    def commit(self, asynchronous: bool) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka import TopicPartition
+
+        if not self.committable:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self.committable.items()]
+        self.committable = {}
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        except KafkaException as e:
+            if e.args[0].code() not in _REBALANCING:
+                raise
+            # A rebalance took partitions away: their next owner sequences those messages
+            # again (duplicates the reducers ignore); nothing is lost.
+            log.info("sequencer_commit_lost_to_rebalance", error=str(e))
+
+    def drain(self) -> None:
+        if self.producer.flush(30.0) > 0:
+            raise RuntimeError("sequenced batches not acknowledged within 30 s")
+        self.check()
+        self.commit(asynchronous=False)
 
 
 def _rebalancing_codes() -> frozenset[int]:
