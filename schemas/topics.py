@@ -35,6 +35,7 @@ from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
 from schemas.records.state import AssetLifecycle
+from schemas.records.state import AssetSnapshot
 from schemas.records.state import RiskState
 from schemas.records.stream import SequencedBatch
 
@@ -64,6 +65,7 @@ DLQ_PORTFOLIO = "dlq.portfolio"
 DLQ_OPS = "dlq.ops"
 STATE_ASSET = "state.asset"
 STATE_RISK = "state.risk"
+STATE_LIFECYCLE = "state.lifecycle"
 STREAM_BATCH = "stream.batch"
 """Value schema of the sequenced batches (the topics are per app id, internal)."""
 
@@ -192,7 +194,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 
 STATE_CATALOGUE: tuple[TopicSpec, ...] = (
     # Partitions as the tables': the market's (md.book's) for the lifecycle, one for risk.
-    TopicSpec(STATE_ASSET, (AssetLifecycle,), "base asset", 6, "compact", FOREVER),
+    TopicSpec(STATE_ASSET, (AssetSnapshot,), "base asset", 6, "compact", FOREVER),
+    # Nested in each AssetSnapshot as bytes (re-encoded only when the asset is evaluated).
+    TopicSpec(STATE_LIFECYCLE, (AssetLifecycle,), "base asset", 6, "compact", FOREVER),
     TopicSpec(STATE_RISK, (RiskState,), "'risk' (the one key)", 1, "compact", FOREVER),
 )
 """Reducer state: the value schemas of the streams worker's tables, not topics of their own.

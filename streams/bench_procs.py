@@ -22,7 +22,6 @@ from typing import Any
 
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
-from schemas.topics import STATE_ASSET
 
 COMMON = {"socket.nagle.disable": True, "acks": "all", "compression.type": "none"}
 PRODUCER = {**COMMON, "linger.ms": 5, "batch.num.messages": 10_000, "batch.size": 1_048_576}
@@ -238,6 +237,7 @@ def plain_main(settings_json: str, ready: Any, stop: Any, applied: Any) -> None:
     from streams.reducers import MarketReducer
     from streams.sequencer import start_sequencer
     from streams.wiring import cut_key
+    from streams.wiring import encode_asset
 
     settings = StreamsSettings.model_validate_json(settings_json)
     codec = Codec(ConfluentRegistry(settings.registry_url))
@@ -264,8 +264,7 @@ def plain_main(settings_json: str, ready: Any, stop: Any, applied: Any) -> None:
             outcome = apply_market_batch(reducer, codec, batch, m.offset() or 0)
             produce = producer.produce
             for asset in outcome.touched:
-                record = reducer.asset(asset).lifecycle_record()
-                value = codec.encode(record, STATE_ASSET)
+                value = encode_asset(codec, reducer.asset(asset))
                 produce(assets_topic, value, asset.encode(), partition=p)
             produce(assets_topic, str(m.offset() + 1).encode(), cut_key(p), partition=p)
             for asset, spread in outcome.spreads.values():

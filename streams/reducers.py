@@ -164,21 +164,16 @@ class AssetState:
     """``records`` as they arrived (framed Avro bytes), for the stored state (never digested)."""
     applied: int = -1
     """Next sequenced offset this state includes (set by the batch boundary; never digested)."""
+    encoded_lifecycle: bytes | None = None
+    """Cache of the encoded :meth:`lifecycle_record` (derived; dropped on each evaluation)."""
 
     def lifecycle_record(self) -> AssetLifecycle:
-        """The stored state: open opportunities, last evaluation, records as they arrived and
-        the sequenced offset they include (one consistent point of the asset's input)."""
-        record = lifecycle_record(self.book, self.last_eval_ms)
-        raw = self.raw
-        return record.model_copy(
-            update={"records": tuple(raw[k] for k in sorted(raw)), "applied_offset": self.applied}
-        )
+        """The open opportunities and the last evaluation (changes only on evaluation)."""
+        return lifecycle_record(self.book, self.last_eval_ms)
 
     def load_lifecycle(self, record: AssetLifecycle) -> None:
-        """Restore the open opportunities, the last evaluation and the applied offset (the
-        records are decoded by the caller, which holds the codec)."""
+        """Restore the open opportunities and the last evaluation from their record."""
         self.book, self.last_eval_ms = lifecycle_of(record)
-        self.applied = record.applied_offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +279,7 @@ class MarketReducer:
             spreads = tuple(mapping.spread_records(detect(view, self.detection), view, now, cause))
         opps = tuple(mapping.opportunity_record(e, view, asset, cause) for e in events)
         state.book, state.last_eval_ms = book, now
+        state.encoded_lifecycle = None
         return spreads, opps
 
 

@@ -15,8 +15,11 @@ from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.state import AssetLifecycle
+from schemas.records.state import AssetSnapshot
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.topics import DLQ_MD
+from schemas.topics import STATE_ASSET
+from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
 from streams.reducers import AssetState
@@ -24,6 +27,21 @@ from streams.reducers import MarketReducer
 from streams.reducers import RiskReducer
 from streams.reducers import RiskState
 from streams.reducers import record_key
+
+
+def encode_asset(codec: Codec, state: AssetState) -> bytes:
+    """An asset's stored state (``state.asset``): its records as they arrived, the applied
+    offset and its lifecycle, which is re-encoded only when an evaluation changed it."""
+    if state.encoded_lifecycle is None:
+        state.encoded_lifecycle = codec.encode(state.lifecycle_record(), STATE_LIFECYCLE)
+    raw = state.raw
+    record = AssetSnapshot(
+        lifecycle=state.encoded_lifecycle,
+        records=tuple(raw[k] for k in sorted(raw)),
+        applied_offset=state.applied,
+    )
+    return codec.encode(record, STATE_ASSET)
+
 
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 RISK_KEY = b"risk"
@@ -79,10 +97,11 @@ class Wiring:
         stored = self.assets.get(asset.encode())
         if stored is None:
             return None
-        record = self.codec.decode_as(stored, AssetLifecycle)
+        snapshot = self.codec.decode_as(stored, AssetSnapshot)
         state = AssetState()
-        state.load_lifecycle(record)
-        for raw in record.records:
+        state.load_lifecycle(self.codec.decode_as(snapshot.lifecycle, AssetLifecycle))
+        state.applied, state.encoded_lifecycle = snapshot.applied_offset, snapshot.lifecycle
+        for raw in snapshot.records:
             market = self.codec.decode(raw)
             assert isinstance(market, BookSnapshot | FundingRateUpdate)
             key = record_key(market)
@@ -105,6 +124,10 @@ class Wiring:
 
     def assets_in_tables(self) -> list[str]:
         return sorted(k.decode() for k in self.assets if not k.startswith(CUT_PREFIX))
+
+    def snapshot(self, asset: str) -> bytes:
+        """The encoded stored state of ``asset``."""
+        return encode_asset(self.codec, self.market.asset(asset))
 
     def stored_cut(self, topic: str, partition: int) -> int | None:
         """The next offset of sequenced ``topic[partition]`` its table state includes."""

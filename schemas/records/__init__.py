@@ -31,6 +31,7 @@ from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskReason
 from schemas.records.state import AssetLifecycle
+from schemas.records.state import AssetSnapshot
 from schemas.records.state import DecidedOpportunity
 from schemas.records.state import EvaluationCostFigures
 from schemas.records.state import EvaluationCosts
@@ -72,6 +73,7 @@ EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
 
 STATE_RECORDS: tuple[type[AvroRecord], ...] = (
     AssetLifecycle,
+    AssetSnapshot,
     RiskState,
 )
 """Top-level state records (reducer state, not events: no envelope)."""
@@ -106,6 +108,7 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.risk.RiskDecision": RiskDecision,
     "fundingflow.risk.RiskReason": RiskReason,
     "fundingflow.state.AssetLifecycle": AssetLifecycle,
+    "fundingflow.state.AssetSnapshot": AssetSnapshot,
     "fundingflow.state.DecidedOpportunity": DecidedOpportunity,
     "fundingflow.state.EvaluationCostFigures": EvaluationCostFigures,
     "fundingflow.state.EvaluationCosts": EvaluationCosts,

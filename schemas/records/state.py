@@ -415,10 +415,10 @@ class OpenOpportunity(AvroRecord):
 
 
 class AssetLifecycle(AvroRecord):
-    """Market reducer state of one base asset: its latest market records as received, the open
-    opportunities, the last evaluation time and the sequenced offset the state includes. Stored
-    in the worker's asset table, keyed by base asset; one record per asset and batch, so an
-    asset's state is always one consistent point of its input.
+    """Market reducer state of one base asset beside its latest market records: the open
+    opportunities and the last evaluation time. Changes only when the asset is evaluated; stored
+    inside the asset's AssetSnapshot as encoded bytes (subject state.lifecycle-value), so a
+    batch that only moves records does not re-encode it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -429,6 +429,36 @@ class AssetLifecycle(AvroRecord):
 
     last_eval_ms: Long | None = None
     """Event time of the asset's last evaluation, epoch milliseconds; null before the first."""
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "open": [OpenOpportunity.to_avro(item) for item in self.open],
+            "last_eval_ms": self.last_eval_ms,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "open": tuple(OpenOpportunity.from_avro(item) for item in datum["open"]),
+                "last_eval_ms": datum["last_eval_ms"],
+            }
+        )
+
+
+class AssetSnapshot(AvroRecord):
+    """Stored state of one base asset in the worker's asset table, keyed by base asset: one record
+    per changed asset and batch, so an asset's state is always one consistent point of its
+    input.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.state.AssetSnapshot"
+
+    lifecycle: bytes
+    """The asset's AssetLifecycle (open opportunities, last evaluation), Confluent-framed Avro of
+    subject state.lifecycle-value.
+    """
 
     records: tuple[bytes, ...] = ()
     """The latest book and funding record of each instrument of the asset, as the sequenced batch
@@ -442,8 +472,7 @@ class AssetLifecycle(AvroRecord):
 
     def to_avro(self) -> dict[str, Any]:
         return {
-            "open": [OpenOpportunity.to_avro(item) for item in self.open],
-            "last_eval_ms": self.last_eval_ms,
+            "lifecycle": self.lifecycle,
             "records": list(self.records),
             "applied_offset": self.applied_offset,
         }
@@ -452,8 +481,7 @@ class AssetLifecycle(AvroRecord):
     def from_avro(cls, datum: Mapping[str, Any]) -> Self:
         return cls.trusted(
             {
-                "open": tuple(OpenOpportunity.from_avro(item) for item in datum["open"]),
-                "last_eval_ms": datum["last_eval_ms"],
+                "lifecycle": datum["lifecycle"],
                 "records": tuple(datum["records"]),
                 "applied_offset": datum["applied_offset"],
             }

@@ -13,7 +13,6 @@ from typing import Any
 from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
-from schemas.topics import STATE_ASSET
 from streams.agents.boundary import acknowledged
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
@@ -55,7 +54,6 @@ def register(wiring: Wiring) -> None:
             await acknowledged(acks)
             table = wiring.assets
             for asset in outcome.touched:
-                record = reducer.asset(asset).lifecycle_record()
-                table[asset.encode()] = codec.encode(record, STATE_ASSET)
+                table[asset.encode()] = wiring.snapshot(asset)
             table[cut_key(m.partition)] = str(m.offset + 1).encode()
             wiring.advance(m.topic, m.partition, m.offset)

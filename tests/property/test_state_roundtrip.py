@@ -39,7 +39,7 @@ from schemas.scalars import INT_MAX
 from schemas.scalars import INT_MIN
 from schemas.scalars import LONG_MAX
 from schemas.scalars import LONG_MIN
-from schemas.topics import STATE_ASSET
+from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
 from streams.reducers import RECENTLY_CLOSED
 from streams.reducers import AssetState
@@ -135,7 +135,9 @@ risk_states = st.builds(
 @PROPERTY
 @given(books, st.none() | longs)
 def test_asset_lifecycle_round_trips_through_avro(book: OpportunityBook, last: int | None) -> None:
-    value = CODEC.encode(AssetState(book=book, last_eval_ms=last).lifecycle_record(), STATE_ASSET)
+    value = CODEC.encode(
+        AssetState(book=book, last_eval_ms=last).lifecycle_record(), STATE_LIFECYCLE
+    )
     restored = AssetState()
     restored.load_lifecycle(CODEC.decode_as(value, AssetLifecycle))
     assert restored.book == book

@@ -26,6 +26,7 @@ from schemas.records.state import CandidateType
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_ASSET
+from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
 from schemas.topics import by_name
 from streams import synthetic as syn
@@ -56,7 +57,7 @@ def restored_asset(state: AssetState) -> AssetState:
     out = AssetState()
     for key, record in state.records.items():
         out.records[key] = CODEC.decode_as(CODEC.encode(record, _topic(record)), type(record))
-    value = CODEC.encode(state.lifecycle_record(), STATE_ASSET)
+    value = CODEC.encode(state.lifecycle_record(), STATE_LIFECYCLE)
     out.load_lifecycle(CODEC.decode_as(value, AssetLifecycle))
     return out
 
@@ -206,7 +207,7 @@ PERSISTED_FIELDS = {
     },
     ControlState: {"limits", "kill_switch", "kill_reason", "last_command_ms"},
     RiskState: {"control", "clock_ms", "last_control", "exposures", "decided", "closed"},
-    AssetState: {"records", "book", "last_eval_ms", "views", "raw", "applied"},
+    AssetState: {"records", "book", "last_eval_ms", "views", "raw", "applied", "encoded_lifecycle"},
 }
 
 
