@@ -68,12 +68,6 @@ def test_first_run_on_a_fresh_stack_decides_every_opened_opportunity(fresh: Pipe
     _assert_one_decision_each(p, opened, decisions)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: after a SIGKILL, a restart whose recovery reads the changelogs "
-    "sometimes processes none of the input published while it was down (faust-streaming "
-    "0.15.3; seen in about 1 run of 3 here); kept as the reproducer",
-)
 def test_opportunities_opened_while_the_worker_was_down_are_decided_on_restart(
     fresh: Pipeline,
 ) -> None:
