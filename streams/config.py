@@ -127,6 +127,8 @@ class StreamsSettings(_Frozen):
     digest_path: Path | None = None
     """Where the worker writes its state digest (periodically and on shutdown)."""
     digest_interval_s: float = Field(default=2.0, gt=0)
+    digest_detail: bool = False
+    """Also write the canonical state itself (tests diff it against the replay's)."""
     producer_linger_s: float = Field(default=0.001, ge=0)
     """Explicit producer linger (aiokafka ``linger_ms``); asyncio sockets have Nagle off.
 

@@ -171,6 +171,15 @@ def _read_partition(
     return values
 
 
+def form_at_cut(
+    bootstrap: str, registry_url: str, cut: Cut, settings: StreamsSettings
+) -> dict[str, Any]:
+    """The canonical state the reducers build from the sequenced topics below ``cut``."""
+    codec = Codec(ConfluentRegistry(registry_url))
+    market, risk = replay(read_cut(bootstrap, cut), codec, settings)
+    return state_form(market.assets, risk.state)
+
+
 def digest_at_cut(
     bootstrap: str, registry_url: str, cut: Cut, settings: StreamsSettings | None = None
 ) -> str:
@@ -193,12 +202,15 @@ def worker_digest(wiring: Any) -> dict[str, Any]:
         if stored is not None
         else RiskState(wiring.settings.risk.control_state())
     )
-    return {
+    document = {
         "app_id": wiring.settings.app_id,
         "digest": state_digest(assets, risk),
         "cut": {t: dict(sorted(p.items())) for t, p in sorted(wiring.positions.items())},
         "assets": len(assets),
     }
+    if wiring.settings.digest_detail:
+        document["form"] = state_form(assets, risk)
+    return document
 
 
 def write_digest(path: Path, document: Mapping[str, Any]) -> None:
