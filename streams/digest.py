@@ -34,6 +34,8 @@ from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
 from streams.batches import apply_market_batch
 from streams.batches import apply_risk_batch
+from streams.config import MarketSettings
+from streams.config import RiskSettings
 from streams.config import StreamsSettings
 from streams.reducers import AssetState
 from streams.reducers import MarketReducer
@@ -205,12 +207,26 @@ def worker_digest(wiring: Any) -> dict[str, Any]:
     document = {
         "app_id": wiring.settings.app_id,
         "digest": state_digest(assets, risk),
+        # What the reducers computed with, so an offline replay computes the same.
+        "market": wiring.settings.market.model_dump(mode="json"),
+        "risk": wiring.settings.risk.model_dump(mode="json"),
         "cut": {t: dict(sorted(p.items())) for t, p in sorted(wiring.positions.items())},
         "assets": len(assets),
     }
     if wiring.settings.digest_detail:
         document["form"] = state_form(assets, risk)
     return document
+
+
+def replay_settings(settings: StreamsSettings, document: Mapping[str, Any]) -> StreamsSettings:
+    """``settings`` with the market and risk settings a worker's digest recorded (the replay
+    must compute with what the worker computed with, e.g. a run's stale-quote override)."""
+    update: dict[str, Any] = {}
+    if "market" in document:
+        update["market"] = MarketSettings.model_validate(document["market"])
+    if "risk" in document:
+        update["risk"] = RiskSettings.model_validate(document["risk"])
+    return settings.model_copy(update=update)
 
 
 def write_digest(path: Path, document: Mapping[str, Any]) -> None:

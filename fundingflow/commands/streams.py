@@ -88,6 +88,7 @@ def digest(
     """Replay the input up to an offset cut offline and compare with the worker's digest."""
     from streams.digest import digest_at_cut
     from streams.digest import read_digest
+    from streams.digest import replay_settings
 
     settings = load_settings()
     streams_settings = worker_settings(settings)
@@ -103,6 +104,8 @@ def digest(
         cut = recorded["cut"]
     else:
         raise typer.BadParameter(f"no worker digest at {path}; pass --until-offsets")
+    if recorded is not None:
+        streams_settings = replay_settings(streams_settings, recorded)
     replayed = digest_at_cut(
         streams_settings.bootstrap, streams_settings.registry_url, cut, streams_settings
     )

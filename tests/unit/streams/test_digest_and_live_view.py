@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -116,3 +117,20 @@ def test_live_view_folds_open_update_close() -> None:
 
 
 _ = (MD_BOOK, MD_FUNDING)
+
+
+def test_the_replay_computes_with_the_settings_the_worker_recorded() -> None:
+    """A run that overrides a market setting (``fundingflow run`` on the sim widens the stale
+    window) is replayed with that override, not with the defaults."""
+    from streams.config import MarketSettings as Market
+    from streams.digest import replay_settings
+
+    worker = StreamsSettings(market=Market(stale_after_ms=60_000, min_eval_interval_ms=0))
+    document = {
+        "market": worker.market.model_dump(mode="json"),
+        "risk": worker.risk.model_dump(mode="json"),
+    }
+    replayed = replay_settings(StreamsSettings(), json.loads(json.dumps(document)))
+    assert replayed.market == worker.market
+    assert replayed.risk == worker.risk
+    assert replay_settings(StreamsSettings(), {}).market == StreamsSettings().market
