@@ -57,9 +57,9 @@ from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
-from schemas.fixed_point import INT64_MAX
 from schemas.fixed_point import MAX_SCALE
 from schemas.fixed_point import book_snapshot
+from schemas.fixed_point import columns
 from schemas.fixed_point import mantissa
 from schemas.fixed_point import places
 from schemas.records.account import BalanceUpdate
@@ -492,11 +492,6 @@ def _known_side(
     return n
 
 
-def _scaled(digits: list[tuple[int, int]], scale: int) -> tuple[int, ...] | None:
-    out = tuple(m * 10 ** (scale - p) for m, p in digits)
-    return out if max(out, default=0) <= INT64_MAX else None
-
-
 def _known_columns(
     ob: Mapping[str, Any], depth: int, instrument: Instrument
 ) -> dict[str, Any] | None:
@@ -527,21 +522,7 @@ def _known_columns(
     n = _known_side(bids, depth, unit, bases, True, prices, sizes)
     if n is None or _known_side(asks, depth, unit, bases, False, prices, sizes) is None:
         return None
-    ps = max(p for _m, p in prices)
-    ss = max(p for _m, p in sizes)
-    price_column, size_column = _scaled(prices, ps), _scaled(sizes, ss)
-    if price_column is None or size_column is None:
-        return None
-    return {
-        "bids": (),
-        "asks": (),
-        "price_scale": ps,
-        "size_scale": ss,
-        "bid_prices": price_column[:n],
-        "bid_sizes": size_column[:n],
-        "ask_prices": price_column[n:],
-        "ask_sizes": size_column[n:],
-    }
+    return columns(prices, sizes, n)
 
 
 def _book_time(ctx: Context, stamp: object, bounds: ValidationBounds) -> int:

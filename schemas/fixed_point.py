@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
@@ -84,6 +85,29 @@ def _column(digits: list[tuple[int, int]], scale: int) -> tuple[int, ...] | None
     return out if all(-INT64_MAX <= m <= INT64_MAX for m in out) else None
 
 
+def columns(
+    prices: list[tuple[int, int]], sizes: list[tuple[int, int]], bids: int
+) -> dict[str, Any] | None:
+    """The column fields of a book from its levels' (mantissa, places), bids first (``bids``
+    of them): each scale is the fewest places that hold every value; None when a mantissa
+    would not fit int64 at that scale."""
+    ps = max((p for _m, p in prices), default=0)
+    ss = max((p for _m, p in sizes), default=0)
+    price_col, size_col = _column(prices, ps), _column(sizes, ss)
+    if price_col is None or size_col is None:
+        return None
+    return {
+        "bids": (),
+        "asks": (),
+        "price_scale": ps,
+        "size_scale": ss,
+        "bid_prices": price_col[:bids],
+        "bid_sizes": size_col[:bids],
+        "ask_prices": price_col[bids:],
+        "ask_sizes": size_col[bids:],
+    }
+
+
 def book_snapshot(
     *,
     envelope: Envelope,
@@ -96,24 +120,12 @@ def book_snapshot(
     are exact, else as decimal levels."""
     prices = [_digits(lv.price) for lv in (*bids, *asks)]
     sizes = [_digits(lv.size_base) for lv in (*bids, *asks)]
-    columns: dict[str, object] | None = None
+    fields: dict[str, Any] | None = None
     if None not in prices and None not in sizes:
-        p_digits = [d for d in prices if d is not None]
-        s_digits = [d for d in sizes if d is not None]
-        ps = max((p for _m, p in p_digits), default=0)
-        ss = max((p for _m, p in s_digits), default=0)
-        price_col, size_col = _column(p_digits, ps), _column(s_digits, ss)
-        if price_col is not None and size_col is not None:
-            n = len(bids)
-            columns = {
-                "price_scale": ps,
-                "size_scale": ss,
-                "bid_prices": price_col[:n],
-                "bid_sizes": size_col[:n],
-                "ask_prices": price_col[n:],
-                "ask_sizes": size_col[n:],
-            }
-    if columns is None:
+        fields = columns(
+            [d for d in prices if d is not None], [d for d in sizes if d is not None], len(bids)
+        )
+    if fields is None:
         return BookSnapshot(
             envelope=envelope,
             instrument=instrument,
@@ -126,9 +138,7 @@ def book_snapshot(
             "envelope": envelope,
             "instrument": instrument,
             "depth": depth,
-            "bids": (),
-            "asks": (),
-            **columns,
+            **fields,
         }
     )
 

@@ -120,7 +120,10 @@ def pack(
             builder = open_[slot] = BatchBuilder()
             out.append((route.target, partition, builder))
         _kind, timestamp = m.timestamp()
-        builder.add(m.topic(), m.partition(), m.offset(), timestamp, m.key() or b"", m.value())
+        # A message without a value (a tombstone) travels as empty bytes: the agent then
+        # dead-letters it (undecodable) instead of the sequencer failing on it forever.
+        value = m.value() or b""
+        builder.add(m.topic(), m.partition(), m.offset(), timestamp, m.key() or b"", value)
     return [(target, partition, b.build()) for target, partition, b in out]
 
 
