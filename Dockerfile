@@ -9,6 +9,7 @@ COPY processors ./processors
 COPY connectors ./connectors
 COPY streams ./streams
 COPY executors ./executors
+COPY benchmarks ./benchmarks
 RUN pip install . && useradd --system --uid 10001 fundingflow
 USER fundingflow
 CMD ["fundingflow", "--help"]

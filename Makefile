@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 FF := $(BIN)/fundingflow
 PYTEST_ARGS ?=
 TEST_OWNER := make-test
-PACKAGES := fundingflow schemas processors connectors streams executors
+PACKAGES := benchmarks fundingflow schemas processors connectors streams executors
 
 .PHONY: run test install system-deps lint format unit stack-up stack-down clean
 

@@ -11,8 +11,8 @@ import sys
 import typer
 
 from fundingflow import __version__
+from fundingflow.command_plugins import add_registered_commands
 from fundingflow.commands import api as api_commands
-from fundingflow.commands import bench as bench_commands
 from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import run as run_commands
@@ -38,12 +38,12 @@ app.add_typer(stack_commands.app, name="stack")
 app.add_typer(topics_commands.app, name="topics")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(schemas_commands.app, name="schemas")
-app.add_typer(bench_commands.app, name="bench")
 app.registered_commands += run_commands.app.registered_commands
 app.registered_commands += connect_commands.app.registered_commands
 app.registered_commands += streams_commands.app.registered_commands
 app.add_typer(streams_commands.state_app, name="state")
 app.registered_commands += api_commands.app.registered_commands
+add_registered_commands(app)  # fundingflow bench, from the benchmarks package
 
 
 @app.command()

@@ -23,11 +23,11 @@ def api(
     import uvicorn
 
     from fundingflow.api import create_api
+    from fundingflow.live_view import OpportunityTail
+    from fundingflow.live_view import rows
     from schemas.codec import Codec
     from schemas.registry import ConfluentRegistry
     from schemas.topics import ARB_OPPORTUNITY
-    from streams.live_view import OpportunityTail
-    from streams.live_view import rows
 
     settings = load_settings()
     tail = OpportunityTail(

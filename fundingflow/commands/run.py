@@ -81,11 +81,11 @@ def run(
     refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
 ) -> None:
     """Run connectors and the worker, and show open opportunities and pipeline health live."""
+    from fundingflow.live_view import OpportunityTail
+    from fundingflow.live_view import rows as live_rows
     from schemas.codec import Codec
     from schemas.registry import ConfluentRegistry
     from schemas.topics import ARB_OPPORTUNITY
-    from streams.live_view import OpportunityTail
-    from streams.live_view import rows as live_rows
 
     settings = load_settings()
     unhealthy = [r.name for r in Stack(settings).status() if not r.healthy]

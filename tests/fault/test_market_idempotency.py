@@ -11,8 +11,8 @@ import random
 
 import pytest
 
+from benchmarks import synthetic as syn
 from streams import reducers
-from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
 from streams.digest import state_digest

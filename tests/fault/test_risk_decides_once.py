@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 
+from benchmarks import synthetic as syn
 from schemas.codec import Codec
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
@@ -24,7 +25,6 @@ from schemas.records.risk import RiskOutcome
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_RISK
-from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
 from streams.digest import state_digest

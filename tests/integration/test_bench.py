@@ -23,7 +23,7 @@ def _latency_complete(figures: dict[str, Any]) -> None:
 def test_pipeline_bench_tiny_run_produces_every_figure(
     kafka_bootstrap: str, schema_registry_url: str
 ) -> None:
-    from streams.bench import run_pipeline_bench
+    from benchmarks.pipeline import run_pipeline_bench
 
     result = run_pipeline_bench(
         True,
@@ -50,7 +50,7 @@ def test_pipeline_bench_tiny_run_produces_every_figure(
 
 
 def test_offline_bench_tiny_run_produces_every_figure() -> None:
-    from streams.bench_offline import run_offline_bench
+    from benchmarks.offline import run_offline_bench
 
     result = run_offline_bench(replay_events=5_000, rss_events=20_000, verbose=False)
     assert result["replay"]["events_per_s"] > 0

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks import synthetic as syn
+from benchmarks.harness import Pipeline
 from schemas.avro_record import AvroRecord
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
@@ -27,12 +29,10 @@ from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import OPS_CONTROL
 from schemas.topics import RISK_DECISION
-from streams import synthetic as syn
 from streams.digest import digest_at_cut
 from streams.digest import form_at_cut
 from streams.digest import read_cut
 from streams.digest import read_digest
-from streams.harness import Pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

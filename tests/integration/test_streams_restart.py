@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.harness import Pipeline
 from schemas.avro_record import AvroRecord
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import RISK_DECISION
-from streams.harness import Pipeline
 from tests.integration.test_streams import divergence
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]

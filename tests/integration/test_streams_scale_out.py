@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from benchmarks import synthetic as syn
+from benchmarks.harness import Pipeline
 from schemas.avro_record import AvroRecord
 from schemas.records.arb import Opportunity
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
-from streams import synthetic as syn
-from streams.harness import Pipeline
 from streams.worker import start_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

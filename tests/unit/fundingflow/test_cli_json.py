@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "FUNDINGFLOW_LOG_LEVEL": "DEBUG"}
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "FUNDINGFLOW_LOG_LEVEL": "DEBUG"}
     return subprocess.run(
         [sys.executable, "-m", "fundingflow", *args],
         capture_output=True,

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from benchmarks import synthetic as syn
 from processors.detection import DetectionConfig
 from processors.metrics import Incident
 from processors.opportunities import OpportunityBook
@@ -33,7 +34,6 @@ from schemas.records.dlq import DeadLetterReason
 from schemas.records.ops import ControlAction
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskReasonCode as Code
-from streams import synthetic as syn
 
 D = Decimal
 

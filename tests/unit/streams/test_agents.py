@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import synthetic as syn
 from schemas.codec import Codec
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
@@ -15,7 +16,6 @@ from schemas.registry import InMemoryRegistry
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import STREAM_BATCH
-from streams import synthetic as syn
 from streams.app import create_app
 from streams.config import MarketSettings
 from streams.config import StreamsSettings

@@ -8,6 +8,10 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
+from benchmarks import synthetic as syn
+from fundingflow.live_view import LiveView
+from fundingflow.live_view import fold
+from fundingflow.live_view import rows
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.records.arb import Lifecycle
@@ -15,14 +19,10 @@ from schemas.registry import InMemoryRegistry
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import STREAM_BATCH
-from streams import synthetic as syn
 from streams.config import StreamsSettings
 from streams.digest import canonical
 from streams.digest import replay
 from streams.digest import state_digest
-from streams.live_view import LiveView
-from streams.live_view import fold
-from streams.live_view import rows
 from streams.reducers import MarketRecord
 from streams.reducers import MarketReducer
 from streams.sequencer import BatchBuilder
@@ -72,7 +72,7 @@ def test_replay_digest_does_not_depend_on_the_batch_size() -> None:
 
 def test_digest_does_not_depend_on_the_hash_seed() -> None:
     code = (
-        "from streams import synthetic as s;"
+        "from benchmarks import synthetic as s;"
         "from tests.unit.streams.test_digest_and_live_view import _digest_of;"
         "from streams.config import StreamsSettings;"
         "print(_digest_of(s.random_walk(200), StreamsSettings()))"

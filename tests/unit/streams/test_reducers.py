@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from benchmarks import synthetic as syn
 from schemas.errors import InvalidEvent
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
@@ -19,7 +20,6 @@ from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
 from schemas.records.risk import RiskReasonCode as Code
-from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
 from streams.reducers import MarketRecord

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from benchmarks import synthetic as syn
 from processors.costs import CostBreakdown
 from processors.detection import Evaluation
 from processors.opportunities import Opportunity as BookOpportunity
@@ -29,7 +30,6 @@ from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
 from schemas.topics import by_name
-from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.config import RiskSettings
 from streams.config import StreamsSettings

@@ -117,12 +117,12 @@ def generator_main(
 
 def _flip_maker(plan: dict[str, Any]) -> Any:
     """A closure producing the next probe flip: (event id, [(topic, key, value)])."""
+    from benchmarks import synthetic as syn
     from schemas.codec import Codec
     from schemas.registry import ConfluentRegistry
     from schemas.topics import MD_BOOK
     from schemas.topics import MD_FUNDING
     from schemas.topics import key_for
-    from streams import synthetic as syn
 
     codec = Codec(ConfluentRegistry(plan["registry_url"]))
     symbols: list[str] = plan["symbols"]

@@ -1,6 +1,6 @@
 """Codec micro-benchmark: our codec beside raw fastavro and orjson, decimal beside double.
 
-``python -m schemas.bench`` prints the figures; nothing here asserts on time.
+``python -m benchmarks.codec`` prints the figures; nothing here asserts on time.
 """
 
 from __future__ import annotations

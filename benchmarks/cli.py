@@ -1,4 +1,7 @@
-"""``fundingflow bench``: benchmarks that print figures and ratios (never assert)."""
+"""``fundingflow bench``: benchmarks that print figures and ratios (never assert).
+
+Registered as the ``bench`` entry point of the ``fundingflow.commands`` group (pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def codec(
     as_json: JsonFlag = False,
 ) -> None:
     """Codec encode/decode ops/s beside raw fastavro and orjson (target: >= 0.8x fastavro)."""
-    from schemas.bench import run_codec_bench
+    from benchmarks.codec import run_codec_bench
 
     figures: dict[str, Any] = run_codec_bench(seconds)
     if as_json:
@@ -121,8 +124,8 @@ def pipeline(
     """Ticks/s through Kafka, the sequencer and the Faust agents, tick -> opportunity latency at
     fixed offered rates, the same topology on a plain confluent-kafka consumer, beside raw
     produce, consume and relay baselines measured in the same run."""
+    from benchmarks.pipeline import run_pipeline_bench
     from fundingflow.settings import load_settings
-    from streams.bench import run_pipeline_bench
 
     settings = load_settings()
     figures: dict[str, Any] = run_pipeline_bench(
@@ -206,7 +209,7 @@ def offline(
     out: OutOption = None,
 ) -> None:
     """Offline replay events/s and RSS growth over many events (in process, no Kafka)."""
-    from streams.bench_offline import run_offline_bench
+    from benchmarks.offline import run_offline_bench
 
     figures = run_offline_bench(
         quick,

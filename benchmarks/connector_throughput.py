@@ -1,6 +1,6 @@
 """Connector throughput on the simulated venues: normalized records/s, beside a baseline.
 
-    python -m tests.benchmarks.connector_throughput [--payloads 12000] [--records 30000] [--json]
+    python -m benchmarks.connector_throughput [--payloads 12000] [--records 30000] [--json]
 
 Three measurements, each next to a baseline measured in the same process (the machine's load
 moves absolute figures; ratios stay comparable):

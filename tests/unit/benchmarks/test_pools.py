@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from benchmarks.offline import rss_mb
+from benchmarks.pools import MarketPool
+from benchmarks.pools import TickPool
+from benchmarks.pools import avro_long
 from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.registry import InMemoryRegistry
 from schemas.topics import key_for
-from streams.bench_data import MarketPool
-from streams.bench_data import TickPool
-from streams.bench_data import avro_long
-from streams.bench_offline import rss_mb
 
 
 def test_avro_long_is_zigzag_varint() -> None:

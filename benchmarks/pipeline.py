@@ -13,11 +13,11 @@
   rate: probe funding flips on a few probe assets open and close opportunities, each naming
   the flip that caused it (``causation_id``), timed from its scheduled send to its receipt;
 - **plain**: the same topology with a plain confluent-kafka consumer loop instead of Faust
-  (:func:`streams.bench_procs.plain_main`), the same backlog and rates: ``faust_to_plain`` is
+  (:func:`benchmarks.processes.plain_main`), the same backlog and rates: ``faust_to_plain`` is
   Faust's cost as a number.
 
 The load generator, the probe consumer, the relay and the plain worker each run in their own
-process (:mod:`streams.bench_procs`): no figure is bounded by the harness's GIL. Latency is
+process (:mod:`benchmarks.processes`): no figure is bounded by the harness's GIL. Latency is
 timed from the *scheduled* send (open loop, no coordinated omission) and reports p50, p90,
 p99, p99.9, max, the probes sent and lost, how far the generator fell behind its schedule and
 the lag growth over the run (a rate is *sustained* when no probe is lost and the lag stays
@@ -35,6 +35,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks import processes as procs
+from benchmarks import synthetic as syn
+from benchmarks.harness import Pipeline
+from benchmarks.pools import TickPool
 from schemas.codec import Codec
 from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
@@ -42,10 +46,6 @@ from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import by_name
-from streams import bench_procs as procs
-from streams import synthetic as syn
-from streams.bench_data import TickPool
-from streams.harness import Pipeline
 from streams.internal_topics import TABLES
 from streams.internal_topics import changelog_name
 from streams.internal_topics import ensure_internal_topics
@@ -420,7 +420,7 @@ def _variant(
     paced: dict[float, list[tuple[bytes, bytes]]],
     linger_ms: float = 0.0,
 ) -> dict[str, Any]:
-    """One variant (``faust``: the worker; ``plain``: :func:`streams.bench_procs.plain_main`):
+    """One variant (``faust``: the worker; ``plain``: :func:`benchmarks.processes.plain_main`):
     first event, backlog throughput, latency at each offered rate."""
     figures: dict[str, Any] = {}
     with Pipeline(bootstrap, registry_url, digest_path=None, log_level="WARNING") as p:

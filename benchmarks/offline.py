@@ -1,7 +1,7 @@
 """Offline benchmarks, in process and without Kafka: replay events/s and RSS growth.
 
 - **replay**: ``N`` encoded market events (books and funding of
-  :class:`~streams.bench_data.MarketPool`, encoded with an in-memory registry's codec) packed
+  :class:`~benchmarks.pools.MarketPool`, encoded with an in-memory registry's codec) packed
   into :class:`~schemas.records.stream.SequencedBatch` records of 1000
   (:class:`~streams.sequencer.BatchBuilder`) and encoded as the sequencer does; timed:
   :func:`streams.digest.replay` over them (batch decode, per-message decode, reducers);
@@ -19,11 +19,11 @@ import os
 import time
 from typing import Any
 
+from benchmarks.pools import MarketPool
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STREAM_BATCH
 from streams.batches import apply_market_batch
-from streams.bench_data import MarketPool
 from streams.config import StreamsSettings
 from streams.digest import replay
 from streams.reducers import MarketReducer

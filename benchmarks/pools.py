@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from benchmarks import synthetic as syn
 from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import key_for
-from streams import synthetic as syn
 
 VENUES = ("ex-a", "ex-b", "ex-c")
 MIDS = 50
