@@ -20,6 +20,7 @@ from connectors.sim.scenario import Scenario
 from connectors.sim.scenario import load_scenario
 from connectors.sim.world import SimWorld
 from connectors.sim.world import build_sim_exchanges
+from connectors.sim.world import standalone_exchange
 
 __all__ = [
     "FaultPlan",
@@ -31,4 +32,5 @@ __all__ = [
     "SimWorld",
     "build_sim_exchanges",
     "load_scenario",
+    "standalone_exchange",
 ]

@@ -13,8 +13,8 @@ actually returned to the caller, by ``"channel:kind"``.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import Protocol
 
 from ccxt.async_support.base.exchange import Exchange
 from ccxt.base.decimal_to_precision import TICK_SIZE
@@ -28,14 +28,13 @@ from connectors.sim import structures
 from connectors.sim.accounts import Account
 from connectors.sim.faults import FaultPlan
 from connectors.sim.market import BookUpdate
+from connectors.sim.market import MarketModel
 from connectors.sim.orders import OrderManager
 from connectors.sim.orders import OrderRequest
 from connectors.sim.orders import SimOrder
 from connectors.sim.scenario import HOUR_MS
 from connectors.sim.scenario import MarketSpec
-
-if TYPE_CHECKING:
-    from connectors.sim.world import SimWorld
+from connectors.sim.scenario import Scenario
 
 Struct = dict[str, Any]
 WATCH_GIVE_UP_MS = 24 * HOUR_MS  # a watch that sees nothing for a sim day raises RequestTimeout
@@ -52,30 +51,21 @@ HAS = {
 }  # fmt: skip
 
 
-class SimExchange(Exchange):  # type: ignore[misc]
-    def __init__(
-        self,
-        config: dict[str, Any] | None = None,
-        *,
-        world: SimWorld | None = None,
-        venue: str | None = None,
-    ) -> None:
-        """Standalone (``SimExchange({"seed": 7, "speed": "max", "venue": "sim-okx"})``: a world of
-        its own, optional ``scenario``) or one venue of a shared ``SimWorld`` (``world=, venue=``).
-        """
-        config = dict(config or {})
-        sim_keys = {k: config.pop(k) for k in ("seed", "speed", "scenario", "venue") if k in config}
-        if world is None:
-            from connectors.sim.world import SimWorld
+class VenueWorld(Protocol):
+    """What an exchange reads from the world it belongs to (``SimWorld``, which builds them)."""
 
-            world = SimWorld.create(
-                int(sim_keys.get("seed", 0)),
-                sim_keys.get("speed", "max"),
-                sim_keys.get("scenario", "default"),
-                create_exchanges=False,
-            )
-        venue = venue or sim_keys.get("venue") or next(iter(world.scenario.venues))
-        world.exchanges[venue] = self
+    scenario: Scenario
+    seed: int
+    model: MarketModel
+
+    async def advance(self) -> None: ...
+
+
+class SimExchange(Exchange):  # type: ignore[misc]
+    def __init__(self, world: VenueWorld, venue: str, config: dict[str, Any] | None = None) -> None:
+        """One venue of ``world``; the world builds its exchanges (``SimWorld.create``) and a
+        standalone one (``connectors.sim.world.standalone_exchange``). ``config`` is ccxt's.
+        """
         self.world = world
         self.venue_spec = world.scenario.venues[venue]
         # state first: ccxt's constructor reads every public attribute (to add camelCase aliases)
@@ -86,7 +76,7 @@ class SimExchange(Exchange):  # type: ignore[misc]
         self.request_counts: Counter[str] = Counter()
         self._seen_book: dict[str, int] = {}
         self._seen_trade: dict[str, int] = {}
-        super().__init__(config)
+        super().__init__(dict(config or {}))
 
     def describe(self) -> dict[str, Any]:
         v = self.venue_spec

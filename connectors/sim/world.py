@@ -41,7 +41,7 @@ class SimWorld:
         self.exchanges: dict[str, SimExchange] = {}
         if create_exchanges:
             for vid in scenario.venues:
-                SimExchange(world=self, venue=vid)  # registers itself in self.exchanges
+                self.exchanges[vid] = SimExchange(self, vid)
 
     @classmethod
     def create(
@@ -113,6 +113,23 @@ class SimWorld:
     async def close(self) -> None:
         for ex in self.exchanges.values():
             await ex.close()
+
+
+def standalone_exchange(config: dict[str, Any] | None = None) -> SimExchange:
+    """One exchange over a world of its own, from a ccxt-style config: ``seed`` (0), ``speed``
+    (``"max"``), ``scenario`` (``"default"``) and ``venue`` (the scenario's first) are the
+    simulator's keys; the rest goes to ccxt. Its world has no other exchange."""
+    config = dict(config or {})
+    sim_keys = {k: config.pop(k) for k in ("seed", "speed", "scenario", "venue") if k in config}
+    world = SimWorld.create(
+        int(sim_keys.get("seed", 0)),
+        sim_keys.get("speed", "max"),
+        sim_keys.get("scenario", "default"),
+        create_exchanges=False,
+    )
+    venue = sim_keys.get("venue") or next(iter(world.scenario.venues))
+    world.exchanges[venue] = SimExchange(world, venue, config)
+    return world.exchanges[venue]
 
 
 def build_sim_exchanges(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.venues import VenueProfile
+from connectors.venues.profile import VenueProfile
 
 PROFILE = VenueProfile(
     ccxt_id="binance",

@@ -7,7 +7,7 @@ symbol's interval is derived from /fapi/v1/fundingRate history — never assumed
 
 from __future__ import annotations
 
-from connectors.venues import VenueProfile
+from connectors.venues.profile import VenueProfile
 
 PROFILE = VenueProfile(
     ccxt_id="binanceusdm",

@@ -7,7 +7,7 @@ per update on the websocket stream.
 
 from __future__ import annotations
 
-from connectors.venues import VenueProfile
+from connectors.venues.profile import VenueProfile
 
 PROFILE = VenueProfile(
     ccxt_id="bybit",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.venues import VenueProfile
+from connectors.venues.profile import VenueProfile
 
 
 async def enrich_funding(exchange: Any, funding_rate: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ book updates contiguously, and runs on its own clock (``milliseconds()``/``sleep
 
 from __future__ import annotations
 
-from connectors.venues import VenueProfile
+from connectors.venues.profile import VenueProfile
 
 PROFILE = VenueProfile(
     ccxt_id="sim",

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from connectors.sim import SimClock
-from connectors.sim import SimExchange
 from connectors.sim import SimWorld
 from connectors.sim import build_sim_exchanges
 from connectors.sim import load_scenario
+from connectors.sim import standalone_exchange
 
 
 async def _dump(seed: int, steps: int) -> str:
@@ -146,14 +146,15 @@ async def test_build_sim_exchanges_shares_one_world() -> None:
 
 
 async def test_standalone_exchange_from_a_ccxt_style_config() -> None:
-    ex = SimExchange({"seed": 4, "speed": "max", "venue": "sim-okx"})
+    ex = standalone_exchange({"seed": 4, "speed": "max", "venue": "sim-okx"})
     assert ex.id == "sim-okx"
+    assert isinstance(ex.world, SimWorld)
     assert ex.world.exchanges == {"sim-okx": ex}
     await ex.load_markets()
     start = ex.milliseconds()
     await ex.sleep(5_000)  # sim time: the world advances, nothing really sleeps
     assert ex.milliseconds() == start + 5_000
-    default = SimExchange({"seed": 4})
+    default = standalone_exchange({"seed": 4})
     assert default.id == "sim-binance"
 
 
