@@ -18,6 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from benchmarks.isolation import create_prefixed_topics
+from benchmarks.isolation import delete_topics
+from benchmarks.isolation import publish_records
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.registry import ConfluentRegistry
@@ -34,9 +37,6 @@ from schemas.topics import RISK_DECISION
 from streams.config import StreamsSettings
 from streams.digest import read_digest
 from streams.internal_topics import internal_topics
-from streams.isolation import create_prefixed_topics
-from streams.isolation import delete_topics
-from streams.isolation import publish_records
 from streams.worker import start_worker
 
 PIPELINE_TOPICS = (

@@ -38,6 +38,9 @@ from typing import Any
 from benchmarks import processes as procs
 from benchmarks import synthetic as syn
 from benchmarks.harness import Pipeline
+from benchmarks.isolation import create_prefixed_topics
+from benchmarks.isolation import delete_topics
+from benchmarks.isolation import publish_records
 from benchmarks.pools import TickPool
 from schemas.codec import Codec
 from schemas.records.stream import SequencedBatch
@@ -49,9 +52,6 @@ from schemas.topics import by_name
 from streams.internal_topics import TABLES
 from streams.internal_topics import changelog_name
 from streams.internal_topics import ensure_internal_topics
-from streams.isolation import create_prefixed_topics
-from streams.isolation import delete_topics
-from streams.isolation import publish_records
 from streams.wiring import CUT_PREFIX
 
 PROBE_EVERY_S = 0.3

@@ -1,7 +1,7 @@
 """Guard: each top-level package resolves inside this repository.
 
 PyPI has unrelated distributions named ``schemas``, ``connectors``, ``processors`` and
-``executors``; an installed one would shadow ours silently.
+``executors`` (and ``benchmarks`` is a common name); an installed one would shadow ours silently.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
-    "package", ["fundingflow", "schemas", "processors", "connectors", "streams", "executors"]
+    "package",
+    ["benchmarks", "fundingflow", "schemas", "processors", "connectors", "streams", "executors"],
 )
 def test_package_resolves_inside_repository(package: str) -> None:
     module = importlib.import_module(package)
