@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from processors.units import ZERO
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
