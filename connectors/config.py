@@ -80,6 +80,8 @@ class ConnectorSettings(_Frozen):
     book_poll_interval_s: float = Field(default=1.0, gt=0)
     funding_poll_interval_s: float = Field(default=10.0, gt=0)
     trade_poll_interval_s: float = Field(default=2.0, gt=0)
+    instrument_refresh_s: float = Field(default=3600.0, gt=0)
+    """How often the venue's markets are reloaded; changed instrument facts are re-published."""
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)
     max_consecutive_failures: int = Field(default=20, ge=1)

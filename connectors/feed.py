@@ -23,6 +23,8 @@ from connectors.config import ConnectorSettings
 from connectors.dead_letters import dead_letter_topic
 from connectors.dead_letters import to_dead_letter
 from connectors.factory import create_venues
+from connectors.facts import FactsTracker
+from connectors.facts import instrument_facts
 from connectors.instruments import select
 from connectors.publisher import DEAD_LETTERS
 from connectors.sinks import Sink
@@ -36,6 +38,7 @@ from schemas.records.md import Trade
 from schemas.topics import DLQ_MD
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
+from schemas.topics import MD_INSTRUMENT
 from schemas.topics import MD_TRADE
 
 log = structlog.get_logger("connectors.feed")
@@ -75,7 +78,14 @@ class FeedStats:
 
     @property
     def total(self) -> int:
-        return sum(self.published.values()) + sum(self.dead_letters.values())
+        """Market records and dead letters (what a ``limit`` bounds); facts are not counted."""
+        facts = self.published[MD_INSTRUMENT]
+        return sum(self.published.values()) - facts + sum(self.dead_letters.values())
+
+    @property
+    def facts(self) -> int:
+        """Instrument facts published (one per instrument on start, then on change)."""
+        return self.published[MD_INSTRUMENT]
 
 
 class _Done(Exception):  # noqa: N818 - a signal, not an error
@@ -90,6 +100,34 @@ class _Feed:
         self.stats = FeedStats()
         self.deadline_ms: dict[str, int] = {}
         self.finished = False
+        self.facts = FactsTracker()
+
+    def publish_facts(self, venue: Venue, instruments: Sequence[Instrument]) -> int:
+        """Publish the facts of ``instruments`` that are new or changed; returns how many."""
+        now = _now_ms(venue)
+        sent = 0
+        for ins in instruments:
+            facts = instrument_facts(ins, now)
+            if self.facts.changed(facts):
+                self.sink.emit(MD_INSTRUMENT, facts)
+                self.stats.published[MD_INSTRUMENT] += 1
+                sent += 1
+        return sent
+
+    async def refresh_facts(self, venue: Venue, selected: Sequence[Instrument]) -> None:
+        """Reload the venue's markets periodically; re-publish the facts that changed."""
+        wanted = {i.symbol for i in selected}
+        while not self.finished:
+            await asyncio.sleep(self.config.settings.instrument_refresh_s)
+            try:
+                loaded = await venue.load_instruments(reload=True)
+            except Exception as e:  # a failed reload keeps the facts in force; retried later
+                log.warning("instrument_refresh_failed", exchange=venue.id, error=type(e).__name__)
+                continue
+            reloaded = [i for i in loaded if i.symbol in wanted]
+            changed = self.publish_facts(venue, reloaded)
+            if changed:
+                log.info("instrument_facts_changed", exchange=venue.id, count=changed)
 
     def handle(self, venue: Venue, item: AvroRecord | Rejected) -> None:
         if self.finished:  # another stream reached the bound first
@@ -155,13 +193,15 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
     venues = [venue for vid in config.venues for venue in factory(vid)]
     feed = _Feed(config, sink, venues)
     started = time.monotonic()
-    sink.start([MD_BOOK, MD_FUNDING, MD_TRADE, DLQ_MD])
+    sink.start([MD_INSTRUMENT, MD_BOOK, MD_FUNDING, MD_TRADE, DLQ_MD])
     tasks: list[asyncio.Task[None]] = []
+    side_tasks: list[asyncio.Task[None]] = []  # never awaited for the end: cancelled with it
     try:
         for venue in venues:
             instruments = select(await venue.load_instruments(), config.assets, config.quote)
             if not instruments:
                 log.warning("no_instruments", exchange=venue.id, assets=config.assets)
+            feed.publish_facts(venue, instruments)  # before any book that they size
             now = _now_ms(venue)
             feed.stats.started_ms = feed.stats.started_ms or now
             if config.duration_s is not None:
@@ -170,11 +210,14 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
                 asyncio.create_task(feed.pump(venue, s), name=f"{venue.id}-{n}")
                 for n, s in enumerate(_streams(feed, venue, instruments))
             ]
+            if instruments:
+                refresh = feed.refresh_facts(venue, instruments)
+                side_tasks.append(asyncio.create_task(refresh, name=f"{venue.id}-facts"))
         await _wait(tasks, config.duration_s)
     finally:
-        for task in tasks:
+        for task in tasks + side_tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *side_tasks, return_exceptions=True)
         for venue in venues:
             await venue.close()
         feed.stats.wall_s = time.monotonic() - started

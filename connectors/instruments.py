@@ -64,7 +64,9 @@ def to_instrument(
     """One ccxt market structure → :class:`Instrument` (fees overridden per tier)."""
     symbol = str(market["symbol"])
     precision = market.get("precision") or {}
-    limits = (market.get("limits") or {}).get("amount") or {}
+    all_limits = market.get("limits") or {}
+    limits = all_limits.get("amount") or {}
+    cost = all_limits.get("cost") or {}
     override = (fees or {}).get(symbol) or (fees or {}).get("*") or FeeOverride()
     contract_size = _dec(market.get("contractSize")) if market.get("contract") else None
     maker = override.maker if override.maker is not None else _dec(market.get("maker"))
@@ -84,6 +86,8 @@ def to_instrument(
         maker_fee=maker,
         taker_fee=taker,
         active=market.get("active") is not False,
+        min_notional_quote=_dec(cost.get("min")),
+        fees_overridden=override.maker is not None or override.taker is not None,
     )
 
 

@@ -24,6 +24,8 @@ from schemas.registry import SchemaRegistry
 from schemas.subjects import subject_schema_str
 from schemas.topics import by_name
 from schemas.topics import key_for
+from schemas.topics import partition_for
+from schemas.topics import partition_key_for
 
 log = structlog.get_logger("connectors.publisher")
 
@@ -79,6 +81,7 @@ class KafkaPublisher:
         self.delivered = 0
         self.failed = 0
         self.errors: list[str] = []
+        self._partitions: dict[str, int] = {}
 
     def register(self, topics: Iterable[str]) -> dict[str, int]:
         """Register the value schema of every topic this publisher writes (on start)."""
@@ -91,13 +94,30 @@ class KafkaPublisher:
     def publish(self, topic: str, record: AvroRecord) -> None:
         value = self.codec.encode(record, topic)
         key = key_for(record)
+        by = partition_key_for(record)
+        partition = -1  # the default partitioner's choice from the key
+        if by != key:  # partitioned by another text than its key (instrument facts: the asset)
+            partition = partition_for(by, self._partition_count(topic))
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(
+                    topic, value=value, key=key, partition=partition, on_delivery=self._on_delivery
+                )
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry
                 self._producer.poll(0.1)
         self._producer.poll(0)
+
+    def _partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` as the cluster has them (asked once per topic)."""
+        count = self._partitions.get(topic)
+        if count is None:
+            meta = self._producer.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is None or meta.error is not None or not meta.partitions:
+                reason = "unknown topic" if meta is None else str(meta.error or "no partitions")
+                raise PublishError(f"{topic}: cannot read its partitions ({reason})")
+            count = self._partitions[topic] = len(meta.partitions)
+        return count
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         topic = msg.topic() or "?"

@@ -102,6 +102,10 @@ class Instrument:
     maker_fee: Decimal | None
     taker_fee: Decimal | None
     active: bool
+    min_notional_quote: Decimal | None = None
+    """Smallest order value in quote currency (ccxt ``limits.cost.min``)."""
+    fees_overridden: bool = False
+    """Whether the fee rates are the user's per-venue override rather than the venue's."""
 
     @property
     def ref(self) -> InstrumentRef:

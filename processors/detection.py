@@ -41,6 +41,7 @@ from processors.costs import CostLeg
 from processors.costs import InsufficientDepth
 from processors.costs import estimate_costs
 from processors.funding import next_settlement_ms
+from processors.lots import tradable_size
 from processors.spreads import FundingDifferential
 from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
@@ -218,7 +219,9 @@ def evaluate(
         for trade in (side.entry_side, side.exit_side)
     )
     ref_price = max(long.book.mid, short.book.mid)
-    size = min(depth, config.max_notional_quote / ref_price)
+    wanted = min(depth, config.max_notional_quote / ref_price)
+    # both legs tradable on their own venues: the largest common multiple of their lots
+    size = tradable_size(wanted, (long.lot, short.lot), (long.book.best_ask, short.book.best_bid))
     if size <= 0:
         return None
     try:

@@ -24,6 +24,7 @@ from processors.costs import CostBreakdown
 from processors.detection import Candidate
 from processors.detection import MarketView
 from processors.detection import OpportunityType
+from processors.lots import Lot
 from processors.opportunities import CloseReason
 from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
@@ -50,6 +51,7 @@ from schemas.records.common import MarketType
 from schemas.records.common import Side
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.scalars import fit_decimal
 
 _SUM_PRECISION = 40
@@ -111,15 +113,30 @@ def funding_of(record: FundingRateUpdate) -> FundingSchedule:
     )
 
 
+def lot_of(facts: InstrumentFacts) -> Lot:
+    """The order amounts the venue accepts, from its instrument facts."""
+    return Lot(
+        facts.contract_size_base,
+        amount_step=facts.amount_step,
+        min_amount=facts.min_amount,
+        min_notional_quote=facts.min_notional_quote,
+    )
+
+
 def instrument_state(
-    book: BookSnapshot, funding: FundingRateUpdate | None, fees: FeeSchedule
+    book: BookSnapshot,
+    funding: FundingRateUpdate | None,
+    fees: FeeSchedule,
+    lot: Lot | None = None,
 ) -> InstrumentState | None:
     """The detector's view of one instrument; None for an unsupported market type."""
     kind = market_kind(book.instrument)
     if kind is None:
         return None
     schedule = funding_of(funding) if funding is not None and kind is MarketKind.PERP else None
-    return InstrumentState(instrument_key(book.instrument), kind, book_of(book), fees, schedule)
+    return InstrumentState(
+        instrument_key(book.instrument), kind, book_of(book), fees, schedule, lot
+    )
 
 
 # ---- lifecycle out ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import TypeVar
 from typing import cast
 
+from processors.lots import Lot
 from schemas.errors import InvalidEvent
 from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import wire_decimal
@@ -224,6 +225,9 @@ class InstrumentState:
     book: Book
     fees: FeeSchedule
     funding: FundingSchedule | None = None
+    lot: Lot | None = None
+    """What the venue accepts as an order amount (from its instrument facts); None: unknown,
+    any size."""
 
 
 def bps_of(amount: Decimal, reference: Decimal) -> Decimal:

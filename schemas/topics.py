@@ -7,6 +7,7 @@ meets in the same partition of the stateful agents.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -26,6 +27,7 @@ from schemas.records.execution import OrderEvent
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.md import Kline
 from schemas.records.md import Trade
 from schemas.records.ops import ControlCommand
@@ -43,6 +45,7 @@ MD_BOOK = "md.book"
 MD_TRADE = "md.trade"
 MD_FUNDING = "md.funding"
 MD_KLINE = "md.kline"
+MD_INSTRUMENT = "md.instrument"
 ACCOUNT_BALANCE = "account.balance"
 ACCOUNT_POSITION = "account.position"
 ARB_SPREAD = "arb.spread"
@@ -94,6 +97,7 @@ _KEYS: dict[type[AvroRecord], Callable[[Any], str | bytes]] = {
     Trade: lambda r: base_asset(r.instrument.symbol),
     FundingRateUpdate: lambda r: base_asset(r.instrument.symbol),
     Kline: lambda r: base_asset(r.instrument.symbol),
+    InstrumentFacts: lambda r: instrument_key(r.instrument),
     BalanceUpdate: lambda r: f"{r.exchange}:{r.currency}",
     VenuePosition: lambda r: base_asset(r.instrument.symbol),
     SpreadUpdate: lambda r: r.base_asset,
@@ -110,6 +114,23 @@ _KEYS: dict[type[AvroRecord], Callable[[Any], str | bytes]] = {
     Incident: lambda r: r.component,
     DeadLetter: _dead_letter_key,
 }
+
+
+def partition_key_for(record: AvroRecord) -> bytes:
+    """The text that chooses ``record``'s partition: its key, except for instrument facts,
+    whose key is the instrument (so compaction keeps every instrument's latest facts) but
+    whose partition is its base asset's, the one ``md.book`` and ``md.funding`` of the asset
+    use (the sequencer then meets them in one partition)."""
+    if isinstance(record, InstrumentFacts):
+        return base_asset(record.instrument.symbol).encode()
+    return key_for(record)
+
+
+def partition_for(partition_key: bytes, partitions: int) -> int:
+    """The partition librdkafka's default partitioner (``consistent_random``: CRC-32 of the key
+    modulo the partition count) chooses for a non-empty key, so an explicit partition agrees
+    with the one a keyed ``produce`` gets."""
+    return zlib.crc32(partition_key) % partitions
 
 
 def key_for(record: AvroRecord) -> bytes:
@@ -171,6 +192,15 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     _spec(MD_TRADE, (Trade,), _ASSET_KEY, 6, 2 * DAY_MS),
     _spec(MD_FUNDING, (FundingRateUpdate,), _ASSET_KEY, 6, 30 * DAY_MS),
     _spec(MD_KLINE, (Kline,), _ASSET_KEY, 6, 30 * DAY_MS),
+    # Keyed by instrument (compaction keeps each one's latest facts), partitioned by base asset.
+    TopicSpec(
+        MD_INSTRUMENT,
+        (InstrumentFacts,),
+        "exchange:symbol (partition: the base asset's, as md.book)",
+        6,
+        "compact",
+        FOREVER,
+    ),
     _spec(ACCOUNT_BALANCE, (BalanceUpdate,), "exchange:currency", 3, 30 * DAY_MS),
     _spec(ACCOUNT_POSITION, (VenuePosition,), _ASSET_KEY, 3, 30 * DAY_MS),
     _spec(ARB_SPREAD, (SpreadUpdate,), "base asset", 6),

@@ -23,6 +23,7 @@ from schemas.records.arb import SpreadUpdate
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.stream import SequencedBatch
@@ -87,7 +88,7 @@ def apply_market_batch(
     for i, raw in enumerate(batch.values):
         try:
             record = decode(raw)
-            if not isinstance(record, BookSnapshot | FundingRateUpdate):
+            if not isinstance(record, BookSnapshot | FundingRateUpdate | InstrumentFacts):
                 raise DecodeError(
                     DeadLetterReason.WRONG_SCHEMA, f"not market data: {record.AVRO_NAME}"
                 )

@@ -20,6 +20,7 @@ from processors.sizing import Limits
 from processors.units import FeeSchedule
 from processors.units import MarketKind
 from processors.units import persistable
+from schemas.records.md import InstrumentFacts
 from schemas.topics import MD_BOOK
 from schemas.topics import by_name
 
@@ -96,12 +97,18 @@ class MarketSettings(_Frozen):
     max_notional_quote: Decimal = Decimal(10_000)
     max_open: int = 20
 
-    def fees(self, exchange: str, kind: MarketKind) -> FeeSchedule:
-        rates = (
-            self.venue_fees.get(f"{exchange}:{kind.value}")
-            or self.venue_fees.get(exchange)
-            or (self.spot_fees if kind is MarketKind.SPOT else self.perp_fees)
-        )
+    def fees(
+        self, exchange: str, kind: MarketKind, facts: InstrumentFacts | None = None
+    ) -> FeeSchedule:
+        """The fee rates an instrument is priced with, first found: this worker's override for
+        the venue (``venue_fees``), the venue's rates from its instrument facts (which carry the
+        connector's per-account override, ``fee_source``), the default schedule of its kind."""
+        rates = self.venue_fees.get(f"{exchange}:{kind.value}") or self.venue_fees.get(exchange)
+        if rates is not None:
+            return FeeSchedule(rates.maker, rates.taker)
+        if facts is not None and facts.maker_fee is not None and facts.taker_fee is not None:
+            return FeeSchedule(facts.maker_fee, facts.taker_fee)
+        rates = self.spot_fees if kind is MarketKind.SPOT else self.perp_fees
         return FeeSchedule(rates.maker, rates.taker)
 
     def detection(self) -> DetectionConfig:

@@ -67,6 +67,7 @@ from schemas.records.common import Envelope
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.state import AssetLifecycle
@@ -77,15 +78,22 @@ from schemas.topics import base_asset
 from streams.config import MarketSettings
 from streams.config import RiskSettings
 
-MarketRecord = BookSnapshot | FundingRateUpdate
+MarketRecord = BookSnapshot | FundingRateUpdate | InstrumentFacts
 BOOK = "B"
 FUNDING = "F"
+FACTS = "I"
 RECENTLY_CLOSED = 10_000
 
 
 def record_key(record: MarketRecord) -> str:
     """Table key of the latest record of one kind for one instrument: ``BTC|B|okx|BTC/USDT``."""
-    kind = BOOK if isinstance(record, BookSnapshot) else FUNDING
+    kind = (
+        BOOK
+        if isinstance(record, BookSnapshot)
+        else FUNDING
+        if isinstance(record, FundingRateUpdate)
+        else FACTS
+    )
     ref = record.instrument
     return f"{base_asset(ref.symbol)}|{kind}|{ref.exchange}|{ref.symbol}"
 
@@ -136,9 +144,23 @@ def check_funding(record: FundingRateUpdate) -> None:
         raise InvalidEvent(DeadLetterReason.MISSING_FUNDING_INTERVAL, detail)
 
 
+def check_facts(record: InstrumentFacts) -> None:
+    size = record.contract_size_base
+    if size <= 0:
+        detail = f"expected a positive contract size, was {size}"
+        raise InvalidEvent(DeadLetterReason.NON_POSITIVE_SIZE, detail)
+    for name in ("amount_step", "min_amount", "min_notional_quote"):
+        value = getattr(record, name)
+        if value is not None and value < 0:
+            raise InvalidEvent(DeadLetterReason.NON_POSITIVE_SIZE, f"{name} is {value}")
+
+
 def _changed(record: MarketRecord, stored: MarketRecord | None) -> bool:
     if stored is None:
         return True
+    if isinstance(record, InstrumentFacts):  # any fact but the envelope
+        assert isinstance(stored, InstrumentFacts)
+        return record.model_copy(update={"envelope": stored.envelope}) != stored
     if isinstance(record, BookSnapshot):
         assert isinstance(stored, BookSnapshot)
         new, old = touch(record), touch(stored)
@@ -218,8 +240,10 @@ class MarketReducer:
             return MarketApplied(asset, key, applied=False)
         if isinstance(record, BookSnapshot):
             check_book(record)
-        else:
+        elif isinstance(record, FundingRateUpdate):
             check_funding(record)
+        else:
+            check_facts(record)
         changed = _changed(record, stored)
         view_key = f"{record.instrument.exchange}|{record.instrument.symbol}"
         state.records[key] = record
@@ -254,14 +278,16 @@ class MarketReducer:
             cache_key = f"{ref.exchange}|{ref.symbol}"
             if cache_key not in state.views:
                 kind = mapping.market_kind(ref)
-                funding_key = key.replace(f"|{BOOK}|", f"|{FUNDING}|", 1)
-                funding = state.records.get(funding_key)
+                funding = state.records.get(key.replace(f"|{BOOK}|", f"|{FUNDING}|", 1))
                 assert funding is None or isinstance(funding, FundingRateUpdate)
-                fees = self.settings.fees(ref.exchange, kind or MarketKind.PERP)
+                facts = state.records.get(key.replace(f"|{BOOK}|", f"|{FACTS}|", 1))
+                assert facts is None or isinstance(facts, InstrumentFacts)
+                fees = self.settings.fees(ref.exchange, kind or MarketKind.PERP, facts)
+                lot = None if facts is None else mapping.lot_of(facts)
                 if kind is MarketKind.PERP and funding is None:
                     state.views[cache_key] = None  # a perp without funding is not tradable yet
                 else:
-                    state.views[cache_key] = mapping.instrument_state(record, funding, fees)
+                    state.views[cache_key] = mapping.instrument_state(record, funding, fees, lot)
             found = state.views[cache_key]
             if found is not None:
                 view[found.key] = found
@@ -271,7 +297,12 @@ class MarketReducer:
         self, asset: str, state: AssetState, t: int, cause: str
     ) -> tuple[tuple[SpreadUpdate, ...], tuple[Opportunity, ...]]:
         view = self._view(state)
-        times = [r.envelope.event_time_ms for r in state.records.values()]
+        # market time: facts are read at the connector's start, not market events
+        times = [
+            r.envelope.event_time_ms
+            for r in state.records.values()
+            if not isinstance(r, InstrumentFacts)
+        ]
         now = max(t, state.last_eval_ms or t, *times)
         book, events = step(state.book, view, now, self.detection)
         spreads: tuple[SpreadUpdate, ...] = ()

@@ -1,8 +1,9 @@
 """The sequencer: a native confluent-kafka loop that packs input messages into batch records.
 
-``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition: both are keyed by base
-asset) and ``arb.opportunity`` + ``ops.control`` -> ``<app_id>-risk-sequenced`` (one partition:
-one total order). Each consumed chunk becomes, per target partition, one
+``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition:
+all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` ->
+``<app_id>-risk-sequenced`` (one partition: one total order). Each consumed chunk becomes, per
+target partition, one
 :class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max`` messages),
 so the apply order of the stateful agents is a Kafka log the offline replay reads back, and a
 Faust event carries a batch of ticks instead of one.
@@ -32,6 +33,7 @@ from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
+from schemas.topics import MD_INSTRUMENT
 from schemas.topics import OPS_CONTROL
 from schemas.topics import STREAM_BATCH
 from streams.config import LAYOUT
@@ -55,6 +57,7 @@ def routes(settings: StreamsSettings) -> dict[str, Route]:
     return {
         settings.topic(MD_BOOK): md,
         settings.topic(MD_FUNDING): md,
+        settings.topic(MD_INSTRUMENT): md,
         settings.topic(ARB_OPPORTUNITY): risk,
         settings.topic(OPS_CONTROL): risk,
     }

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.state import AssetLifecycle
 from schemas.records.state import AssetSnapshot
 from schemas.records.state import RiskState as RiskStateRecord
@@ -103,7 +104,7 @@ class Wiring:
         state.applied, state.encoded_lifecycle = snapshot.applied_offset, snapshot.lifecycle
         for raw in snapshot.records:
             market = self.codec.decode(raw)
-            assert isinstance(market, BookSnapshot | FundingRateUpdate)
+            assert isinstance(market, BookSnapshot | FundingRateUpdate | InstrumentFacts)
             key = record_key(market)
             state.records[key], state.raw[key] = market, raw
         return state

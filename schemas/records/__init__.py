@@ -21,6 +21,7 @@ from schemas.records.execution import OrderEvent
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.md import Kline
 from schemas.records.md import Trade
 from schemas.records.ops import ControlCommand
@@ -60,6 +61,7 @@ EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
     SubmitOrder,
     BookSnapshot,
     FundingRateUpdate,
+    InstrumentFacts,
     Kline,
     Trade,
     ControlCommand,
@@ -98,6 +100,7 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.execution.SubmitOrder": SubmitOrder,
     "fundingflow.md.BookSnapshot": BookSnapshot,
     "fundingflow.md.FundingRateUpdate": FundingRateUpdate,
+    "fundingflow.md.InstrumentFacts": InstrumentFacts,
     "fundingflow.md.Kline": Kline,
     "fundingflow.md.Trade": Trade,
     "fundingflow.ops.ControlCommand": ControlCommand,

@@ -2,6 +2,7 @@
 """Records of the ``fundingflow.md`` namespace."""
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 from typing import ClassVar
 from typing import Self
@@ -162,6 +163,120 @@ class FundingRateUpdate(AvroRecord):
                 "mark_price": datum["mark_price"],
                 "index_price": datum["index_price"],
                 "predicted_next_funding_rate": datum["predicted_next_funding_rate"],
+            }
+        )
+
+
+class FeeSource(StrEnum):
+    """Where the fee rates come from: VENUE (the venue's market data, ccxt markets) or OVERRIDE
+    (the user's per-venue configuration).
+    """
+
+    UNKNOWN = "UNKNOWN"
+    VENUE = "VENUE"
+    OVERRIDE = "OVERRIDE"
+
+
+class InstrumentFacts(AvroRecord):
+    """What one venue says about trading one instrument: contract size, precision, minimums, fees
+    and funding interval. Published by the connector when it starts and whenever a fact changes,
+    on a compacted topic keyed by instrument; the stream processors size and price from the
+    facts in force when each book arrives.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.md.InstrumentFacts"
+
+    envelope: Envelope
+    """Identity, time and lineage of this event (event_time_ms: when the connector read the facts).
+    """
+
+    instrument: InstrumentRef
+    """The instrument (exchange id plus ccxt unified symbol)."""
+
+    venue_symbol: str
+    """The venue's own market id (ccxt market id), e.g. BTCUSDT or BTC-USDT-SWAP."""
+
+    settle: str | None = None
+    """Settlement currency of a contract market (USDT, USDC); null for spot."""
+
+    contract_size_base: AvroDecimal
+    """Base units per contract (1 for spot and for venues that quote amounts in base units). Order
+    amounts are in contracts for contract markets: base = contracts x contract_size_base.
+    """
+
+    amount_step: AvroDecimal | None = None
+    """Increment of an order amount, in amount units (contracts for contract markets, base units
+    for spot); null when the venue states none.
+    """
+
+    price_tick: AvroDecimal | None = None
+    """Increment of an order price, quote currency per base unit; null when the venue states none.
+    """
+
+    min_amount: AvroDecimal | None = None
+    """Smallest order amount, in amount units; null when the venue states none."""
+
+    min_notional_quote: AvroDecimal | None = None
+    """Smallest order value, quote currency; null when the venue states none."""
+
+    maker_fee: AvroDecimal | None = None
+    """Maker fee as a fraction of notional (negative: a rebate); null when unknown (the worker's
+    default schedule applies).
+    """
+
+    taker_fee: AvroDecimal | None = None
+    """Taker fee as a fraction of notional; null when unknown (the worker's default schedule
+    applies).
+    """
+
+    fee_source: FeeSource = FeeSource.UNKNOWN
+    """Where maker_fee and taker_fee come from."""
+
+    funding_interval_ms: Long | None = None
+    """Funding interval of a perpetual in milliseconds when the venue's market data states it; null
+    for spot or when unknown (the funding records carry the interval in force).
+    """
+
+    active: bool = True
+    """Whether the venue lists the instrument as tradable."""
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "envelope": Envelope.to_avro(self.envelope),
+            "instrument": InstrumentRef.to_avro(self.instrument),
+            "venue_symbol": self.venue_symbol,
+            "settle": self.settle,
+            "contract_size_base": self.contract_size_base,
+            "amount_step": self.amount_step,
+            "price_tick": self.price_tick,
+            "min_amount": self.min_amount,
+            "min_notional_quote": self.min_notional_quote,
+            "maker_fee": self.maker_fee,
+            "taker_fee": self.taker_fee,
+            "fee_source": self.fee_source,
+            "funding_interval_ms": self.funding_interval_ms,
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "envelope": Envelope.from_avro(datum["envelope"]),
+                "instrument": InstrumentRef.from_avro(datum["instrument"]),
+                "venue_symbol": datum["venue_symbol"],
+                "settle": datum["settle"],
+                "contract_size_base": datum["contract_size_base"],
+                "amount_step": datum["amount_step"],
+                "price_tick": datum["price_tick"],
+                "min_amount": datum["min_amount"],
+                "min_notional_quote": datum["min_notional_quote"],
+                "maker_fee": datum["maker_fee"],
+                "taker_fee": datum["taker_fee"],
+                "fee_source": FeeSource(datum["fee_source"]),
+                "funding_interval_ms": datum["funding_interval_ms"],
+                "active": datum["active"],
             }
         )
 

@@ -17,9 +17,9 @@ async def test_sim_feed_into_kafka(kafka_bootstrap: str, schema_registry_url: st
     config = FeedConfig(venues=("sim",), assets=("BTC", "ETH"), limit=5000, seed=42)
     stats = await run_feed(config, KafkaSink(publisher))
     assert stats.total == 5000
-    assert publisher.delivered == 5000
+    assert publisher.delivered == 5000 + stats.facts
     assert publisher.failed == 0
-    assert set(stats.published) == {"md.book", "md.funding", "md.trade"}
+    assert set(stats.published) == {"md.instrument", "md.book", "md.funding", "md.trade"}
     print(
         f"\nsim -> kafka: {stats.total} records in {stats.wall_s:.2f} s "
         f"({stats.total / stats.wall_s:,.0f}/s), "

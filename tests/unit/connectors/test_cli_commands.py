@@ -50,8 +50,20 @@ def test_cli_connect_sim_to_stdout() -> None:
         app, ["connect", "--venues", "sim", "--limit", "20", "--seed", "1", "--sink", "stdout"]
     )
     assert result.exit_code == 0, result.output
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
-    assert len(lines) == 20
+    every = [json.loads(ln) for ln in result.stdout.splitlines() if ln.startswith("{")]
+    facts = [r for r in every if r["topic"] == "md.instrument"]
+    lines = [
+        ln for ln in result.stdout.splitlines() if ln.startswith("{") and "md.instrument" not in ln
+    ]
+    assert len(lines) == 20  # --limit bounds market records; facts come on top, before them
+    assert facts
+    seen: set[tuple[str, str]] = set()
+    for record in every:  # each instrument's facts come before its first market record
+        ref = record["value"]["instrument"]
+        if record["topic"] == "md.instrument":
+            seen.add((ref["exchange"], ref["symbol"]))
+        elif record["topic"] != "dlq.md":
+            assert (ref["exchange"], ref["symbol"]) in seen
     assert {json.loads(ln)["topic"] for ln in lines} <= {
         "md.book",
         "md.funding",

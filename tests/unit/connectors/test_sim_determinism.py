@@ -15,7 +15,7 @@ async def _run(seed: int, limit: int = 1500) -> bytes:
         FeedConfig(venues=("sim",), assets=("BTC", "ETH"), limit=limit, seed=seed), StdoutSink(out)
     )
     assert stats.total == limit
-    assert set(stats.published) == {"md.book", "md.funding", "md.trade"}
+    assert set(stats.published) == {"md.instrument", "md.book", "md.funding", "md.trade"}
     return out.getvalue().encode()
 
 
