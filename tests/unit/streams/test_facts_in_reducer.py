@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from benchmarks import synthetic as syn
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.common import Envelope
@@ -11,7 +12,6 @@ from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.md import FeeSource
 from schemas.records.md import InstrumentFacts
-from streams import synthetic as syn
 from streams.config import MarketSettings
 from streams.reducers import MarketRecord
 from streams.reducers import MarketReducer
