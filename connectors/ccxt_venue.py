@@ -41,7 +41,9 @@ from connectors.venue import TradeItem
 from connectors.venues import VenueProfile
 from connectors.venues import profile_for
 from processors.funding import derive_interval_ms
+from processors.units import BorrowRate
 from schemas.errors import InvalidEvent
+from schemas.errors import VenueError
 from schemas.errors import VenueTransient
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
@@ -311,6 +313,19 @@ class CcxtVenue:
             )
         except InvalidPayload as e:
             return e.rejected()
+
+    async def fetch_borrow_rate(self, currency: str) -> BorrowRate | None:
+        """Interest to borrow ``currency`` on cross margin (ccxt ``fetchCrossBorrowRate``, a
+        private call); None when the venue has no such API, no account keys are configured, or
+        the venue refuses (logged): a short spot leg is then not traded."""
+        if not self.exchange.has.get("fetchCrossBorrowRate") or not self.exchange.apiKey:
+            return None
+        try:
+            raw = await self._retry(lambda: self.exchange.fetch_cross_borrow_rate(currency))
+        except VenueError as e:
+            log.warning("borrow_rate_unavailable", exchange=self._id, currency=currency, error=e)
+            return None
+        return normalize.borrow_rate_of(raw)
 
     async def fetch_funding_interval(self, symbol: str) -> FundingInterval:
         ins = self.instrument(symbol)

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from connectors.normalize import event_id
 from connectors.venue import Instrument
+from processors.units import BorrowRate
 from schemas.records.common import Envelope
 from schemas.records.md import FeeSource
 from schemas.records.md import InstrumentFacts
@@ -26,7 +27,9 @@ def _text(value: Decimal | int | str | bool | None) -> str:
     return "" if value is None else str(value)
 
 
-def facts_identity(ins: Instrument, funding_interval_ms: int | None) -> str:
+def facts_identity(
+    ins: Instrument, funding_interval_ms: int | None, borrow: BorrowRate | None = None
+) -> str:
     """``facts:<digest>`` of every fact (not the time), the venue identity of the event."""
     parts = (
         ins.venue_symbol,
@@ -41,16 +44,22 @@ def facts_identity(ins: Instrument, funding_interval_ms: int | None) -> str:
         ins.fees_overridden,
         funding_interval_ms,
         ins.active,
+        None if borrow is None else borrow.rate,
+        None if borrow is None else borrow.period_ms,
     )
     digest = hashlib.sha256("|".join(_text(p) for p in parts).encode()).hexdigest()
     return f"facts:{digest}"
 
 
 def instrument_facts(
-    ins: Instrument, now_ms: int, funding_interval_ms: int | None = None
+    ins: Instrument,
+    now_ms: int,
+    funding_interval_ms: int | None = None,
+    borrow: BorrowRate | None = None,
 ) -> InstrumentFacts:
-    """The facts record of ``ins`` as read at ``now_ms``."""
-    identity = facts_identity(ins, funding_interval_ms)
+    """The facts record of ``ins`` as read at ``now_ms`` (``borrow``: the interest to borrow
+    its base asset, for a spot instrument of a venue that lends)."""
+    identity = facts_identity(ins, funding_interval_ms, borrow)
     has_fees = ins.maker_fee is not None or ins.taker_fee is not None
     source = (
         FeeSource.OVERRIDE
@@ -77,6 +86,8 @@ def instrument_facts(
         taker_fee=ins.taker_fee,
         fee_source=source,
         funding_interval_ms=funding_interval_ms,
+        borrow_rate=None if borrow is None else borrow.rate,
+        borrow_period_ms=None if borrow is None else borrow.period_ms,
         active=ins.active,
     )
 

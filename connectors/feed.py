@@ -31,7 +31,9 @@ from connectors.sinks import Sink
 from connectors.venue import Instrument
 from connectors.venue import Rejected
 from connectors.venue import Venue
+from processors.units import BorrowRate
 from schemas.avro_record import AvroRecord
+from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
@@ -102,12 +104,18 @@ class _Feed:
         self.finished = False
         self.facts = FactsTracker()
 
-    def publish_facts(self, venue: Venue, instruments: Sequence[Instrument]) -> int:
-        """Publish the facts of ``instruments`` that are new or changed; returns how many."""
+    async def publish_facts(self, venue: Venue, instruments: Sequence[Instrument]) -> int:
+        """Publish the facts of ``instruments`` that are new or changed (with the interest to
+        borrow each spot instrument's base asset, where the venue lends); returns how many."""
         now = _now_ms(venue)
+        borrow: dict[str, BorrowRate | None] = {}
+        for ins in instruments:
+            if ins.market_type is MarketType.SPOT and ins.base not in borrow:
+                borrow[ins.base] = await venue.fetch_borrow_rate(ins.base)
         sent = 0
         for ins in instruments:
-            facts = instrument_facts(ins, now)
+            spot = ins.market_type is MarketType.SPOT
+            facts = instrument_facts(ins, now, borrow=borrow.get(ins.base) if spot else None)
             if self.facts.changed(facts):
                 self.sink.emit(MD_INSTRUMENT, facts)
                 self.stats.published[MD_INSTRUMENT] += 1
@@ -125,7 +133,7 @@ class _Feed:
                 log.warning("instrument_refresh_failed", exchange=venue.id, error=type(e).__name__)
                 continue
             reloaded = [i for i in loaded if i.symbol in wanted]
-            changed = self.publish_facts(venue, reloaded)
+            changed = await self.publish_facts(venue, reloaded)
             if changed:
                 log.info("instrument_facts_changed", exchange=venue.id, count=changed)
 
@@ -201,7 +209,7 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
             instruments = select(await venue.load_instruments(), config.assets, config.quote)
             if not instruments:
                 log.warning("no_instruments", exchange=venue.id, assets=config.assets)
-            feed.publish_facts(venue, instruments)  # before any book that they size
+            await feed.publish_facts(venue, instruments)  # before any book that they size
             now = _now_ms(venue)
             feed.stats.started_ms = feed.stats.started_ms or now
             if config.duration_s is not None:

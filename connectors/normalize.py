@@ -57,6 +57,7 @@ from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
+from processors.units import BorrowRate
 from schemas.fixed_point import MAX_SCALE
 from schemas.fixed_point import book_snapshot
 from schemas.fixed_point import columns
@@ -857,3 +858,18 @@ def to_funding_payment(entry: object, instrument: Instrument) -> FundingPayment:
         currency=str(e.get("code") or instrument.settle or instrument.quote),
         venue_id=None if venue_id is None else str(venue_id),
     )
+
+
+def borrow_rate_of(raw: object) -> BorrowRate | None:
+    """ccxt borrow-rate structure (``rate`` per ``period`` ms) -> :class:`BorrowRate`; None
+    when the venue states no usable rate (missing, negative or not a number)."""
+    if not isinstance(raw, Mapping):
+        return None
+    rate, period = raw.get("rate"), raw.get("period")
+    if rate is None or period is None or isinstance(rate, bool):
+        return None
+    try:
+        value, period_ms = Decimal(str(rate)), int(period)
+        return BorrowRate(value, period_ms)
+    except (InvalidOperation, ValueError, TypeError):
+        return None

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Protocol
 from typing import runtime_checkable
 
+from processors.units import BorrowRate
 from schemas.errors import InvalidEvent
 from schemas.records.account import BalanceUpdate
 from schemas.records.account import VenuePosition
@@ -216,6 +217,8 @@ class Venue(Protocol):
     async def fetch_funding_rates(self, symbols: Sequence[str]) -> list[FundingItem]: ...
 
     async def fetch_funding_interval(self, symbol: str) -> FundingInterval: ...
+
+    async def fetch_borrow_rate(self, currency: str) -> BorrowRate | None: ...
 
     async def fetch_funding_payments(
         self, symbol: str | None = None, since_ms: int | None = None

@@ -9,14 +9,17 @@ Every component is a cost, never negative, in quote and in bps of the position n
 - ``spread_cost``: crossing the bid/ask to close, ``exit spread - entry spread`` at the touch
   = ``size * (ask - bid)`` summed over legs (half paid at entry, half at exit). Conservative for
   maker fills.
+- ``borrow``: interest on the coins a short spot leg borrows, ``charges * rate per hour * size *
+  mid`` with one charge per started hour of the horizon (:class:`processors.units.BorrowRate`);
+  like funding it accrues with the holding time.
 - ``funding_paid``: funding the paying legs owe over the horizon at each venue's own
   settlement times (the receiving legs' funding is the carry, in ``funding_received_quote``),
   ``rate * mark * size`` per settlement with the mark price of the funding record (venues settle
   on the mark, not on the book mid that fees and the notional use).
 
-``quote.total`` (``one_off + funding_paid``) is what the gross edge (which holds the funding
-received) is netted against. ``total_net_quote`` nets the funding received into the costs instead;
-it is the wire record's total, the exact sum of the record's cost fields.
+``quote.total`` (``one_off + borrow + funding_paid``) is what the gross edge (which holds the
+funding received) is netted against. ``total_net_quote`` nets the funding received into the
+costs instead; it is the wire record's total, the exact sum of the record's cost fields.
 
 Funding over the horizon and break-even read one calendar: each venue's own settlements in the
 closed horizon ``(start, start + horizon]`` (:func:`processors.funding.settlement_times`).
@@ -43,9 +46,13 @@ from processors.funding import break_even_ms
 from processors.funding import expected_funding_cash
 from processors.funding import funding_notional_quote
 from processors.units import MS_PER_HOUR
+from processors.units import ONE
 from processors.units import ZERO
+from processors.units import FundingRate
+from processors.units import FundingSchedule
 from processors.units import InstrumentState
 from processors.units import Liquidity
+from processors.units import MarketKind
 from processors.units import PositionSide
 from processors.units import bps_of
 from schemas.errors import FundingflowError
@@ -73,6 +80,8 @@ class CostComponents:
     exit_slippage: Decimal
     spread_cost: Decimal
     funding_paid: Decimal
+    borrow: Decimal = ZERO
+    """Interest on borrowed coins of short spot legs over the horizon (accrues with time)."""
 
     @property
     def one_off(self) -> Decimal:
@@ -87,7 +96,7 @@ class CostComponents:
 
     @property
     def total(self) -> Decimal:
-        return self.one_off + self.funding_paid
+        return self.one_off + self.borrow + self.funding_paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +123,13 @@ class CostBreakdown:
 
     @property
     def total_net_quote(self) -> Decimal:
-        """Every cost with funding netted: ``one_off + funding_paid - funding_received``.
+        """Every cost with funding netted: ``one_off + borrow + funding_paid - funding_received``.
 
         Negative when the funding received exceeds the other costs. It is the total of the wire
         record (``arb.CostBreakdown.total_cost_quote``), whose funding field is net funding paid;
         ``net edge = convergence edge - total_net_quote`` (zero convergence for carry types).
         """
-        return self.quote.one_off - self.net_funding_quote
+        return self.quote.one_off + self.quote.borrow - self.net_funding_quote
 
 
 def _fee(rate: Decimal, notional: Decimal) -> tuple[Decimal, Decimal]:
@@ -133,6 +142,7 @@ def _break_even(
     one_off: Decimal,
     legs: Sequence[CostLeg],
     funding: Sequence[LegFundingCash | None],
+    borrow_per_hour_quote: Decimal,
     start_ms: int,
 ) -> tuple[Decimal | None, int | None]:
     flows = [
@@ -140,6 +150,16 @@ def _break_even(
         for leg, cash in zip(legs, funding, strict=True)
         if leg.state.funding is not None and cash is not None
     ]
+    if not flows:
+        return None, None
+    if borrow_per_hour_quote > 0:
+        # the first hour's interest is due at the borrow, then one charge per hour: a flow on
+        # an hourly calendar from ``start + 1 h``, priced like a funding leg that pays
+        hourly = FundingSchedule(
+            FundingRate(ONE, MS_PER_HOUR), start_ms + MS_PER_HOUR, mark_price=ONE
+        )
+        flows.append((hourly, -borrow_per_hour_quote))
+        one_off += borrow_per_hour_quote
     at_ms = break_even_ms(flows, start_ms, one_off)
     if at_ms is None:
         return None, None
@@ -167,6 +187,7 @@ def estimate_costs(
     if not legs:
         raise ValueError("expected at least one leg")
     entry_fees = exit_fees = entry_slip = exit_slip = spread = paid = received = ZERO
+    borrow = borrow_per_hour = ZERO
     rebate = carry_per_hour = notional_sum = ZERO
     funding: list[LegFundingCash | None] = []
     for leg in legs:
@@ -185,6 +206,12 @@ def estimate_costs(
         spread += size_base * (book.best_ask - book.best_bid)
         leg_notional = size_base * book.mid
         notional_sum += leg_notional
+        if leg.state.kind is MarketKind.SPOT and leg.side is PositionSide.SHORT:
+            rate = leg.state.borrow
+            if rate is None:
+                raise ValueError(f"{leg.state.key}: a short spot leg needs the venue's borrow rate")
+            borrow += rate.cost_quote(size_base, book.mid, horizon_ms)
+            borrow_per_hour += rate.per_hour() * leg_notional
         schedule = leg.state.funding
         if schedule is None:
             funding.append(None)
@@ -196,12 +223,14 @@ def estimate_costs(
         funded_notional = funding_notional_quote(schedule, size_base)
         carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * funded_notional
     notional = notional_sum / len(legs)
-    quote = CostComponents(entry_fees, exit_fees, entry_slip, exit_slip, spread, paid)
-    as_bps = CostComponents(
-        *(bps_of(v, notional) for v in (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid))
-    )
+    figures = (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid, borrow)
+    quote = CostComponents(*figures)
+    as_bps = CostComponents(*(bps_of(v, notional) for v in figures))
+    carry_per_hour -= borrow_per_hour
     hours, intervals = (
-        _break_even(quote.one_off, legs, funding, start_ms) if carry_trade else (None, None)
+        _break_even(quote.one_off, legs, funding, borrow_per_hour, start_ms)
+        if carry_trade
+        else (None, None)
     )
     return CostBreakdown(
         size_base=size_base,

@@ -4,11 +4,12 @@ Three types, each a directional pair (long one instrument, short another) of the
 quote currency:
 
 - ``SPOT_PERP`` (carry): long spot / short perp when the perp's funding is positive; the reverse
-  (short spot) only when ``allow_short_spot``. Same venue unless configured otherwise.
+  (short spot, reverse carry) only when ``allow_short_spot`` and the spot venue's borrow rate is
+  known (its interest is a cost). Same venue unless configured otherwise.
 - ``PERP_PERP`` (funding spread): long the perp with the lower rate per hour, short the higher,
   across venues (intervals may differ: normalized per hour for the choice).
 - ``CROSS_EXCHANGE`` (price spread): the same kind on two venues, long the cheaper mid, short the
-  dearer. A spot short leg (selling inventory or borrowing) needs ``allow_short_spot``.
+  dearer. A spot short leg (borrowing the coins) needs ``allow_short_spot`` and a known borrow rate.
 
 Edges, for a size and the config's horizon:
 
@@ -18,6 +19,12 @@ Edges, for a size and the config's horizon:
 - bps are of the cost breakdown's notional; APR = ``edge / notional * year / horizon``;
 - break-even is for the carry types only: ``None`` for ``CROSS_EXCHANGE``, whose edge is the
   convergence of prices, not funding (it opens on its net edge alone).
+- basis of the carry types: entry and exit are both priced on today's books (the exit walks
+  the opposite side now), so the edge assumes the basis (perp mid - spot mid, or between two
+  perps) is the same at exit as at entry: its convergence is counted neither as edge nor as
+  loss. A perp premium that closes would add ``size * basis`` to a long-spot/short-perp carry
+  (and a discount that closes would cost as much); it is left out because a perp's basis reverts
+  on no schedule, and measured instead by the basis term of the risk score.
 
 Risk score in [0, 1] (higher is riskier), ``0.4 * depth_use + 0.3 * staleness + 0.3 * basis``:
 ``depth_use`` = size / depth-limited size, ``staleness`` = age of the oldest leg quote /
@@ -143,9 +150,11 @@ class Evaluation:
 
 
 def _direction_ok(state: InstrumentState, side: PositionSide, config: DetectionConfig) -> bool:
-    return not (state.kind is MarketKind.SPOT and side is PositionSide.SHORT) or (
-        config.allow_short_spot
-    )
+    """A short spot leg sells borrowed coins: allowed only by ``allow_short_spot`` and only
+    where the venue's borrow rate is known, so the interest is priced (never assumed free)."""
+    if state.kind is MarketKind.SPOT and side is PositionSide.SHORT:
+        return config.allow_short_spot and state.borrow is not None
+    return True
 
 
 def _rate(state: InstrumentState) -> FundingRate | None:

@@ -36,6 +36,7 @@ from processors.units import MS_PER_HOUR
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import BookLevel
+from processors.units import BorrowRate
 from processors.units import FeeSchedule
 from processors.units import FundingRate
 from processors.units import FundingSchedule
@@ -123,19 +124,28 @@ def lot_of(facts: InstrumentFacts) -> Lot:
     )
 
 
+def borrow_of(facts: InstrumentFacts) -> BorrowRate | None:
+    """The interest to borrow the instrument's base asset, when its facts state it."""
+    if facts.borrow_rate is None or facts.borrow_period_ms is None:
+        return None
+    return BorrowRate(facts.borrow_rate, facts.borrow_period_ms)
+
+
 def instrument_state(
     book: BookSnapshot,
     funding: FundingRateUpdate | None,
     fees: FeeSchedule,
     lot: Lot | None = None,
+    borrow: BorrowRate | None = None,
 ) -> InstrumentState | None:
     """The detector's view of one instrument; None for an unsupported market type."""
     kind = market_kind(book.instrument)
     if kind is None:
         return None
     schedule = funding_of(funding) if funding is not None and kind is MarketKind.PERP else None
+    spot_borrow = borrow if kind is MarketKind.SPOT else None
     return InstrumentState(
-        instrument_key(book.instrument), kind, book_of(book), fees, schedule, lot
+        instrument_key(book.instrument), kind, book_of(book), fees, schedule, lot, spot_borrow
     )
 
 
@@ -185,17 +195,19 @@ def cost_record(costs: CostBreakdown) -> arb.CostBreakdown:
             q.entry_slippage + q.exit_slippage,
             -costs.net_funding_quote,
             q.spread_cost,
+            q.borrow,
         )
     )
     with localcontext(Context(prec=_SUM_PRECISION)):
         total = sum(parts, ZERO)
-    entry, exit_, slippage, funding, spread = parts
+    entry, exit_, slippage, funding, spread, borrow = parts
     return arb.CostBreakdown(
         entry_fees_quote=entry,
         exit_fees_quote=exit_,
         slippage_quote=slippage,
         funding_over_horizon_quote=funding,
         spread_cost_to_close_quote=spread,
+        borrow_quote=borrow,
         total_cost_quote=total,
     )
 

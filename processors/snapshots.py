@@ -36,6 +36,7 @@ from processors.units import MarketKind
 from schemas.errors import InvalidEvent
 from schemas.records import state as wire
 from schemas.records.dlq import DeadLetterReason
+from schemas.scalars import wire_decimal
 
 ExposureLegs = tuple[tuple[InstrumentKey, Decimal, Decimal], ...]
 """Per leg of an approved opportunity: (instrument, notional quote, margin quote)."""
@@ -103,6 +104,10 @@ def _leg_funding_record(cash: LegFundingCash | None) -> wire.EvaluationLegFundin
     )
 
 
+_NO_BORROW = wire_decimal(Decimal(0))
+"""Borrow of a state stored before the field existed (no short spot leg then), as kept."""
+
+
 def _figures_record(c: CostComponents) -> wire.EvaluationCostFigures:
     return wire.EvaluationCostFigures(
         entry_fees=c.entry_fees,
@@ -111,6 +116,7 @@ def _figures_record(c: CostComponents) -> wire.EvaluationCostFigures:
         exit_slippage=c.exit_slippage,
         spread_cost=c.spread_cost,
         funding_paid=c.funding_paid,
+        borrow=c.borrow,
     )
 
 
@@ -169,6 +175,7 @@ def _figures_of(r: wire.EvaluationCostFigures) -> CostComponents:
         exit_slippage=r.exit_slippage,
         spread_cost=r.spread_cost,
         funding_paid=r.funding_paid,
+        borrow=_NO_BORROW if r.borrow is None else r.borrow,
     )
 
 

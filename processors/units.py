@@ -217,6 +217,35 @@ class FundingSchedule:
 
 
 @dataclass(frozen=True, slots=True)
+class BorrowRate:
+    """Interest to borrow the base asset (a short spot leg sells borrowed coins): a fraction of
+    the borrowed value per ``period_ms`` (venues quote per day or per year), charged for every
+    started hour the loan is open, as the margin venues (Binance, OKX, Bybit) charge it."""
+
+    rate: Decimal
+    period_ms: int
+
+    def __post_init__(self) -> None:
+        if self.period_ms <= 0:
+            raise ValueError(f"expected a positive borrow period, was {self.period_ms} ms")
+        if not (self.rate.is_finite() and self.rate >= 0):
+            raise ValueError(f"expected a finite non-negative borrow rate, was {self.rate}")
+
+    def per_hour(self) -> Decimal:
+        return self.rate * MS_PER_HOUR / self.period_ms
+
+    @staticmethod
+    def charges(horizon_ms: int) -> int:
+        """Hourly charges of a loan held ``horizon_ms``: one per started hour, the first at
+        the borrow."""
+        return -(-horizon_ms // MS_PER_HOUR)
+
+    def cost_quote(self, size_base: Decimal, price: Decimal, horizon_ms: int) -> Decimal:
+        """Interest on ``size_base`` borrowed at ``price`` for ``horizon_ms``, quote currency."""
+        return self.charges(horizon_ms) * self.per_hour() * size_base * price
+
+
+@dataclass(frozen=True, slots=True)
 class InstrumentState:
     """The market state of one instrument, as the detector and cost model see it."""
 
@@ -228,6 +257,9 @@ class InstrumentState:
     lot: Lot | None = None
     """What the venue accepts as an order amount (from its instrument facts); None: unknown,
     any size."""
+    borrow: BorrowRate | None = None
+    """Interest to borrow the base asset on this venue (spot), from its instrument facts; a
+    short spot leg needs it (None: the venue's rate is unknown, no short spot)."""
 
 
 def bps_of(amount: Decimal, reference: Decimal) -> Decimal:

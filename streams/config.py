@@ -96,6 +96,9 @@ class MarketSettings(_Frozen):
     stale_after_ms: int = 5_000
     max_notional_quote: Decimal = Decimal(10_000)
     max_open: int = 20
+    allow_short_spot: bool = False
+    """Reverse carry (short spot, long perp when funding is negative): sells borrowed coins,
+    so it also needs the spot venue's borrow rate in its instrument facts."""
 
     def fees(
         self, exchange: str, kind: MarketKind, facts: InstrumentFacts | None = None
@@ -118,6 +121,7 @@ class MarketSettings(_Frozen):
             stale_after_ms=self.stale_after_ms,
             max_notional_quote=self.max_notional_quote,
             max_open=self.max_open,
+            allow_short_spot=self.allow_short_spot,
         )
 
 

@@ -284,10 +284,13 @@ class MarketReducer:
                 assert facts is None or isinstance(facts, InstrumentFacts)
                 fees = self.settings.fees(ref.exchange, kind or MarketKind.PERP, facts)
                 lot = None if facts is None else mapping.lot_of(facts)
+                borrow = None if facts is None else mapping.borrow_of(facts)
                 if kind is MarketKind.PERP and funding is None:
                     state.views[cache_key] = None  # a perp without funding is not tradable yet
                 else:
-                    state.views[cache_key] = mapping.instrument_state(record, funding, fees, lot)
+                    state.views[cache_key] = mapping.instrument_state(
+                        record, funding, fees, lot, borrow
+                    )
             found = state.views[cache_key]
             if found is not None:
                 view[found.key] = found

@@ -112,8 +112,15 @@ class CostBreakdown(AvroRecord):
     spread_cost_to_close_quote: AvroDecimal
     """Expected cost of crossing the spread to close, quote currency."""
 
+    borrow_quote: AvroDecimal | None = None
+    """Interest on the coins a short spot leg borrows over the horizon, quote currency (zero
+    without a short spot leg); null in records written before it existed.
+    """
+
     total_cost_quote: AvroDecimal
-    """Sum of all costs above, quote currency."""
+    """Sum of all costs above, quote currency: entry fees + exit fees + slippage + net funding +
+    spread + borrow.
+    """
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -122,6 +129,7 @@ class CostBreakdown(AvroRecord):
             "slippage_quote": self.slippage_quote,
             "funding_over_horizon_quote": self.funding_over_horizon_quote,
             "spread_cost_to_close_quote": self.spread_cost_to_close_quote,
+            "borrow_quote": self.borrow_quote,
             "total_cost_quote": self.total_cost_quote,
         }
 
@@ -134,6 +142,7 @@ class CostBreakdown(AvroRecord):
                 "slippage_quote": datum["slippage_quote"],
                 "funding_over_horizon_quote": datum["funding_over_horizon_quote"],
                 "spread_cost_to_close_quote": datum["spread_cost_to_close_quote"],
+                "borrow_quote": datum["borrow_quote"],
                 "total_cost_quote": datum["total_cost_quote"],
             }
         )

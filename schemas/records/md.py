@@ -238,6 +238,17 @@ class InstrumentFacts(AvroRecord):
     for spot or when unknown (the funding records carry the interval in force).
     """
 
+    borrow_rate: AvroDecimal | None = None
+    """Interest to borrow the base asset on margin (to short spot), a fraction per
+    borrow_period_ms; null when the venue's rate is unknown (no account keys, or no borrow-rate
+    API): a short spot leg is then refused.
+    """
+
+    borrow_period_ms: Long | None = None
+    """Period borrow_rate is quoted for, milliseconds (Binance quotes per day: 86400000); interest
+    is charged per started hour.
+    """
+
     active: bool = True
     """Whether the venue lists the instrument as tradable."""
 
@@ -256,6 +267,8 @@ class InstrumentFacts(AvroRecord):
             "taker_fee": self.taker_fee,
             "fee_source": self.fee_source,
             "funding_interval_ms": self.funding_interval_ms,
+            "borrow_rate": self.borrow_rate,
+            "borrow_period_ms": self.borrow_period_ms,
             "active": self.active,
         }
 
@@ -276,6 +289,8 @@ class InstrumentFacts(AvroRecord):
                 "taker_fee": datum["taker_fee"],
                 "fee_source": FeeSource(datum["fee_source"]),
                 "funding_interval_ms": datum["funding_interval_ms"],
+                "borrow_rate": datum["borrow_rate"],
+                "borrow_period_ms": datum["borrow_period_ms"],
                 "active": datum["active"],
             }
         )

@@ -139,6 +139,11 @@ class EvaluationCostFigures(AvroRecord):
     funding_paid: AvroDecimal
     """Funding the paying legs owe over the horizon."""
 
+    borrow: AvroDecimal | None = None
+    """Interest on the coins a short spot leg borrows over the horizon (null in states stored
+    before it existed: zero).
+    """
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "entry_fees": self.entry_fees,
@@ -147,6 +152,7 @@ class EvaluationCostFigures(AvroRecord):
             "exit_slippage": self.exit_slippage,
             "spread_cost": self.spread_cost,
             "funding_paid": self.funding_paid,
+            "borrow": self.borrow,
         }
 
     @classmethod
@@ -159,6 +165,7 @@ class EvaluationCostFigures(AvroRecord):
                 "exit_slippage": datum["exit_slippage"],
                 "spread_cost": datum["spread_cost"],
                 "funding_paid": datum["funding_paid"],
+                "borrow": datum["borrow"],
             }
         )
 

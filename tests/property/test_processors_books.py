@@ -26,6 +26,7 @@ from processors.spreads import price_spread
 from processors.spreads import price_spread_bps
 from processors.units import Book
 from processors.units import BookLevel
+from processors.units import BorrowRate
 from processors.units import FeeSchedule
 from processors.units import FundingRate
 from processors.units import FundingSchedule
@@ -113,7 +114,10 @@ def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -
     funding = (
         FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketKind.PERP else None
     )
-    return InstrumentState(InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding)
+    borrow = BorrowRate(abs(rate), 24 * H) if kind is MarketKind.SPOT else None
+    return InstrumentState(
+        InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding, borrow=borrow
+    )
 
 
 @given(
@@ -154,6 +158,7 @@ def test_every_cost_component_is_never_negative(
             components.exit_slippage,
             components.spread_cost,
             components.funding_paid,
+            components.borrow,
         )
         assert all(v >= 0 for v in values)
     assert c.rebate_quote >= 0
@@ -178,14 +183,26 @@ def test_net_edge_never_exceeds_gross_edge(
     assert 0 <= ev.risk_score <= 1
 
 
-@given(books(), books(), fee_rates, rates, rates, st.sampled_from(list(OpportunityType)))
+@given(
+    books(),
+    books(),
+    fee_rates,
+    rates,
+    rates,
+    st.sampled_from(list(OpportunityType)),
+    st.booleans(),
+)
 def test_the_wire_total_cost_is_the_sum_of_its_parts(
-    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType, reverse: bool
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
-    long = _state("x", long_kind, a, fees, ra)
-    short = _state("y", MarketKind.PERP, b, fees, rb)
+    spot_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    if reverse:  # reverse carry: the short leg sells borrowed spot coins and pays interest
+        long = _state("x", MarketKind.PERP, a, fees, ra)
+        short = _state("y", spot_kind, b, fees, rb)
+    else:
+        long = _state("x", spot_kind, a, fees, ra)
+        short = _state("y", MarketKind.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
     candidate = Candidate(kind, long.key, short.key)
     ev = evaluate(candidate, view, 0, DetectionConfig())
@@ -199,8 +216,12 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
         costs.slippage_quote,
         costs.funding_over_horizon_quote,
         costs.spread_cost_to_close_quote,
+        costs.borrow_quote if costs.borrow_quote is not None else D(0),
     )
     assert costs.total_cost_quote == sum(parts, D(0))
+    if reverse and kind is OpportunityType.SPOT_PERP and rb != 0:
+        assert costs.borrow_quote is not None
+        assert costs.borrow_quote > 0
     # and the domain figure it is cut from: net edge = convergence edge - total cost
     convergence = ev.gross_edge_quote - ev.costs.funding_received_quote
     assert abs(ev.net_edge_quote - (convergence - ev.costs.total_net_quote)) <= D("1e-18")

@@ -61,7 +61,7 @@ texts = st.text(max_size=12)
 keys = st.builds(InstrumentKey, texts, texts)
 kinds = st.sampled_from(MarketKind)
 
-components = st.builds(CostComponents, *([decimals] * 6))
+components = st.builds(CostComponents, *([decimals] * 7))
 leg_funding = st.none() | st.builds(LegFundingCash, ints, decimals)
 costs = st.builds(
     CostBreakdown,

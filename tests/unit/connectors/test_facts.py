@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from connectors.ccxt_venue import CcxtVenue
 from connectors.facts import FactsTracker
 from connectors.facts import instrument_facts
+from processors.units import BorrowRate
 from schemas.records.md import FeeSource
+from tests.unit.connectors.http_stub import HttpStub
+from tests.unit.connectors.http_stub import exchange
 from tests.unit.connectors.test_ccxt_venues import NOW
 from tests.unit.connectors.test_ccxt_venues import venue
 
@@ -50,3 +54,82 @@ async def test_override_fees_are_marked_as_override() -> None:
     facts = instrument_facts(replace(ins, taker_fee=Decimal("0.0002"), fees_overridden=True), NOW)
     assert facts.fee_source is FeeSource.OVERRIDE
     assert facts.taker_fee == Decimal("0.0002")
+
+
+BORROW = {
+    "description": "GET /sapi/v1/margin/interestRateHistory (binance docs: Query Margin Interest"
+    " Rate History): the daily rate of the asset, newest first",
+    "method": "GET",
+    "url": "/sapi/v1/margin/interestRateHistory",
+    "httpResponse": [
+        {"asset": "BTC", "timestamp": 1716940800000, "dailyInterestRate": "0.00012", "vipLevel": 0},
+        {"asset": "BTC", "timestamp": 1716854400000, "dailyInterestRate": "0.0001", "vipLevel": 0},
+    ],
+}
+
+
+MARGIN_PAIRS = [  # binance docs: Get All Cross Margin Pairs / All Isolated Margin Symbols
+    {
+        "description": "GET /sapi/v1/margin/allPairs (ccxt loads it with account keys)",
+        "method": "GET",
+        "url": "/sapi/v1/margin/allPairs",
+        "httpResponse": [
+            {
+                "base": "BTC",
+                "id": 351637150141315861,
+                "isBuyAllowed": True,
+                "isMarginTrade": True,
+                "isSellAllowed": True,
+                "quote": "USDT",
+                "symbol": "BTCUSDT",
+            }
+        ],
+    },
+    {
+        "description": "GET /sapi/v1/margin/isolated/allPairs",
+        "method": "GET",
+        "url": "/sapi/v1/margin/isolated/allPairs",
+        "httpResponse": [
+            {
+                "base": "BTC",
+                "isBuyAllowed": True,
+                "isMarginTrade": True,
+                "isSellAllowed": True,
+                "quote": "USDT",
+                "symbol": "BTCUSDT",
+            }
+        ],
+    },
+]
+
+
+async def test_binance_borrow_rate_through_ccxt_reaches_the_spot_facts() -> None:
+    stub = HttpStub("binance", extra=[BORROW, *MARGIN_PAIRS])
+    v = CcxtVenue(exchange("binance", stub, apiKey="k", secret="s"), clock=lambda: NOW)
+    await v.load_instruments()
+    rate = await v.fetch_borrow_rate("BTC")
+    await v.close()
+    assert rate == BorrowRate(Decimal("0.00012"), 86_400_000)  # per day, as ccxt reports it
+    ins = v.instrument("BTC/USDT")
+    facts = instrument_facts(ins, NOW, borrow=rate)
+    assert facts.borrow_rate == Decimal("0.00012")
+    assert facts.borrow_period_ms == 86_400_000
+    assert facts.envelope.event_id != instrument_facts(ins, NOW).envelope.event_id
+
+
+async def test_without_account_keys_no_borrow_rate_is_asked_for() -> None:
+    stub = HttpStub("binance", extra=[BORROW])
+    v = CcxtVenue(exchange("binance", stub), clock=lambda: NOW)
+    await v.load_instruments()
+    assert await v.fetch_borrow_rate("BTC") is None
+    await v.close()
+    assert not any("interestRateHistory" in url for _, url in stub.calls)
+
+
+async def test_a_refused_borrow_rate_call_is_none_not_a_crash() -> None:
+    refused = {**BORROW, "status": 400, "httpResponse": {"code": -3003, "msg": "no margin"}}
+    stub = HttpStub("binance", extra=[refused, *MARGIN_PAIRS])
+    v = CcxtVenue(exchange("binance", stub, apiKey="k", secret="s"), clock=lambda: NOW)
+    await v.load_instruments()
+    assert await v.fetch_borrow_rate("BTC") is None
+    await v.close()

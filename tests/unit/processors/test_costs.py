@@ -12,6 +12,7 @@ from processors.costs import InsufficientDepth
 from processors.costs import estimate_costs
 from processors.units import Book
 from processors.units import BookLevel
+from processors.units import BorrowRate
 from processors.units import FeeSchedule
 from processors.units import FundingRate
 from processors.units import FundingSchedule
@@ -118,7 +119,8 @@ def test_components_in_bps_of_the_mean_notional() -> None:
 
 
 def test_paying_leg_funding_is_a_cost() -> None:
-    legs = [CostLeg(SPOT, PositionSide.SHORT), CostLeg(PERP, PositionSide.LONG)]
+    free_borrow = replace(SPOT, borrow=BorrowRate(D(0), 24 * H))
+    legs = [CostLeg(free_borrow, PositionSide.SHORT), CostLeg(PERP, PositionSide.LONG)]
     c = estimate_costs(legs, D(1), 0, 24 * H)
     assert c.quote.funding_paid == D("0.0303")
     assert c.funding_received_quote == 0
@@ -160,3 +162,43 @@ def test_insufficient_depth_raises() -> None:
 def test_non_positive_size_is_refused() -> None:
     with pytest.raises(ValueError, match="positive size"):
         estimate_costs(CARRY, D(0), 0, H)
+
+
+REVERSE_FUNDING = FundingSchedule(FundingRate(D("-0.0003"), 8 * H), 8 * H, mark_price=D(101))
+
+
+def _reverse(daily_borrow: str) -> list[CostLeg]:
+    spot = replace(SPOT, borrow=BorrowRate(D(daily_borrow), 24 * H))
+    perp = replace(PERP, funding=REVERSE_FUNDING)
+    return [CostLeg(spot, PositionSide.SHORT), CostLeg(perp, PositionSide.LONG)]
+
+
+def test_reverse_carry_pays_interest_on_the_borrowed_coins() -> None:
+    c = estimate_costs(_reverse("0.0012"), D(1), 0, 24 * H)
+    # 0.0012 a day = 0.00005 an hour of the 100 mid: 0.005 quote per started hour, 24 of them
+    assert c.quote.borrow == D("0.12")
+    # the long perp receives 0.0003 x mark 101 at 8 h, 16 h and 24 h
+    assert c.funding_received_quote == D("0.0909")
+    assert c.quote.total == c.quote.one_off + D("0.12")
+    assert c.total_net_quote == c.quote.one_off + D("0.12") - D("0.0909")
+    # 0.0303 / 8 h received = 0.0037875 an hour < 0.005 interest: never breaks even
+    assert c.net_carry_per_hour_quote == D("0.0037875") - D("0.005")
+    assert c.break_even_hours is None
+
+
+def test_reverse_carry_break_even_counts_every_hourly_charge() -> None:
+    c = estimate_costs(_reverse("0.00024"), D(1), 0, 24 * H)
+    assert c.quote.borrow == D("0.024")  # 0.001 quote an hour
+    # one-off: fees 0.0999 + 0.1001 + 0.05055 + 0.05045 = 0.301, spread 0.2 + 0.2 = 0.4;
+    # the first hour's interest is due at the borrow: 0.702 to earn back. After k funding
+    # settlements (8k h, 8k hourly charges): 0.0303 k - 0.001 x 8k = 0.0223 k >= 0.702 first
+    # at k = 32, 256 h.
+    assert c.quote.one_off == D("0.701")
+    assert c.break_even_hours == 256
+    assert c.break_even_intervals == 32
+
+
+def test_a_short_spot_leg_without_a_borrow_rate_is_refused() -> None:
+    legs = [CostLeg(SPOT, PositionSide.SHORT), CostLeg(PERP, PositionSide.LONG)]
+    with pytest.raises(ValueError, match="borrow rate"):
+        estimate_costs(legs, D(1), 0, 24 * H)

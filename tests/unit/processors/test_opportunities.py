@@ -9,6 +9,7 @@ gross = 30,000 r bps, net = 30,000 r - 8 bps. With the default carry thresholds 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -25,6 +26,7 @@ from processors.opportunities import opportunity_id
 from processors.opportunities import step
 from processors.units import Book
 from processors.units import BookLevel
+from processors.units import BorrowRate
 from processors.units import FeeSchedule
 from processors.units import FundingRate
 from processors.units import FundingSchedule
@@ -95,7 +97,10 @@ def test_negative_funding_needs_short_spot_permission() -> None:
     view = _carry_view("-0.0005", 0)
     assert detect(view, CONFIG) == []
     allowed = DetectionConfig(allow_short_spot=True)
-    assert detect(view, allowed) == [Candidate(OpportunityType.SPOT_PERP, PERP, SPOT)]
+    assert detect(view, allowed) == []  # the spot venue's borrow rate is unknown
+    lending = {**view, SPOT: replace(view[SPOT], borrow=BorrowRate(D("0.0001"), 24 * H))}
+    assert detect(lending, CONFIG) == []
+    assert detect(lending, allowed) == [Candidate(OpportunityType.SPOT_PERP, PERP, SPOT)]
 
 
 def test_update_when_figures_change_and_silence_when_they_do_not() -> None:

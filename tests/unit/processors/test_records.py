@@ -52,6 +52,7 @@ def sum_of_parts(costs: arb.CostBreakdown) -> Decimal:
         + costs.slippage_quote
         + costs.funding_over_horizon_quote
         + costs.spread_cost_to_close_quote
+        + (costs.borrow_quote or 0)
     )
 
 

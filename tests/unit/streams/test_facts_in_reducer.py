@@ -115,3 +115,54 @@ def test_changed_facts_re_evaluate_and_unchanged_ones_do_not() -> None:
     bigger = reducer.apply(facts("ex-b", "1", t=T + 30, min_notional="1000000"))
     assert bigger.evaluated
     assert [o.lifecycle for o in bigger.opportunities] == [Lifecycle.CLOSED]
+
+
+SPOT = "AAA/USDT"
+
+
+def spot_facts(borrow: str | None, t: int = T - 1_000) -> InstrumentFacts:
+    return InstrumentFacts(
+        envelope=Envelope(event_id=f"facts-spot-{borrow}", event_time_ms=t, ingest_time_ms=t),
+        instrument=InstrumentRef(exchange="ex-a", symbol=SPOT, market_type=MarketType.SPOT),
+        venue_symbol="AAAUSDT",
+        contract_size_base=D(1),
+        amount_step=D("0.001"),
+        borrow_rate=None if borrow is None else D(borrow),
+        borrow_period_ms=None if borrow is None else 86_400_000,
+    )
+
+
+def reverse_market(t: int = T) -> list[MarketRecord]:
+    # the perp's funding is negative (shorts pay longs): long perp, short spot
+    return [
+        syn.funding("ex-a", SYM, "-0.001", t, 1, mark="6000"),
+        syn.book("ex-a", SPOT, "6000", t + 1, 1),
+        syn.book("ex-a", SYM, "6000", t + 2, 1),
+    ]
+
+
+def reverse_opportunities(records: list[MarketRecord]) -> list[Opportunity]:
+    reducer = MarketReducer(MarketSettings(min_eval_interval_ms=0, allow_short_spot=True))
+    return [o for r in records for o in reducer.apply(r).opportunities]
+
+
+def test_reverse_carry_needs_the_venue_s_borrow_rate() -> None:
+    assert reverse_opportunities(reverse_market()) == []
+    assert reverse_opportunities([spot_facts(None), *reverse_market()]) == []
+
+
+def test_reverse_carry_pays_the_interest_on_the_borrowed_coins() -> None:
+    (opp,) = reverse_opportunities([spot_facts("0.0006"), *reverse_market()])
+    assert opp.legs[1].instrument.symbol == SPOT  # the short leg
+    size = opp.max_size_base
+    # 0.0006 a day = 0.000025 an hour of the spot mid 6000, 48 started hours over the horizon
+    assert opp.costs.borrow_quote == D("0.000025") * 48 * size * 6000
+    parts = (
+        opp.costs.entry_fees_quote,
+        opp.costs.exit_fees_quote,
+        opp.costs.slippage_quote,
+        opp.costs.funding_over_horizon_quote,
+        opp.costs.spread_cost_to_close_quote,
+        opp.costs.borrow_quote,
+    )
+    assert opp.costs.total_cost_quote == sum(parts, D(0))
