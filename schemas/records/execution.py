@@ -140,8 +140,9 @@ class Fill(AvroRecord):
 
 
 class OrderStatus(StrEnum):
-    """Order state after this event. OUTCOME_UNKNOWN: the send may or may not have taken effect;
-    reconcile.
+    """Order state after this event. NEW: intent recorded, not sent. OUTCOME_UNKNOWN: the send may
+    or may not have taken effect; reconcile by client id. EXPIRED: the venue ended it by time in
+    force (IOC/FOK remainder, expiry).
     """
 
     UNKNOWN = "UNKNOWN"
@@ -152,6 +153,8 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    NEW = "NEW"
+    EXPIRED = "EXPIRED"
 
 
 class OrderEvent(AvroRecord):

@@ -1,0 +1,55 @@
+"""OrderStatus v2 (NEW, EXPIRED) against readers still on v1, and the planted twin."""
+
+from __future__ import annotations
+
+import copy
+from io import BytesIO
+from typing import Any
+
+import fastavro
+import pytest
+
+from schemas.compatibility import compatibility_problems
+from schemas.records.execution import OrderEvent
+from schemas.records.execution import OrderStatus
+from schemas.samples import sample
+from schemas.subjects import COMPATIBILITY
+from schemas.subjects import history
+
+
+def released(version: int) -> Any:
+    return dict(history("exec.order_event-value"))[version]
+
+
+def status_enum(schema: dict[str, Any]) -> dict[str, Any]:
+    field = next(f for f in schema["fields"] if f["name"] == "status")
+    enum: dict[str, Any] = field["type"]
+    return enum
+
+
+@pytest.mark.parametrize("status", [OrderStatus.NEW, OrderStatus.EXPIRED])
+def test_a_v1_reader_reads_a_new_status_as_unknown(status: OrderStatus) -> None:
+    event = sample(OrderEvent).model_copy(update={"status": status})
+    buffer = BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(released(2)), event.to_avro())
+    buffer.seek(0)
+    datum = fastavro.schemaless_reader(
+        buffer, fastavro.parse_schema(released(2)), fastavro.parse_schema(released(1))
+    )
+    assert isinstance(datum, dict)
+    assert datum["status"] == "UNKNOWN"
+    assert datum["client_order_id"] == event.client_order_id
+
+
+def test_v2_only_appends_symbols() -> None:
+    old, new = status_enum(released(1))["symbols"], status_enum(released(2))["symbols"]
+    assert new[: len(old)] == old
+    assert new[len(old) :] == ["NEW", "EXPIRED"]
+
+
+def test_the_same_change_without_an_enum_default_is_refused() -> None:
+    old, new = copy.deepcopy(released(1)), copy.deepcopy(released(2))
+    del status_enum(old)["default"]
+    del status_enum(new)["default"]
+    assert compatibility_problems(new, old, COMPATIBILITY)
+    assert compatibility_problems(released(2), released(1), COMPATIBILITY) == []
