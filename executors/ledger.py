@@ -106,11 +106,9 @@ class Ledger:
 
     # act
 
-    def record_intent(
-        self, order: SubmitOrder, *, now_ms: int, purpose: str = "entry"
-    ) -> OrderState:
+    def record_intent(self, order: SubmitOrder, *, now_ms: int) -> OrderState:
         """Record ``order`` as NEW and commit; the caller may send it only after this returns."""
-        key = OrderKey(order.signal_id, order.leg_index, order.slice_index, purpose)
+        key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
         if client_order_id(key).hex != order.client_order_id:
             raise ForeignClientId(
                 f"{order.client_order_id} is not the id of {key} ({client_order_id(key).hex})"
@@ -129,7 +127,7 @@ class Ledger:
                         order.signal_id,
                         order.leg_index,
                         order.slice_index,
-                        purpose,
+                        order.purpose.value,
                         ins.exchange,
                         ins.symbol,
                         ins.market_type.value,

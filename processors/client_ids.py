@@ -1,5 +1,8 @@
 """Deterministic client order ids: one canonical 128-bit id per (decision, leg, slice, purpose).
 
+The purpose is :class:`~schemas.records.execution.OrderPurpose` (``ENTRY``, ``UNWIND``,
+``CLOSE``): the unwind of a slice is another order than its entry, with its own id.
+
 A redelivered decision must produce the *same* id, so a resend is recognised by the intent
 ledger and by the venue instead of placing a second order. The id is
 ``uuid5(NAMESPACE, preimage)`` where the preimage is an unambiguous text of the key (the
@@ -36,12 +39,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from schemas.errors import FundingflowError
+from schemas.records.execution import OrderPurpose
 
 NAMESPACE = uuid.UUID("6c1f6e64-7c0b-5d7e-9b1a-2f0c3d4e5a61")
 """Fixed namespace of fundingflow's order ids; changing it changes every id."""
-
-PURPOSE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-"""What an order is for (``entry``, ``unwind``, ``close``...): lowercase, no separator."""
 
 UUID_BITS = 122
 """Bits of the id that come from the hash (uuid5 fixes 6 of the 128)."""
@@ -96,7 +97,7 @@ DEFAULT_RULE = VenueIdRule(re.compile(r"[A-Za-z0-9]{1,32}"), 32, Spelling.HEX)
 
 
 class InvalidOrderKey(FundingflowError, ValueError):  # noqa: N818 - names the refused input
-    """A key that cannot name an order (negative index, bad purpose, empty decision id)."""
+    """A key that cannot name an order (negative index, UNKNOWN purpose, empty decision id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +107,20 @@ class OrderKey:
     decision_id: str
     leg: int
     slice: int
-    purpose: str = "entry"
+    purpose: OrderPurpose = OrderPurpose.ENTRY
 
     def __post_init__(self) -> None:
         if not self.decision_id:
             raise InvalidOrderKey("decision_id is empty")
         if self.leg < 0 or self.slice < 0:
             raise InvalidOrderKey(f"leg and slice must be >= 0, were {self.leg}, {self.slice}")
-        if PURPOSE.fullmatch(self.purpose) is None:
-            raise InvalidOrderKey(f"purpose {self.purpose!r} does not match {PURPOSE.pattern}")
+        if not isinstance(self.purpose, OrderPurpose) or self.purpose is OrderPurpose.UNKNOWN:
+            raise InvalidOrderKey(f"purpose {self.purpose!r} is not a known order purpose")
 
     def preimage(self) -> str:
         """Unambiguous text of the key: distinct keys have distinct preimages."""
-        return f"{len(self.decision_id)}:{self.decision_id}|{self.leg}|{self.slice}|{self.purpose}"
+        head = f"{len(self.decision_id)}:{self.decision_id}"
+        return f"{head}|{self.leg}|{self.slice}|{self.purpose.value}"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -22,6 +22,7 @@ from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
+from schemas.records.execution import OrderPurpose
 from schemas.records.execution import SubmitOrder
 from schemas.samples import sample
 from tests.ledger_db import ScratchSchema
@@ -41,6 +42,7 @@ def submit(decision: str) -> SubmitOrder:
             "signal_id": decision,
             "leg_index": 0,
             "slice_index": 0,
+            "purpose": OrderPurpose.ENTRY,
             "instrument": InstrumentRef(
                 exchange="sim", symbol="BTC/USDT", market_type=MarketType.SPOT
             ),

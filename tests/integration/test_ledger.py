@@ -26,6 +26,7 @@ from schemas.records.common import MarketType
 from schemas.records.common import OrderType
 from schemas.records.common import Side
 from schemas.records.common import TimeInForce
+from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus as S
 from schemas.records.execution import SubmitOrder
 from schemas.samples import sample
@@ -38,7 +39,9 @@ D = Decimal
 T = 1_767_225_600_000
 
 
-def submit(decision: str, leg: int = 0, slice_: int = 0, purpose: str = "entry") -> SubmitOrder:
+def submit(
+    decision: str, leg: int = 0, slice_: int = 0, purpose: OrderPurpose = OrderPurpose.ENTRY
+) -> SubmitOrder:
     cid = client_order_id(OrderKey(decision, leg, slice_, purpose)).hex
     return sample(SubmitOrder).model_copy(
         update={
@@ -46,6 +49,7 @@ def submit(decision: str, leg: int = 0, slice_: int = 0, purpose: str = "entry")
             "signal_id": decision,
             "leg_index": leg,
             "slice_index": slice_,
+            "purpose": purpose,
             "instrument": InstrumentRef(
                 exchange="sim", symbol="BTC/USDT:USDT", market_type=MarketType.PERP
             ),
@@ -96,7 +100,7 @@ def test_a_second_submission_of_the_same_id_is_refused(ledger: Ledger) -> None:
 
 def test_the_entry_and_the_unwind_of_a_slice_are_two_intents(ledger: Ledger) -> None:
     ledger.record_intent(submit("d1"), now_ms=T)
-    ledger.record_intent(submit("d1", purpose="unwind"), now_ms=T, purpose="unwind")
+    ledger.record_intent(submit("d1", purpose=OrderPurpose.UNWIND), now_ms=T)
     assert len(ledger.unsent()) == 2
 
 
@@ -104,8 +108,9 @@ def test_an_id_not_derived_from_its_key_is_refused(ledger: Ledger) -> None:
     order = submit("d1").model_copy(update={"client_order_id": "f" * 32})
     with pytest.raises(ForeignClientId):
         ledger.record_intent(order, now_ms=T)
+    unwind = submit("d1").model_copy(update={"purpose": OrderPurpose.UNWIND})  # the entry's id
     with pytest.raises(ForeignClientId):
-        ledger.record_intent(submit("d1"), now_ms=T, purpose="unwind")
+        ledger.record_intent(unwind, now_ms=T)
     assert ledger.unsent() == []
 
 

@@ -20,11 +20,14 @@ from processors.client_ids import client_order_id
 from processors.client_ids import parse
 from processors.client_ids import render
 from processors.client_ids import venue_rule
+from schemas.records.execution import OrderPurpose
 
+PINNED = "6012dea6d9555bfe8ff4ff674fc4b540"
+"""The id of OrderKey("d1", 0, 0, ENTRY), computed once; it must never change."""
 VENUES = [*sorted(VENUE_RULES), "some-new-venue"]
 decision_ids = st.text(min_size=1, max_size=60)
 indices = st.integers(min_value=0, max_value=10_000)
-purposes = st.sampled_from(["entry", "unwind", "close", "hedge_retry"])
+purposes = st.sampled_from([p for p in OrderPurpose if p is not OrderPurpose.UNKNOWN])
 keys = st.builds(OrderKey, decision_ids, indices, indices, purposes)
 ids = st.builds(ClientOrderId, st.integers(min_value=0, max_value=(1 << 128) - 1))
 
@@ -53,7 +56,7 @@ def test_a_grid_of_keys_has_no_collision() -> None:
         for d in range(5_000)
         for leg in range(2)
         for s in range(10)
-        for purpose in ("entry", "unwind")
+        for purpose in (OrderPurpose.ENTRY, OrderPurpose.UNWIND)
     }
     assert len(cids) == 5_000 * 2 * 10 * 2
 
@@ -118,16 +121,33 @@ def test_the_rules_refuse_what_the_venues_refuse(venue: str, text: str) -> None:
     assert not venue_rule(venue).accepts(text)
 
 
+E = OrderPurpose.ENTRY
+
+
 @pytest.mark.parametrize(
     "args",
-    [("", 0, 0, "entry"), ("d", -1, 0, "entry"), ("d", 0, -1, "entry"), ("d", 0, 0, "Un|wind")],
+    [("", 0, 0, E), ("d", -1, 0, E), ("d", 0, -1, E), ("d", 0, 0, OrderPurpose.UNKNOWN)],
 )
-def test_a_bad_key_is_refused(args: tuple[str, int, int, str]) -> None:
+def test_a_bad_key_is_refused(args: tuple[str, int, int, OrderPurpose]) -> None:
     with pytest.raises(InvalidOrderKey):
         OrderKey(*args)
 
 
+def test_a_purpose_that_is_not_the_enum_is_refused() -> None:
+    with pytest.raises(InvalidOrderKey):
+        OrderKey("d", 0, 0, "ENTRY")  # type: ignore[arg-type]
+
+
 def test_entry_and_unwind_of_the_same_slice_differ() -> None:
-    entry = client_order_id(OrderKey("d1", 0, 0, "entry"))
-    assert entry != client_order_id(OrderKey("d1", 0, 0, "unwind"))
+    entry = client_order_id(OrderKey("d1", 0, 0, OrderPurpose.ENTRY))
+    assert entry != client_order_id(OrderKey("d1", 0, 0, OrderPurpose.UNWIND))
     assert entry == client_order_id(OrderKey("d1", 0, 0))
+
+
+def test_the_id_of_a_known_key_never_changes() -> None:
+    """Pinned: a change of namespace or preimage would orphan every recorded order."""
+    cid = client_order_id(OrderKey("d1", 0, 0))
+    assert cid.hex == PINNED
+    assert render(cid, "okx") == render(cid, "binance") == PINNED
+    assert render(cid, "hyperliquid") == "0x" + PINNED
+    assert render(cid, "gate") == "t-5ordteszq1cl4hjfkc2pv9xkw"

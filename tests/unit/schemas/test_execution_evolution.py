@@ -1,24 +1,30 @@
-"""OrderStatus v2 (NEW, EXPIRED) against readers still on v1, and the planted twin."""
+"""Execution schema v2: OrderStatus NEW/EXPIRED and SubmitOrder.purpose, read across versions."""
 
 from __future__ import annotations
 
 import copy
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
 
 from schemas.compatibility import compatibility_problems
+from schemas.golden import read_golden
 from schemas.records.execution import OrderEvent
+from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
+from schemas.records.execution import SubmitOrder
 from schemas.samples import sample
 from schemas.subjects import COMPATIBILITY
 from schemas.subjects import history
 
+GOLDEN_DIR = Path(__file__).parents[2] / "golden"
 
-def released(version: int) -> Any:
-    return dict(history("exec.order_event-value"))[version]
+
+def released(version: int, subject: str = "exec.order_event-value") -> Any:
+    return dict(history(subject))[version]
 
 
 def status_enum(schema: dict[str, Any]) -> dict[str, Any]:
@@ -53,3 +59,31 @@ def test_the_same_change_without_an_enum_default_is_refused() -> None:
     del status_enum(new)["default"]
     assert compatibility_problems(new, old, COMPATIBILITY)
     assert compatibility_problems(released(2), released(1), COMPATIBILITY) == []
+
+
+def test_a_v1_submit_order_reads_as_an_entry() -> None:
+    record = read_golden(GOLDEN_DIR / "exec.command-value" / "v1-SubmitOrder.bin")
+    assert isinstance(record, SubmitOrder)
+    assert record.purpose is OrderPurpose.ENTRY
+
+
+def test_a_v1_reader_reads_a_v2_submit_order_without_its_purpose() -> None:
+    order = sample(SubmitOrder).model_copy(update={"purpose": OrderPurpose.UNWIND})
+    writer, reader = released(2, "exec.command-value"), released(1, "exec.command-value")
+    buffer = BytesIO()
+    fastavro.schemaless_writer(
+        buffer, fastavro.parse_schema(writer), (order.AVRO_NAME, order.to_avro())
+    )
+    buffer.seek(0)
+    datum = fastavro.schemaless_reader(
+        buffer,
+        fastavro.parse_schema(writer),
+        fastavro.parse_schema(reader),
+        return_record_name=True,
+        return_record_name_override=True,
+    )
+    assert isinstance(datum, tuple)
+    name, fields = datum
+    assert name == order.AVRO_NAME
+    assert "purpose" not in fields
+    assert fields["client_order_id"] == order.client_order_id
