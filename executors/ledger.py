@@ -155,13 +155,7 @@ class Ledger:
         A refusal (a :class:`~processors.orders.Refused` output) stores nothing.
         """
         with self.conn.transaction():
-            row = self.conn.execute(
-                _SELECT_STATE + " WHERE client_order_id = %s FOR UPDATE",
-                (cid,),
-            ).fetchone()
-            if row is None:
-                raise UnknownOrder(cid)
-            before, seq = _state(row), int(row[8])
+            before, seq = self._locked(cid)
             after, outputs = reduce(before, report)
             if after == before or any(isinstance(o, Refused) for o in outputs):
                 return after, outputs
@@ -183,6 +177,20 @@ class Ledger:
             )
             self._insert_transition(after, seq + 1, before.status, report, now_ms)
         return after, outputs
+
+    def _locked(self, cid: str) -> tuple[OrderState, int]:
+        """The stored state and its seq, the row locked until the transaction ends.
+
+        The lock serialises executors applying reports to one order: of two racing to send
+        it, the second reads SUBMITTED and is refused. The (client order id, seq) key of
+        ``order_transitions`` refuses a second writer of the same step as well.
+        """
+        row = self.conn.execute(
+            _SELECT_STATE + " WHERE client_order_id = %s FOR UPDATE", (cid,)
+        ).fetchone()
+        if row is None:
+            raise UnknownOrder(cid)
+        return _state(row), int(row[8])
 
     def _insert_transition(
         self,
