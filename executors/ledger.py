@@ -22,10 +22,12 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from executors.errors import DuplicateSubmission
 from executors.errors import ForeignClientId
+from executors.errors import LedgerError
 from executors.errors import LedgerNotMigrated
 from executors.errors import UnknownOrder
 from processors.client_ids import OrderKey
@@ -74,9 +76,16 @@ def report_json(report: Report | None) -> dict[str, Any]:
 
 
 class Ledger:
-    """Order intents and their states, on one psycopg connection (not shared across threads)."""
+    """Order intents and their states, on one psycopg connection (not shared across threads).
+
+    The connection is switched to autocommit: each ``record_intent`` and ``apply`` is one
+    explicit transaction, committed when the call returns, and reads hold no transaction.
+    """
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.info.transaction_status is not TransactionStatus.IDLE:
+            raise LedgerError("the ledger needs a connection without an open transaction")
+        conn.autocommit = True  # every write below is its own committed transaction
         self.conn = conn
         self._check_migrated()
 
@@ -100,7 +109,6 @@ class Ledger:
             ).fetchone()
         except pg_errors.UndefinedTable:
             row = None
-        self.conn.rollback()
         if row is None:
             raise LedgerNotMigrated(f"migration {REQUIRED_MIGRATION} is not applied")
 
@@ -218,7 +226,6 @@ class Ledger:
 
     def get(self, cid: str) -> OrderState | None:
         row = self.conn.execute(_SELECT_STATE + " WHERE client_order_id = %s", (cid,)).fetchone()
-        self.conn.rollback()
         return None if row is None else _state(row)
 
     def in_statuses(self, statuses: Iterable[OrderStatus]) -> list[OrderState]:
@@ -227,7 +234,6 @@ class Ledger:
             _SELECT_STATE + " WHERE status = ANY(%s) ORDER BY client_order_id",
             ([s.value for s in statuses],),
         ).fetchall()
-        self.conn.rollback()
         return [_state(row) for row in rows]
 
     def unsent(self) -> list[OrderState]:
@@ -248,7 +254,6 @@ class Ledger:
             " recorded_ms FROM order_transitions WHERE client_order_id = %s ORDER BY seq",
             (cid,),
         ).fetchall()
-        self.conn.rollback()
         return [
             Transition(
                 str(r[0]),

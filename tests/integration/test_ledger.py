@@ -9,6 +9,7 @@ import pytest
 
 from executors.errors import DuplicateSubmission
 from executors.errors import ForeignClientId
+from executors.errors import LedgerError
 from executors.errors import LedgerNotMigrated
 from executors.errors import UnknownOrder
 from executors.ledger import Ledger
@@ -208,3 +209,23 @@ def test_unknown_client_ids_are_an_error(ledger: Ledger) -> None:
     with pytest.raises(UnknownOrder):
         ledger.apply("0" * 32, Sent(), now_ms=T)
     assert ledger.get("0" * 32) is None
+
+
+def test_a_connection_inside_a_transaction_is_refused(schema: ScratchSchema) -> None:
+    """Else an intent would be a savepoint of the caller's transaction, not committed."""
+    with schema.connect() as conn:
+        conn.execute("SELECT 1")  # opens a transaction (the connection is not autocommit)
+        with pytest.raises(LedgerError):
+            Ledger(conn)
+
+
+def test_an_intent_is_committed_when_record_intent_returns(
+    ledger: Ledger, schema: ScratchSchema
+) -> None:
+    order = submit("d1")
+    ledger.record_intent(order, now_ms=T)
+    with schema.connect() as other:  # another session sees it at once
+        row = other.execute(
+            "SELECT status FROM orders WHERE client_order_id = %s", (order.client_order_id,)
+        ).fetchone()
+    assert row == ("NEW",)
