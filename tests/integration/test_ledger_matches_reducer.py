@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from executors.ledger import Ledger
 from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
+from processors.orders import Output
 from processors.orders import Refused
 from processors.orders import Report
 from processors.orders import apply
@@ -71,6 +72,11 @@ def intent(size: Decimal) -> SubmitOrder:
     )
 
 
+def comparable(output: Output) -> object:
+    """An output with a refusal reduced to its code (its text prints decimals as stored)."""
+    return output.code if isinstance(output, Refused) else output
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -87,7 +93,8 @@ def test_stored_states_and_transitions_equal_the_reducer(
     for step, report in enumerate(sequence, start=1):
         stored, stored_outputs = ledger.apply(cid, report, now_ms=T + step)
         after, outputs = apply(expected, report)
-        assert (stored, stored_outputs) == (after, outputs)
+        assert stored == after
+        assert [comparable(o) for o in stored_outputs] == [comparable(o) for o in outputs]
         if after != expected and not any(isinstance(o, Refused) for o in outputs):
             changes += 1
         expected = after
