@@ -13,6 +13,7 @@ from executors.errors import LedgerError
 from executors.errors import LedgerNotMigrated
 from executors.errors import UnknownOrder
 from executors.ledger import Ledger
+from fundingflow.stack.migrations import apply_on
 from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
 from processors.orders import Ambiguous
@@ -229,3 +230,10 @@ def test_an_intent_is_committed_when_record_intent_returns(
             "SELECT status FROM orders WHERE client_order_id = %s", (order.client_order_id,)
         ).fetchone()
     assert row == ("NEW",)
+
+
+def test_the_migrations_apply_once(schema: ScratchSchema) -> None:
+    with schema.connect() as conn:
+        assert apply_on(conn) == []  # the fixture applied them all already
+        names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == ["0001_ledger", "0002_order_intents"]
