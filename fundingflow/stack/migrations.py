@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -17,17 +18,22 @@ def pending(applied: set[str]) -> list[Path]:
 
 def apply(settings: Settings) -> list[str]:
     """Apply every migration not yet recorded in ``schema_migrations``; return their names."""
-    done: list[str] = []
     with psycopg.connect(settings.postgres.conninfo()) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        conn.execute("SELECT pg_advisory_xact_lock(727172)")
-        applied = {str(r[0]) for r in conn.execute("SELECT name FROM schema_migrations")}
-        for path in pending(applied):
-            conn.execute(path.read_text().encode())
-            conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.stem,))
-            done.append(path.stem)
-        conn.commit()
+        return apply_on(conn)
+
+
+def apply_on(conn: psycopg.Connection[Any]) -> list[str]:
+    """:func:`apply` on an open connection, in its ``search_path``; commits."""
+    done: list[str] = []
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    conn.execute("SELECT pg_advisory_xact_lock(727172)")
+    applied = {str(r[0]) for r in conn.execute("SELECT name FROM schema_migrations")}
+    for path in pending(applied):
+        conn.execute(path.read_text().encode())
+        conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.stem,))
+        done.append(path.stem)
+    conn.commit()
     return done

@@ -140,8 +140,9 @@ class Fill(AvroRecord):
 
 
 class OrderStatus(StrEnum):
-    """Order state after this event. OUTCOME_UNKNOWN: the send may or may not have taken effect;
-    reconcile.
+    """Order state after this event. NEW: intent recorded, not sent. OUTCOME_UNKNOWN: the send may
+    or may not have taken effect; reconcile by client id. EXPIRED: the venue ended it by time in
+    force (IOC/FOK remainder, expiry).
     """
 
     UNKNOWN = "UNKNOWN"
@@ -152,6 +153,8 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    NEW = "NEW"
+    EXPIRED = "EXPIRED"
 
 
 class OrderEvent(AvroRecord):
@@ -232,6 +235,18 @@ class OrderEvent(AvroRecord):
         )
 
 
+class OrderPurpose(StrEnum):
+    """What an order is for; part of its client order id. ENTRY: opens the position of a decision's
+    leg. UNWIND: takes back a leg whose hedge failed. CLOSE: closes the position when the
+    opportunity closes.
+    """
+
+    UNKNOWN = "UNKNOWN"
+    ENTRY = "ENTRY"
+    UNWIND = "UNWIND"
+    CLOSE = "CLOSE"
+
+
 class SubmitOrder(AvroRecord):
     """Command: place one order (one slice of one leg)."""
 
@@ -242,8 +257,8 @@ class SubmitOrder(AvroRecord):
     """Identity, time and lineage of this event."""
 
     client_order_id: str
-    """Deterministic id from (signal id, leg, slice); a second submission of the same id is
-    refused.
+    """Deterministic id from (signal id, leg, slice, purpose), canonical 32 lowercase hex; a second
+    submission of the same id is refused.
     """
 
     signal_id: str
@@ -276,6 +291,9 @@ class SubmitOrder(AvroRecord):
     reduce_only: bool
     """True when the order may only reduce a position."""
 
+    purpose: OrderPurpose = OrderPurpose.ENTRY
+    """What the order is for (messages before this field read ENTRY: only entries were sent)."""
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "envelope": Envelope.to_avro(self.envelope),
@@ -290,6 +308,7 @@ class SubmitOrder(AvroRecord):
             "size_base": self.size_base,
             "limit_price": self.limit_price,
             "reduce_only": self.reduce_only,
+            "purpose": self.purpose,
         }
 
     @classmethod
@@ -308,5 +327,6 @@ class SubmitOrder(AvroRecord):
                 "size_base": datum["size_base"],
                 "limit_price": datum["limit_price"],
                 "reduce_only": datum["reduce_only"],
+                "purpose": OrderPurpose(datum["purpose"]),
             }
         )

@@ -1,0 +1,281 @@
+"""The durable intent ledger on PostgreSQL: an order is recorded before it is sent.
+
+``record_intent`` writes the order as ``NEW`` and commits before anything is sent; the table is
+unique on the client order id, so a second submission of the same id (a redelivered decision,
+a second executor) raises :class:`~executors.errors.DuplicateSubmission` and is never sent.
+``apply`` runs the pure reducer :func:`processors.orders.apply` on the stored state under a row
+lock and stores the result with one ``order_transitions`` row per change, in one transaction;
+so of two executors that race to send the same intent, one moves it to ``SUBMITTED`` and the
+other gets a ``RESUBMIT`` refusal. The tables come from the project's migrations
+(``fundingflow/stack/migrations``, applied by ``fundingflow stack up`` or ``fundingflow db
+migrate``); the ledger checks that they are applied and never creates them itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
+
+from executors.errors import DuplicateSubmission
+from executors.errors import ForeignClientId
+from executors.errors import LedgerError
+from executors.errors import LedgerNotMigrated
+from executors.errors import UnknownOrder
+from processors.client_ids import OrderKey
+from processors.client_ids import client_order_id
+from processors.orders import OPEN
+from processors.orders import OrderState
+from processors.orders import Output
+from processors.orders import Refused
+from processors.orders import Report
+from processors.orders import apply as reduce
+from processors.orders import new_order
+from schemas.records.execution import OrderStatus
+from schemas.records.execution import SubmitOrder
+
+REQUIRED_MIGRATION = "0002_order_intents"
+UNRESOLVED = frozenset({OrderStatus.SUBMITTED, OrderStatus.OUTCOME_UNKNOWN})
+"""Sent orders whose outcome the venue has not stated: settle them by client id."""
+
+_SELECT_STATE = (
+    "SELECT client_order_id, amount_base, status, filled_base, average_price_quote,"
+    " venue_order_id, not_found, detail, seq FROM orders"
+)
+"""The columns :func:`_state` reads, in its order; every query below extends it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One stored state change (``seq`` 0 is the intent, with ``from_status`` None)."""
+
+    client_order_id: str
+    seq: int
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    filled_base: Decimal
+    report: dict[str, Any]
+    recorded_ms: int
+
+
+def report_json(report: Report | None) -> dict[str, Any]:
+    """A report as JSON: its type and fields, decimals and enums as text."""
+    if report is None:
+        return {"type": "Intent"}
+    fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    plain = {k: v if v is None or isinstance(v, int) else str(v) for k, v in fields.items()}
+    return {"type": type(report).__name__, **plain}
+
+
+class Ledger:
+    """Order intents and their states, on one psycopg connection (not shared across threads).
+
+    The connection is switched to autocommit: each ``record_intent`` and ``apply`` is one
+    explicit transaction, committed when the call returns, and reads hold no transaction.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.info.transaction_status is not TransactionStatus.IDLE:
+            raise LedgerError("the ledger needs a connection without an open transaction")
+        conn.autocommit = True  # every write below is its own committed transaction
+        self.conn = conn
+        self._check_migrated()
+
+    @classmethod
+    def connect(cls, conninfo: str, **kwargs: Any) -> Ledger:
+        return cls(psycopg.connect(conninfo, **kwargs))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_migrated(self) -> None:
+        try:
+            row = self.conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE name = %s", (REQUIRED_MIGRATION,)
+            ).fetchone()
+        except pg_errors.UndefinedTable:
+            row = None
+        if row is None:
+            raise LedgerNotMigrated(f"migration {REQUIRED_MIGRATION} is not applied")
+
+    # act
+
+    def record_intent(self, order: SubmitOrder, *, now_ms: int) -> OrderState:
+        """Record ``order`` as NEW and commit; the caller may send it only after this returns."""
+        key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
+        if client_order_id(key).hex != order.client_order_id:
+            raise ForeignClientId(
+                f"{order.client_order_id} is not the id of {key} ({client_order_id(key).hex})"
+            )
+        state = new_order(order.client_order_id, order.size_base)
+        ins = order.instrument
+        try:
+            with self.conn.transaction():
+                self.conn.execute(
+                    "INSERT INTO orders (client_order_id, signal_id, leg_index, slice_index,"
+                    " purpose, exchange, symbol, market_type, side, order_type, time_in_force,"
+                    " amount_base, price_quote, reduce_only, status, created_ms, updated_ms)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        order.client_order_id,
+                        order.signal_id,
+                        order.leg_index,
+                        order.slice_index,
+                        order.purpose.value,
+                        ins.exchange,
+                        ins.symbol,
+                        ins.market_type.value,
+                        order.side.value,
+                        order.order_type.value,
+                        order.time_in_force.value,
+                        order.size_base,
+                        order.limit_price,
+                        order.reduce_only,
+                        state.status.value,
+                        now_ms,
+                        now_ms,
+                    ),
+                )
+                self._insert_transition(state, 0, None, None, now_ms)
+        except pg_errors.UniqueViolation as exc:
+            raise DuplicateSubmission(order.client_order_id) from exc
+        return state
+
+    def apply(
+        self, cid: str, report: Report, *, now_ms: int
+    ) -> tuple[OrderState, tuple[Output, ...]]:
+        """Apply ``report`` to the stored order and store the result (one transaction).
+
+        A refusal (a :class:`~processors.orders.Refused` output) stores nothing.
+        """
+        with self.conn.transaction():
+            before, seq = self._locked(cid)
+            after, outputs = reduce(before, report)
+            if after == before or any(isinstance(o, Refused) for o in outputs):
+                return after, outputs
+            self.conn.execute(
+                "UPDATE orders SET status = %s, filled_base = %s, average_price_quote = %s,"
+                " venue_order_id = %s, not_found = %s, detail = %s, seq = %s, updated_ms = %s"
+                " WHERE client_order_id = %s",
+                (
+                    after.status.value,
+                    after.filled_base,
+                    after.average_price,
+                    after.venue_order_id,
+                    after.not_found,
+                    after.detail,
+                    seq + 1,
+                    now_ms,
+                    cid,
+                ),
+            )
+            self._insert_transition(after, seq + 1, before.status, report, now_ms)
+        return after, outputs
+
+    def _locked(self, cid: str) -> tuple[OrderState, int]:
+        """The stored state and its seq, the row locked until the transaction ends.
+
+        The lock serialises executors applying reports to one order: of two racing to send
+        it, the second reads SUBMITTED and is refused. The (client order id, seq) key of
+        ``order_transitions`` refuses a second writer of the same step as well.
+        """
+        row = self.conn.execute(
+            _SELECT_STATE + " WHERE client_order_id = %s FOR UPDATE", (cid,)
+        ).fetchone()
+        if row is None:
+            raise UnknownOrder(cid)
+        return _state(row), int(row[8])
+
+    def _insert_transition(
+        self,
+        state: OrderState,
+        seq: int,
+        previous: OrderStatus | None,
+        report: Report | None,
+        now_ms: int,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO order_transitions (client_order_id, seq, from_status, to_status,"
+            " filled_base, report, recorded_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                state.client_order_id,
+                seq,
+                None if previous is None else previous.value,
+                state.status.value,
+                state.filled_base,
+                Jsonb(report_json(report)),
+                now_ms,
+            ),
+        )
+
+    # request
+
+    def get(self, cid: str) -> OrderState | None:
+        row = self.conn.execute(_SELECT_STATE + " WHERE client_order_id = %s", (cid,)).fetchone()
+        return None if row is None else _state(row)
+
+    def in_statuses(self, statuses: Iterable[OrderStatus]) -> list[OrderState]:
+        """Orders in any of ``statuses``, by client order id."""
+        rows = self.conn.execute(
+            _SELECT_STATE + " WHERE status = ANY(%s) ORDER BY client_order_id",
+            ([s.value for s in statuses],),
+        ).fetchall()
+        return [_state(row) for row in rows]
+
+    def unsent(self) -> list[OrderState]:
+        """Intents never sent (NEW): safe to send, exactly once, after a restart."""
+        return self.in_statuses([OrderStatus.NEW])
+
+    def unresolved(self) -> list[OrderState]:
+        """Sent orders without a venue answer (SUBMITTED, OUTCOME_UNKNOWN): fetch by client id."""
+        return self.in_statuses(UNRESOLVED)
+
+    def open_orders(self) -> list[OrderState]:
+        """Orders the venue holds open (ACCEPTED, PARTIALLY_FILLED): compare with its list."""
+        return self.in_statuses(OPEN)
+
+    def transitions(self, cid: str) -> list[Transition]:
+        rows = self.conn.execute(
+            "SELECT client_order_id, seq, from_status, to_status, filled_base, report,"
+            " recorded_ms FROM order_transitions WHERE client_order_id = %s ORDER BY seq",
+            (cid,),
+        ).fetchall()
+        return [
+            Transition(
+                str(r[0]),
+                int(r[1]),
+                None if r[2] is None else OrderStatus(r[2]),
+                OrderStatus(r[3]),
+                Decimal(r[4]),
+                r[5] if isinstance(r[5], dict) else json.loads(r[5]),
+                int(r[6]),
+            )
+            for r in rows
+        ]
+
+
+def _state(row: tuple[Any, ...]) -> OrderState:
+    return OrderState(
+        client_order_id=str(row[0]),
+        size_base=Decimal(row[1]),
+        status=OrderStatus(row[2]),
+        filled_base=Decimal(row[3]),
+        average_price=None if row[4] is None else Decimal(row[4]),
+        venue_order_id=row[5],
+        not_found=int(row[6]),
+        detail=row[7],
+    )
