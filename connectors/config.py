@@ -45,6 +45,13 @@ class VenueSettings(_Frozen):
     fees: dict[str, FeeOverride] = Field(default_factory=dict)
     """Per ccxt symbol, or ``*`` for every market of the venue."""
 
+    quote: str | None = None
+    """Quote currency of the markets traded here (``USDC`` for ``BTC/USDC:USDC``); None: the
+    venue module's (USDT unless the venue settles in something else, e.g. hyperliquid)."""
+
+    settle: str | None = None
+    """Settlement currency of the linear perps; None: the venue module's, else the quote."""
+
     def ccxt_credentials(self) -> dict[str, str]:
         """The credential part of a ccxt constructor config (never log it)."""
         out: dict[str, str] = {}

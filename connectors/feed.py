@@ -24,6 +24,7 @@ from connectors.dead_letters import dead_letter_topic
 from connectors.dead_letters import to_dead_letter
 from connectors.factory import create_venues
 from connectors.instruments import select
+from connectors.instruments import venue_currencies
 from connectors.publisher import DEAD_LETTERS
 from connectors.sinks import Sink
 from connectors.venue import Instrument
@@ -51,7 +52,6 @@ TOPIC_OF: dict[type[AvroRecord], str] = {
 class FeedConfig:
     venues: tuple[str, ...]
     assets: tuple[str, ...] = ("BTC", "ETH")
-    quote: str = "USDT"
     duration_s: float | None = None
     limit: int | None = None
     seed: int | None = None
@@ -159,9 +159,24 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
     tasks: list[asyncio.Task[None]] = []
     try:
         for venue in venues:
-            instruments = select(await venue.load_instruments(), config.assets, config.quote)
+            currencies = venue_currencies(venue.id, config.settings)
+            instruments = select(await venue.load_instruments(), config.assets, currencies)
             if not instruments:
-                log.warning("no_instruments", exchange=venue.id, assets=config.assets)
+                log.warning(
+                    "no_instruments",
+                    exchange=venue.id,
+                    assets=config.assets,
+                    quote=currencies.quote,
+                    settle=currencies.settle,
+                )
+            elif not any(i.is_perp for i in instruments):
+                log.warning(
+                    "no_perps",
+                    exchange=venue.id,
+                    assets=config.assets,
+                    settle=currencies.settle,
+                    detail="no linear perp matched: no funding from this venue",
+                )
             now = _now_ms(venue)
             feed.stats.started_ms = feed.stats.started_ms or now
             if config.duration_s is not None:

@@ -8,6 +8,8 @@ reducer, runs one lifecycle step per asset and ranks what would open.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -15,6 +17,13 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
+from connectors.config import ConnectorSettings
+from connectors.instruments import select
+from connectors.instruments import venue_currencies
+from connectors.venue import Rejected
+from connectors.venue import Venue
 from processors.detection import detect
 from processors.detection import evaluate
 from processors.opportunities import OpportunityBook
@@ -26,6 +35,8 @@ from schemas.records.md import FundingRateUpdate
 from streams.config import FeeRates
 from streams.config import MarketSettings
 from streams.reducers import MarketReducer
+
+log = structlog.get_logger("streams.scan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,53 +163,76 @@ def _rank(
     return sorted(rows, key=lambda r: (-r.net_apr, r.asset, r.long_leg, r.short_leg))
 
 
+@dataclass
+class Snapshot:
+    """One fetch of the venues: what the processors rank, and the funding the venues sent that
+    the connectors refused (dead letters in ``connect``; counted and reported here)."""
+
+    books: list[BookSnapshot] = field(default_factory=list)
+    funding: list[FundingRateUpdate] = field(default_factory=list)
+    fees: dict[str, FeeRates] = field(default_factory=dict)
+    refused_funding: list[Rejected] = field(default_factory=list)
+
+    def refusals_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.reason.value for r in self.refused_funding).items()))
+
+
 async def snapshot(
     venue_ids: Sequence[str],
     assets: Sequence[str] | None = None,
     depth: int = 20,
-    quote: str = "USDT",
     seed: int = 0,
-) -> tuple[list[BookSnapshot], list[FundingRateUpdate], dict[str, FeeRates]]:
-    """One fetch of books and funding for every spot and linear perp of the wanted assets."""
-    from connectors.config import ConnectorSettings
-    from connectors.factory import create_venues
+    connectors: ConnectorSettings | None = None,
+    venue_factory: Callable[[str], Sequence[Venue]] | None = None,
+) -> Snapshot:
+    """One fetch of books and funding for every spot and linear perp of the wanted assets, in
+    each venue's quote and settle currencies (``FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE``)."""
+    settings = connectors or ConnectorSettings()
+    if venue_factory is None:
+        from connectors.factory import create_venues  # ccxt loads only when a venue is built
 
-    settings = ConnectorSettings()
-    venues = [v for vid in venue_ids for v in create_venues(vid, settings, seed=seed)]
-    books: list[BookSnapshot] = []
-    funding: list[FundingRateUpdate] = []
-    fees: dict[str, FeeRates] = {}
+        venues: list[Venue] = [
+            v for vid in venue_ids for v in create_venues(vid, settings, seed=seed)
+        ]
+    else:
+        venues = [v for vid in venue_ids for v in venue_factory(vid)]
+    out = Snapshot()
     try:
         for venue in venues:
-            instruments = [
-                i
-                for i in await venue.load_instruments()
-                if i.active
-                and i.quote == quote
-                and i.market_type in (MarketType.SPOT, MarketType.PERP)
-                and (not assets or i.base in assets)
-                and (i.market_type is MarketType.SPOT or i.settle == quote)
-            ]
+            currencies = venue_currencies(venue.id, settings)
+            instruments = select(await venue.load_instruments(), assets, currencies)
             for i in instruments:
                 kind = MarketKind.SPOT if i.market_type is MarketType.SPOT else MarketKind.PERP
                 if i.taker_fee is not None:
                     maker = i.maker_fee if i.maker_fee is not None else i.taker_fee
-                    fees.setdefault(
+                    out.fees.setdefault(
                         f"{venue.id}:{kind.value}", FeeRates(maker=maker, taker=i.taker_fee)
                     )
             perps = [i.symbol for i in instruments if i.market_type is MarketType.PERP]
             if perps:
-                items = await venue.fetch_funding_rates(perps)
-                funding.extend(x for x in items if isinstance(x, FundingRateUpdate))
+                for item in await venue.fetch_funding_rates(perps):
+                    if isinstance(item, FundingRateUpdate):
+                        out.funding.append(item)
+                    else:
+                        out.refused_funding.append(item)
+            else:
+                log.warning(
+                    "no_perps",
+                    exchange=venue.id,
+                    quote=currencies.quote,
+                    settle=currencies.settle,
+                    assets=None if assets is None else list(assets),
+                    hint="set FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE / __SETTLE",
+                )
             results = await asyncio.gather(
                 *(venue.fetch_order_book(i.symbol, depth) for i in instruments),
                 return_exceptions=True,
             )
-            books.extend(r for r in results if isinstance(r, BookSnapshot))
+            out.books.extend(r for r in results if isinstance(r, BookSnapshot))
     finally:
         for venue in venues:
             await venue.close()
-    return books, funding, fees
+    return out
 
 
 def scan(
@@ -207,12 +241,26 @@ def scan(
     settings: MarketSettings | None = None,
     seed: int = 0,
     all_candidates: bool = False,
+    connectors: ConnectorSettings | None = None,
+    venue_factory: Callable[[str], Sequence[Venue]] | None = None,
 ) -> list[ScanRow]:
-    """Snapshot the venues and rank the opportunities (the ``fundingflow scan`` command)."""
-    books, funding, fees = asyncio.run(snapshot(venue_ids, assets, seed=seed))
+    """Snapshot the venues and rank the opportunities (the ``fundingflow scan`` command).
+
+    Refused funding is reported (a warning with the count and reasons), never dropped
+    silently: a refused perp has no funding leg in the ranking."""
+    snap = asyncio.run(
+        snapshot(venue_ids, assets, seed=seed, connectors=connectors, venue_factory=venue_factory)
+    )
+    if snap.refused_funding:
+        log.warning(
+            "funding_refused",
+            count=len(snap.refused_funding),
+            reasons=snap.refusals_by_reason(),
+            details=[f"{r.exchange} {r.symbol}: {r.detail}" for r in snap.refused_funding],
+        )
     base = settings or MarketSettings(stale_after_ms=120_000)
-    merged = base.model_copy(update={"venue_fees": {**fees, **base.venue_fees}})
-    return rank(books, funding, merged, all_candidates)
+    merged = base.model_copy(update={"venue_fees": {**snap.fees, **base.venue_fees}})
+    return rank(snap.books, snap.funding, merged, all_candidates)
 
 
 def table_rows(rows: Sequence[ScanRow]) -> list[list[str]]:

@@ -57,6 +57,10 @@ class VenueProfile:
     """Fill fields the venue's funding endpoint lacks (e.g. mark/index price)."""
     order_params: Callable[[OrderRequest], dict[str, Any]] = unified_order_params
     client_id_params: Callable[[str], dict[str, Any]] = client_id_params
+    quote: str = "USDT"
+    """Quote currency of the spot markets and linear perps the venue lists for arbitrage."""
+    settle: str | None = None
+    """Settlement currency of its linear perps; None: the quote."""
 
     def ccxt_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = dict(self.options)
@@ -73,10 +77,13 @@ def profiles() -> dict[str, VenueProfile]:
     from connectors.venues import binance
     from connectors.venues import binanceusdm
     from connectors.venues import bybit
+    from connectors.venues import hyperliquid
     from connectors.venues import okx
     from connectors.venues import sim
 
-    return {m.PROFILE.ccxt_id: m.PROFILE for m in (binance, binanceusdm, okx, bybit, sim)}
+    return {
+        m.PROFILE.ccxt_id: m.PROFILE for m in (binance, binanceusdm, okx, bybit, hyperliquid, sim)
+    }
 
 
 def profile_for(venue_id: str) -> VenueProfile:

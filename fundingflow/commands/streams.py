@@ -59,7 +59,12 @@ def scan(
         raise typer.BadParameter(str(exc)) from None
     settings = load_settings()
     rows = run_scan(
-        venue_ids, asset_list, settings.streams.market, seed=seed, all_candidates=all_candidates
+        venue_ids,
+        asset_list,
+        settings.streams.market,
+        seed=seed,
+        all_candidates=all_candidates,
+        connectors=settings.connectors,
     )
     if as_json:
         print_json([r.as_json() for r in rows])
