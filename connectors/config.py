@@ -86,6 +86,10 @@ class ConnectorSettings(_Frozen):
     book_depth: int = Field(default=10, ge=1, le=1000)
     book_poll_interval_s: float = Field(default=1.0, gt=0)
     funding_poll_interval_s: float = Field(default=10.0, gt=0)
+    funding_interval_max_age_s: float = Field(default=3600.0, gt=0)
+    """How long a funding interval learnt from the venue (reported in an earlier poll, its
+    interval endpoint, or derived from settlement history) is reused for a poll that lacks it;
+    such a record says ``CACHED``. Older than this, it is learnt again or the update refused."""
     trade_poll_interval_s: float = Field(default=2.0, gt=0)
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=30.0, gt=0)

@@ -57,6 +57,9 @@ class VenueProfile:
     """Fill fields the venue's funding endpoint lacks (e.g. mark/index price)."""
     order_params: Callable[[OrderRequest], dict[str, Any]] = unified_order_params
     client_id_params: Callable[[str], dict[str, Any]] = client_id_params
+    utc_settlement_calendar: bool = False
+    """Settlements fall every interval from 00:00 UTC, so a funding structure without the
+    next settlement time gets the calendar's (marked ``SETTLEMENT_CALENDAR``)."""
     quote: str = "USDT"
     """Quote currency of the spot markets and linear perps the venue lists for arbitrage."""
     settle: str | None = None
