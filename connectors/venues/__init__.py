@@ -79,13 +79,16 @@ def profiles() -> dict[str, VenueProfile]:
     """Every venue with a module, by ccxt id."""
     from connectors.venues import binance
     from connectors.venues import binanceusdm
+    from connectors.venues import bitget
     from connectors.venues import bybit
     from connectors.venues import hyperliquid
+    from connectors.venues import mexc
     from connectors.venues import okx
     from connectors.venues import sim
 
     return {
-        m.PROFILE.ccxt_id: m.PROFILE for m in (binance, binanceusdm, okx, bybit, hyperliquid, sim)
+        m.PROFILE.ccxt_id: m.PROFILE
+        for m in (binance, binanceusdm, bitget, bybit, hyperliquid, mexc, okx, sim)
     }
 
 
