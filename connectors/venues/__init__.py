@@ -81,14 +81,27 @@ def profiles() -> dict[str, VenueProfile]:
     from connectors.venues import binanceusdm
     from connectors.venues import bitget
     from connectors.venues import bybit
+    from connectors.venues import gate
     from connectors.venues import hyperliquid
+    from connectors.venues import krakenfutures
     from connectors.venues import mexc
     from connectors.venues import okx
     from connectors.venues import sim
 
     return {
         m.PROFILE.ccxt_id: m.PROFILE
-        for m in (binance, binanceusdm, bitget, bybit, hyperliquid, mexc, okx, sim)
+        for m in (
+            binance,
+            binanceusdm,
+            bitget,
+            bybit,
+            gate,
+            hyperliquid,
+            krakenfutures,
+            mexc,
+            okx,
+            sim,
+        )
     }
 
 
