@@ -131,6 +131,7 @@ class CcxtVenue:
         stream is refused and followed by a fresh REST snapshot (resync).
         """
         ins = self.instrument(symbol)
+        limit = self.profile.book_limit(depth)
         watching = self._watch_method("watchOrderBook") is not None
         seq = BookSequencer(contiguous=self.profile.contiguous_book_nonce and watching)
         pause_ms = int(self.settings.book_poll_interval_s * 1000)
@@ -138,20 +139,20 @@ class CcxtVenue:
         while True:
             if watching:
                 ob = await self._retry(
-                    lambda: self.exchange.watch_order_book(symbol, depth),
+                    lambda: self.exchange.watch_order_book(symbol, limit),
                     on_retry=lambda: seq.reset(None, 0),  # a reconnect starts a new run
                 )
             else:
                 if not first:
                     await self._sleep(pause_ms)
-                ob = await self._retry(lambda: self.exchange.fetch_order_book(symbol, depth))
+                ob = await self._retry(lambda: self.exchange.fetch_order_book(symbol, limit))
             first = False
             item = self._book_item(ob, ins, depth, seq)
             if item is None:
                 continue
             yield item
             if isinstance(item, Rejected) and item.reason is DeadLetterReason.SEQUENCE_GAP:
-                fresh = await self._retry(lambda: self.exchange.fetch_order_book(symbol, depth))
+                fresh = await self._retry(lambda: self.exchange.fetch_order_book(symbol, limit))
                 resync = self._book_item(fresh, ins, depth, seq, resync=True)
                 if resync is not None:
                     yield resync
@@ -240,7 +241,8 @@ class CcxtVenue:
 
     async def fetch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
         ins = self.instrument(symbol)
-        ob = await venue_call(self.exchange.fetch_order_book(symbol, depth))
+        limit = self.profile.book_limit(depth)
+        ob = await venue_call(self.exchange.fetch_order_book(symbol, limit))
         return normalize.to_book_snapshot(ob, ins, depth, self.now_ms(), self.settings.bounds)
 
     async def fetch_trades(self, symbol: str, since_ms: int | None = None) -> list[TradeItem]:

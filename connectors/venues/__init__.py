@@ -60,10 +60,19 @@ class VenueProfile:
     utc_settlement_calendar: bool = False
     """Settlements fall every interval from 00:00 UTC, so a funding structure without the
     next settlement time gets the calendar's (marked ``SETTLEMENT_CALENDAR``)."""
+    book_limits: tuple[int, ...] | None = None
+    """The only depths the venue's order-book endpoint accepts (ascending); None: any."""
     quote: str = "USDT"
     """Quote currency of the spot markets and linear perps the venue lists for arbitrage."""
     settle: str | None = None
     """Settlement currency of its linear perps; None: the quote."""
+
+    def book_limit(self, depth: int) -> int:
+        """The depth to ask the venue for: ``depth``, or the smallest accepted one above it
+        (the book is cut to ``depth`` levels after parsing)."""
+        if self.book_limits is None:
+            return depth
+        return next((n for n in self.book_limits if n >= depth), self.book_limits[-1])
 
     def ccxt_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = dict(self.options)
@@ -84,6 +93,7 @@ def profiles() -> dict[str, VenueProfile]:
     from connectors.venues import gate
     from connectors.venues import hyperliquid
     from connectors.venues import krakenfutures
+    from connectors.venues import kucoinfutures
     from connectors.venues import mexc
     from connectors.venues import okx
     from connectors.venues import sim
@@ -98,6 +108,7 @@ def profiles() -> dict[str, VenueProfile]:
             gate,
             hyperliquid,
             krakenfutures,
+            kucoinfutures,
             mexc,
             okx,
             sim,

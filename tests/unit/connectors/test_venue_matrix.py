@@ -11,6 +11,7 @@ import pytest
 from connectors.ccxt_venue import CcxtVenue
 from connectors.instruments import select
 from connectors.instruments import venue_currencies
+from connectors.venues import profile_for
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records.md import BookSnapshot
@@ -34,6 +35,7 @@ MATRIX = [
     ("mexc", "BTC/USDT:USDT", "0.000082", 8, VENUE, VENUE, OTHER),
     ("hyperliquid", "BTC/USDC:USDC", "0.0000125", 1, VENUE, VENUE, VENUE),
     ("krakenfutures", "BTC/USD:USD", "0.000012514699936039", 1, VENUE, CALENDAR, VENUE),
+    ("kucoinfutures", "BTC/USDT:USDT", "0.000091", 8, VENUE, VENUE, OTHER),
 ]
 IDS = [row[0] for row in MATRIX]
 
@@ -107,3 +109,9 @@ async def test_the_btc_perp_book_is_typed_in_base_units(venue_id: str, symbol: s
     assert all(lv.size_base > 0 for lv in (*bids, *asks))
     assert Decimal(60_000) < bids[0].price < Decimal(70_000)
     assert book.envelope.event_time_ms <= NOW
+
+
+def test_a_venue_serving_fixed_depths_is_asked_for_the_smallest_that_covers() -> None:
+    kucoin = profile_for("kucoinfutures")
+    assert [kucoin.book_limit(d) for d in (3, 20, 21, 100, 500)] == [20, 20, 100, 100, 100]
+    assert profile_for("bybit").book_limit(7) == 7
