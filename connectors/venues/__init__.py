@@ -86,8 +86,10 @@ GENERIC = VenueProfile(ccxt_id="*", funding_interval="history")
 
 def profiles() -> dict[str, VenueProfile]:
     """Every venue with a module, by ccxt id."""
+    from connectors.venues import aster
     from connectors.venues import binance
     from connectors.venues import binanceusdm
+    from connectors.venues import bingx
     from connectors.venues import bitget
     from connectors.venues import bybit
     from connectors.venues import gate
@@ -101,8 +103,10 @@ def profiles() -> dict[str, VenueProfile]:
     return {
         m.PROFILE.ccxt_id: m.PROFILE
         for m in (
+            aster,
             binance,
             binanceusdm,
+            bingx,
             bitget,
             bybit,
             gate,

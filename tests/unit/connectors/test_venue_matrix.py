@@ -36,6 +36,8 @@ MATRIX = [
     ("hyperliquid", "BTC/USDC:USDC", "0.0000125", 1, VENUE, VENUE, VENUE),
     ("krakenfutures", "BTC/USD:USD", "0.000012514699936039", 1, VENUE, CALENDAR, VENUE),
     ("kucoinfutures", "BTC/USDT:USDT", "0.000091", 8, VENUE, VENUE, OTHER),
+    ("bingx", "BTC/USDT:USDT", "0.000103", 8, VENUE, VENUE, VENUE),
+    ("aster", "BTC/USDT:USDT", "0.0001", 8, OTHER, VENUE, VENUE),
 ]
 IDS = [row[0] for row in MATRIX]
 
