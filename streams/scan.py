@@ -17,8 +17,6 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
-import structlog
-
 from connectors.config import ConnectorSettings
 from connectors.instruments import select
 from connectors.instruments import venue_currencies
@@ -35,8 +33,6 @@ from schemas.records.md import FundingRateUpdate
 from streams.config import FeeRates
 from streams.config import MarketSettings
 from streams.reducers import MarketReducer
-
-log = structlog.get_logger("streams.scan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +168,7 @@ class Snapshot:
     funding: list[FundingRateUpdate] = field(default_factory=list)
     fees: dict[str, FeeRates] = field(default_factory=dict)
     refused_funding: list[Rejected] = field(default_factory=list)
+    venues_without_perps: list[str] = field(default_factory=list)
 
     def refusals_by_reason(self) -> dict[str, int]:
         return dict(sorted(Counter(r.reason.value for r in self.refused_funding).items()))
@@ -216,14 +213,7 @@ async def snapshot(
                     else:
                         out.refused_funding.append(item)
             else:
-                log.warning(
-                    "no_perps",
-                    exchange=venue.id,
-                    quote=currencies.quote,
-                    settle=currencies.settle,
-                    assets=None if assets is None else list(assets),
-                    hint="set FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE / __SETTLE",
-                )
+                out.venues_without_perps.append(venue.id)
             results = await asyncio.gather(
                 *(venue.fetch_order_book(i.symbol, depth) for i in instruments),
                 return_exceptions=True,
@@ -235,7 +225,34 @@ async def snapshot(
     return out
 
 
-def scan(
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What ``fundingflow scan`` shows: the ranked rows, the funding the connectors refused
+    (a refused perp has no funding leg in the ranking) and the venues that listed no perp."""
+
+    rows: list[ScanRow]
+    refused_funding: dict[str, int]
+    """Refused funding updates by dead-letter reason."""
+    refusal_details: tuple[str, ...]
+    """One line per refusal: venue, symbol and why."""
+    venues_without_perps: tuple[str, ...]
+
+    def refusal_lines(self) -> list[str]:
+        """The refusals and missing perps in words, for the terminal's error stream."""
+        out = []
+        if self.refused_funding:
+            reasons = ", ".join(f"{r} x{n}" for r, n in self.refused_funding.items())
+            out.append(f"refused funding: {sum(self.refused_funding.values())} ({reasons})")
+            out += [f"  {line}" for line in self.refusal_details]
+        out += [
+            f"no perps on {venue} in its quote/settle currencies "
+            "(FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE / __SETTLE)"
+            for venue in self.venues_without_perps
+        ]
+        return out
+
+
+def scan_report(
     venue_ids: Sequence[str],
     assets: Sequence[str] | None = None,
     settings: MarketSettings | None = None,
@@ -243,24 +260,31 @@ def scan(
     all_candidates: bool = False,
     connectors: ConnectorSettings | None = None,
     venue_factory: Callable[[str], Sequence[Venue]] | None = None,
-) -> list[ScanRow]:
-    """Snapshot the venues and rank the opportunities (the ``fundingflow scan`` command).
-
-    Refused funding is reported (a warning with the count and reasons), never dropped
-    silently: a refused perp has no funding leg in the ranking."""
+) -> ScanReport:
+    """Snapshot the venues and rank the opportunities (``fundingflow scan``);
+    refused funding is counted with its reasons, never dropped silently."""
     snap = asyncio.run(
         snapshot(venue_ids, assets, seed=seed, connectors=connectors, venue_factory=venue_factory)
     )
-    if snap.refused_funding:
-        log.warning(
-            "funding_refused",
-            count=len(snap.refused_funding),
-            reasons=snap.refusals_by_reason(),
-            details=[f"{r.exchange} {r.symbol}: {r.detail}" for r in snap.refused_funding],
-        )
     base = settings or MarketSettings(stale_after_ms=120_000)
     merged = base.model_copy(update={"venue_fees": {**snap.fees, **base.venue_fees}})
-    return rank(snap.books, snap.funding, merged, all_candidates)
+    return ScanReport(
+        rows=rank(snap.books, snap.funding, merged, all_candidates),
+        refused_funding=snap.refusals_by_reason(),
+        refusal_details=tuple(f"{r.exchange} {r.symbol}: {r.detail}" for r in snap.refused_funding),
+        venues_without_perps=tuple(snap.venues_without_perps),
+    )
+
+
+def scan(
+    venue_ids: Sequence[str],
+    assets: Sequence[str] | None = None,
+    settings: MarketSettings | None = None,
+    seed: int = 0,
+    all_candidates: bool = False,
+) -> list[ScanRow]:
+    """The ranked rows of :func:`scan_report` with default connector settings."""
+    return scan_report(venue_ids, assets, settings, seed, all_candidates).rows
 
 
 def table_rows(rows: Sequence[ScanRow]) -> list[list[str]]:

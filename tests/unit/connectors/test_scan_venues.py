@@ -14,8 +14,7 @@ from connectors.config import VenueSettings
 from connectors.feed import FeedConfig
 from connectors.feed import run_feed
 from connectors.sinks import MemorySink
-from schemas.records.md import FundingRateUpdate
-from streams.scan import scan
+from streams.scan import scan_report
 from streams.scan import snapshot
 from tests.unit.connectors.http_stub import HttpStub
 from tests.unit.connectors.http_stub import exchange
@@ -50,31 +49,31 @@ async def test_scan_keeps_refused_funding_with_its_reason() -> None:
 
 
 def test_scan_reports_refused_funding_count_and_reasons() -> None:
-    with capture_logs() as logs:
-        scan(
-            ["binanceusdm"],
-            ["BTC", "ETH"],
-            venue_factory=lambda _vid: [binanceusdm_without_history()],
-        )
-    (refused,) = [e for e in logs if e["event"] == "funding_refused"]
-    assert refused["log_level"] == "warning"
-    assert refused["count"] == 1
-    assert refused["reasons"] == {"MISSING_FUNDING_INTERVAL": 1}
-    assert "BTC/USDT:USDT" in refused["details"][0]
+    report = scan_report(
+        ["binanceusdm"],
+        ["BTC", "ETH"],
+        venue_factory=lambda _vid: [binanceusdm_without_history()],
+    )
+    assert report.refused_funding == {"MISSING_FUNDING_INTERVAL": 1}
+    assert len(report.refusal_details) == 1
+    assert report.refusal_details[0].startswith("binanceusdm BTC/USDT:USDT: ")
+    lines = report.refusal_lines()
+    assert lines[0] == "refused funding: 1 (MISSING_FUNDING_INTERVAL x1)"
+    assert "no funding interval for BTC/USDT:USDT" in lines[1]
 
 
 async def test_a_venue_without_perps_is_warned_about_in_scan_and_connect() -> None:
     def spot_only(_vid: str) -> list[CcxtVenue]:
         return [CcxtVenue(exchange("binance"), clock=lambda: NOW)]
 
+    snap = await snapshot(["binance"], ["BTC"], venue_factory=spot_only)
+    assert snap.funding == []
+    assert snap.venues_without_perps == ["binance"]
+    config = FeedConfig(
+        venues=("binance",), assets=("BTC",), streams=("funding",), venue_factory=spot_only
+    )
     with capture_logs() as logs:
-        snap = await snapshot(["binance"], ["BTC"], venue_factory=spot_only)
-        config = FeedConfig(
-            venues=("binance",), assets=("BTC",), streams=("funding",), venue_factory=spot_only
-        )
         stats = await run_feed(config, MemorySink())
-    assert not [f for f in snap.funding if isinstance(f, FundingRateUpdate)]
     assert stats.published == {}
     warned = [e for e in logs if e["event"] == "no_perps"]
-    assert [e["exchange"] for e in warned] == ["binance", "binance"]
-    assert all(e["log_level"] == "warning" for e in warned)
+    assert [(e["exchange"], e["log_level"]) for e in warned] == [("binance", "warning")]
