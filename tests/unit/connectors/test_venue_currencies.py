@@ -3,6 +3,8 @@ scan; the user's connector settings choose them (HTTP stubbed, parsed by ccxt)."
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.ccxt_venue import CcxtVenue
 from connectors.config import ConnectorSettings
 from connectors.config import VenueSettings
@@ -69,3 +71,14 @@ async def test_scan_snapshot_sees_hyperliquid_usdc_perps() -> None:
     assert [f.instrument.symbol for f in snap.funding] == ["BTC/USDC:USDC"]
     assert [b.instrument.symbol for b in snap.books] == ["BTC/USDC:USDC"]
     assert snap.refused_funding == []
+
+
+def test_currencies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fundingflow.settings import load_settings
+
+    monkeypatch.setenv("FUNDINGFLOW_CONNECTORS__VENUES__OKX__QUOTE", "USDC")
+    monkeypatch.setenv("FUNDINGFLOW_CONNECTORS__VENUES__KRAKENFUTURES__SETTLE", "USD")
+    connectors = load_settings().connectors
+    assert venue_currencies("okx", connectors) == Currencies("USDC", "USDC")
+    assert venue_currencies("krakenfutures", connectors) == Currencies("USD", "USD")
+    assert venue_currencies("bybit", connectors) == Currencies("USDT", "USDT")
