@@ -131,3 +131,13 @@ async def test_a_reporting_venue_reuses_its_last_report_only_while_fresh() -> No
     assert (reused.funding_interval_ms, reused.funding_interval_source) == (2 * HOUR, Src.CACHED)
     assert isinstance(expired, Rejected)
     assert expired.reason is DeadLetterReason.MISSING_FUNDING_INTERVAL
+
+
+async def test_gate_two_hour_funding_interval_is_accepted() -> None:
+    v = CcxtVenue(exchange("gate"), clock=lambda: NOW)
+    await v.load_instruments()
+    (item,) = await v.fetch_funding_rates(["DOGE/USDT:USDT"])
+    await v.close()
+    assert isinstance(item, FundingRateUpdate), item  # funding_interval 7200 s -> '7200000'
+    assert (item.funding_interval_ms, item.next_funding_time_ms) == (2 * HOUR, 1_717_005_600_000)
+    assert item.funding_interval_source is Src.FUNDING_ENDPOINT
