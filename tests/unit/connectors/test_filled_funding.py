@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from connectors.ccxt_venue import CcxtVenue
 from connectors.normalize import next_settlement_on_utc_calendar
 from connectors.venue import Rejected
+from connectors.venues import VenueProfile
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import FundingFactSource as Src
 from schemas.records.md import FundingRateUpdate
@@ -95,3 +96,14 @@ def test_the_calendar_settlement_is_the_next_multiple_of_the_interval(
     nxt = next_settlement_on_utc_calendar(t, interval)
     assert nxt % interval == 0
     assert t < nxt <= t + interval
+
+
+async def test_a_venue_without_a_module_gets_its_mark_price_from_fetch_mark_price() -> None:
+    generic = VenueProfile(ccxt_id="kucoinfutures", funding_interval="history")  # no module
+    v = CcxtVenue(exchange("kucoinfutures"), profile=generic, clock=lambda: NOW)
+    await v.load_instruments()
+    (item,) = await v.fetch_funding_rates(["BTC/USDT:USDT"])
+    await v.close()
+    assert isinstance(item, FundingRateUpdate), item
+    assert (item.mark_price, item.mark_price_source) == (Decimal("68010.33"), Src.OTHER_ENDPOINT)
+    assert item.index_price == Decimal("68003.05")
