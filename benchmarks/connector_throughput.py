@@ -206,7 +206,7 @@ async def _capture(count: int) -> tuple[Payloads, int]:
     out: Payloads = {"books": [], "trades": [], "funding": []}
     ingest = 0
     for venue in venues:
-        instruments = select(await venue.load_instruments(), ("BTC", "ETH"), "USDT")
+        instruments = select(await venue.load_instruments(), ("BTC", "ETH"))
         ex = venue.exchange
         per = max(1, count // (len(venues) * len(instruments)))
         for ins in instruments:
@@ -302,7 +302,7 @@ async def _sim_streams(records: int) -> float:
 
     tasks = []
     for venue in venues:
-        for ins in select(await venue.load_instruments(), ("BTC", "ETH"), "USDT"):
+        for ins in select(await venue.load_instruments(), ("BTC", "ETH")):
             tasks += [books(venue.exchange, ins.symbol), trades(venue.exchange, ins.symbol)]
     start = time.perf_counter()
     await asyncio.gather(*tasks)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from typing import TypeVar
@@ -52,13 +53,13 @@ from schemas.records.dlq import DeadLetterReason
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderStatus
 from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 
 log = structlog.get_logger("connectors.ccxt_venue")
 T = TypeVar("T")
-INTERVAL_TTL_MS = 3_600_000
 _WATCH_METHODS = {"watchOrderBook": "watch_order_book", "watchTrades": "watch_trades"}
 HISTORY_LIMIT = 10
 
@@ -84,7 +85,7 @@ class CcxtVenue:
         self._use_watch = use_watch
         self._clock = clock or (lambda: int(exchange.milliseconds()))
         self._instruments: dict[str, Instrument] = {}
-        self._intervals: dict[str, tuple[int, str, int]] = {}
+        self._intervals: dict[str, _Learnt] = {}
         self._rng = random.Random(self._id)  # jitter: deterministic per venue
 
     # ------------------------------------------------------------------ connect / disconnect
@@ -132,6 +133,7 @@ class CcxtVenue:
         stream is refused and followed by a fresh REST snapshot (resync).
         """
         ins = self.instrument(symbol)
+        limit = self.profile.book_limit(depth)
         watching = self._watch_method("watchOrderBook") is not None
         seq = BookSequencer(contiguous=self.profile.contiguous_book_nonce and watching)
         pause_ms = int(self.settings.book_poll_interval_s * 1000)
@@ -139,20 +141,20 @@ class CcxtVenue:
         while True:
             if watching:
                 ob = await self._retry(
-                    lambda: self.exchange.watch_order_book(symbol, depth),
+                    lambda: self.exchange.watch_order_book(symbol, limit),
                     on_retry=lambda: seq.reset(None, 0),  # a reconnect starts a new run
                 )
             else:
                 if not first:
                     await self._sleep(pause_ms)
-                ob = await self._retry(lambda: self.exchange.fetch_order_book(symbol, depth))
+                ob = await self._retry(lambda: self.exchange.fetch_order_book(symbol, limit))
             first = False
             item = self._book_item(ob, ins, depth, seq)
             if item is None:
                 continue
             yield item
             if isinstance(item, Rejected) and item.reason is DeadLetterReason.SEQUENCE_GAP:
-                fresh = await self._retry(lambda: self.exchange.fetch_order_book(symbol, depth))
+                fresh = await self._retry(lambda: self.exchange.fetch_order_book(symbol, limit))
                 resync = self._book_item(fresh, ins, depth, seq, resync=True)
                 if resync is not None:
                     yield resync
@@ -241,7 +243,8 @@ class CcxtVenue:
 
     async def fetch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
         ins = self.instrument(symbol)
-        ob = await venue_call(self.exchange.fetch_order_book(symbol, depth))
+        limit = self.profile.book_limit(depth)
+        ob = await venue_call(self.exchange.fetch_order_book(symbol, limit))
         return normalize.to_book_snapshot(ob, ins, depth, self.now_ms(), self.settings.bounds)
 
     async def fetch_trades(self, symbol: str, since_ms: int | None = None) -> list[TradeItem]:
@@ -256,7 +259,7 @@ class CcxtVenue:
         else:
             rates = await venue_call(self.exchange.fetch_funding_rates([symbol]))
             fr = rates.get(symbol)
-        item = await self._funding_item(fr, ins)
+        item = await self._funding_item(fr, ins, self.now_ms())
         if isinstance(item, Rejected):
             raise InvalidPayload(
                 item.reason,
@@ -271,6 +274,7 @@ class CcxtVenue:
     async def fetch_funding_rates(self, symbols: Sequence[str]) -> list[FundingItem]:
         """Current funding of every requested perp; unknown or bad entries are refusals."""
         wanted = list(symbols)
+        poll_ms = self.now_ms()
         if self.exchange.has.get("fetchFundingRates"):
             rates = await venue_call(self.exchange.fetch_funding_rates(wanted))
             entries = list(rates.values()) if isinstance(rates, Mapping) else list(rates)
@@ -294,22 +298,31 @@ class CcxtVenue:
                 continue
             if symbol not in wanted:
                 continue
-            items.append(await self._funding_item(fr, ins))
+            items.append(await self._funding_item(fr, ins, poll_ms))
         return items
 
-    async def _funding_item(self, fr: Any, ins: Instrument) -> FundingItem:
+    async def _funding_item(self, fr: Any, ins: Instrument, poll_ms: int) -> FundingItem:
         source = fr  # what a refusal carries: the venue's structure, before any enrichment
         ingest = self.now_ms()
         try:
             if isinstance(fr, Mapping):
                 reported = normalize.funding_interval_of(fr)
                 if reported is not None:
-                    self._intervals[ins.symbol] = (reported, "venue", ingest)
+                    self._intervals[ins.symbol] = _Learnt(
+                        reported, FundingFactSource.FUNDING_ENDPOINT, ingest
+                    )
                 if self.profile.enrich_funding is not None:
                     fr = await venue_call(self.profile.enrich_funding(self.exchange, dict(fr)))
-            interval = await self._interval_ms(ins.symbol)
+            known = await self._interval(ins.symbol, poll_ms)
             return normalize.to_funding_rate_update(
-                fr, ins, ingest, self.settings.bounds, interval_ms=interval, source=source
+                fr,
+                ins,
+                ingest,
+                self.settings.bounds,
+                interval_ms=None if known is None else known.interval_ms,
+                interval_source=FundingFactSource.UNKNOWN if known is None else known.source,
+                source=source,
+                utc_settlement_calendar=self.profile.utc_settlement_calendar,
             )
         except InvalidPayload as e:
             return e.rejected()
@@ -332,9 +345,10 @@ class CcxtVenue:
         if symbol not in self._intervals and self.profile.funding_interval == "reported":
             with contextlib.suppress(InvalidPayload):  # refused: no interval learnt
                 await self.fetch_funding_rate(symbol)  # the structure carries the interval
-        cached = self._intervals.get(symbol)
-        interval = cached[0] if cached is not None else await self._interval_ms(symbol)
-        if interval is None:
+        if symbol not in self._intervals or not self._fresh(self._intervals[symbol]):
+            await self._interval(symbol, self.now_ms())
+        learnt = self._intervals.get(symbol)
+        if learnt is None or not self._fresh(learnt):
             raise InvalidPayload(
                 DeadLetterReason.MISSING_FUNDING_INTERVAL,
                 f"{self._id} reports no funding interval for {symbol} and none is derivable",
@@ -343,28 +357,38 @@ class CcxtVenue:
                 symbol=symbol,
                 topic=MD_FUNDING,
             )
-        return FundingInterval(ins.ref, interval, self._intervals[symbol][1])
+        return FundingInterval(ins.ref, learnt.interval_ms, learnt.source)
 
-    async def _interval_ms(self, symbol: str) -> int | None:
-        """Cached, else venue-reported (per profile), else derived from settlement history.
+    def _fresh(self, learnt: _Learnt) -> bool:
+        max_age_ms = self.settings.funding_interval_max_age_s * 1000
+        return self.now_ms() - learnt.learnt_ms < max_age_ms
 
-        A ``reported`` venue sends the interval with every funding structure, so one without
-        it is refused (MISSING_FUNDING_INTERVAL) rather than patched from older knowledge.
+    async def _interval(self, symbol: str, poll_ms: int) -> _Known | None:
+        """The interval for a structure that carries none: learnt in this poll (its source),
+        learnt earlier and younger than ``funding_interval_max_age_s`` (``CACHED``), else
+        asked of the venue (per profile) or derived from settlement history.
+
+        A ``reported`` venue sends the interval with every funding structure, so a poll
+        without it reuses only a fresh cached report; there is nothing else to ask.
         """
+        learnt = self._intervals.get(symbol)
+        if learnt is not None and self._fresh(learnt):
+            cached = learnt.learnt_ms < poll_ms
+            return _Known(learnt.interval_ms, FundingFactSource.CACHED if cached else learnt.source)
         if self.profile.funding_interval == "reported":
             return None
-        cached = self._intervals.get(symbol)
         now = self.now_ms()
-        if cached is not None and now - cached[2] < INTERVAL_TTL_MS:
-            return cached[0]
         found = await self._venue_interval(symbol)
-        source = "venue"
+        source = FundingFactSource.OTHER_ENDPOINT
         if found is None:
-            found, source = await self._derived_interval(symbol), "derived"
+            found, source = (
+                await self._derived_interval(symbol),
+                FundingFactSource.SETTLEMENT_HISTORY,
+            )
         if found is None:
             return None
-        self._intervals[symbol] = (found, source, now)
-        return found
+        self._intervals[symbol] = _Learnt(found, source, now)
+        return _Known(found, source)
 
     async def _venue_interval(self, symbol: str) -> int | None:
         how = self.profile.funding_interval
@@ -376,9 +400,10 @@ class CcxtVenue:
             for row in rows.values() if isinstance(rows, Mapping) else rows:
                 ms = normalize.funding_interval_of(row)
                 if ms is not None and row.get("symbol") in self._instruments:
-                    self._intervals[str(row["symbol"])] = (ms, "venue", now)
+                    learnt = _Learnt(ms, FundingFactSource.OTHER_ENDPOINT, now)
+                    self._intervals[str(row["symbol"])] = learnt
             hit = self._intervals.get(symbol)
-            return hit[0] if hit is not None and hit[2] == now else None
+            return hit.interval_ms if hit is not None and hit.learnt_ms == now else None
         if how == "fetch_interval" and has.get("fetchFundingInterval"):
             row = await venue_call(self.exchange.fetch_funding_interval(symbol))
             return normalize.funding_interval_of(row) if isinstance(row, Mapping) else None
@@ -507,6 +532,23 @@ class CcxtVenue:
                 await self._sleep(delay_ms)
                 if on_retry is not None:
                     on_retry()
+
+
+@dataclass(frozen=True, slots=True)
+class _Learnt:
+    """A funding interval as learnt from the venue, and when (venue clock)."""
+
+    interval_ms: int
+    source: FundingFactSource
+    learnt_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The interval a funding update carries, and its provenance for that record."""
+
+    interval_ms: int
+    source: FundingFactSource
 
 
 def _nonce(ob: Any) -> int | None:

@@ -45,6 +45,13 @@ class VenueSettings(_Frozen):
     fees: dict[str, FeeOverride] = Field(default_factory=dict)
     """Per ccxt symbol, or ``*`` for every market of the venue."""
 
+    quote: str | None = None
+    """Quote currency of the markets traded here (``USDC`` for ``BTC/USDC:USDC``); None: the
+    venue module's (USDT unless the venue settles in something else, e.g. hyperliquid)."""
+
+    settle: str | None = None
+    """Settlement currency of the linear perps; None: the venue module's, else the quote."""
+
     def ccxt_credentials(self) -> dict[str, str]:
         """The credential part of a ccxt constructor config (never log it)."""
         out: dict[str, str] = {}
@@ -79,6 +86,10 @@ class ConnectorSettings(_Frozen):
     book_depth: int = Field(default=10, ge=1, le=1000)
     book_poll_interval_s: float = Field(default=1.0, gt=0)
     funding_poll_interval_s: float = Field(default=10.0, gt=0)
+    funding_interval_max_age_s: float = Field(default=3600.0, gt=0)
+    """How long a funding interval learnt from the venue (reported in an earlier poll, its
+    interval endpoint, or derived from settlement history) is reused for a poll that lacks it;
+    such a record says ``CACHED``. Older than this, it is learnt again or the update refused."""
     trade_poll_interval_s: float = Field(default=2.0, gt=0)
     instrument_refresh_s: float = Field(default=3600.0, gt=0)
     """How often the venue's markets are reloaded; changed instrument facts are re-published."""

@@ -26,6 +26,7 @@ from connectors.factory import create_venues
 from connectors.facts import FactsTracker
 from connectors.facts import instrument_facts
 from connectors.instruments import select
+from connectors.instruments import venue_currencies
 from connectors.publisher import DEAD_LETTERS
 from connectors.sinks import Sink
 from connectors.venue import Instrument
@@ -56,7 +57,6 @@ TOPIC_OF: dict[type[AvroRecord], str] = {
 class FeedConfig:
     venues: tuple[str, ...]
     assets: tuple[str, ...] = ("BTC", "ETH")
-    quote: str = "USDT"
     duration_s: float | None = None
     limit: int | None = None
     seed: int | None = None
@@ -206,9 +206,24 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
     side_tasks: list[asyncio.Task[None]] = []  # never awaited for the end: cancelled with it
     try:
         for venue in venues:
-            instruments = select(await venue.load_instruments(), config.assets, config.quote)
+            currencies = venue_currencies(venue.id, config.settings)
+            instruments = select(await venue.load_instruments(), config.assets, currencies)
             if not instruments:
-                log.warning("no_instruments", exchange=venue.id, assets=config.assets)
+                log.warning(
+                    "no_instruments",
+                    exchange=venue.id,
+                    assets=config.assets,
+                    quote=currencies.quote,
+                    settle=currencies.settle,
+                )
+            elif not any(i.is_perp for i in instruments):
+                log.warning(
+                    "no_perps",
+                    exchange=venue.id,
+                    assets=config.assets,
+                    settle=currencies.settle,
+                    detail="no linear perp matched: no funding from this venue",
+                )
             await feed.publish_facts(venue, instruments)  # before any book that they size
             now = _now_ms(venue)
             feed.stats.started_ms = feed.stats.started_ms or now

@@ -5,13 +5,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
+from connectors.config import ConnectorSettings
 from connectors.config import FeeOverride
 from connectors.venue import Instrument
 from connectors.venue import InstrumentPair
+from connectors.venues import profile_for
 from schemas.records.common import MarketType
 
 # ccxt precision modes (ccxt.base.decimal_to_precision)
@@ -91,17 +94,40 @@ def to_instrument(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Currencies:
+    """Quote currency of a venue's arbitrage markets and settlement currency of its perps."""
+
+    quote: str
+    settle: str
+
+
+def venue_currencies(venue_id: str, settings: ConnectorSettings) -> Currencies:
+    """The user's per-venue setting, else the venue module's (USDT for most, USDC for
+    hyperliquid); the settlement currency defaults to the quote."""
+    venue = settings.venue(venue_id)
+    profile = profile_for(venue_id)
+    quote = venue.quote or profile.quote
+    settle = venue.settle or (profile.settle if venue.quote is None else None) or quote
+    return Currencies(quote, settle)
+
+
 def select(
-    instruments: Iterable[Instrument], assets: Iterable[str], quote: str = "USDT"
+    instruments: Iterable[Instrument],
+    assets: Iterable[str] | None,
+    currencies: Currencies = Currencies("USDT", "USDT"),
 ) -> list[Instrument]:
-    """Spot ``<asset>/<quote>`` and linear perp ``<asset>/<quote>:<quote>`` of each asset."""
-    wanted = set(assets)
+    """Spot ``<asset>/<quote>`` and linear perp ``<asset>/<quote>:<settle>`` of each asset
+    (every asset when ``assets`` is None)."""
+    wanted = None if assets is None else set(assets)
     out = []
     for ins in instruments:
-        if ins.base not in wanted or ins.quote != quote or not ins.active:
+        if (wanted is not None and ins.base not in wanted) or not ins.active:
+            continue
+        if ins.quote != currencies.quote:
             continue
         if ins.market_type is MarketType.SPOT or (
-            ins.market_type is MarketType.PERP and ins.settle == quote
+            ins.market_type is MarketType.PERP and ins.settle == currencies.settle
         ):
             out.append(ins)
     return sorted(out, key=lambda i: (i.base, i.exchange, i.symbol))

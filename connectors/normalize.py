@@ -75,6 +75,7 @@ from schemas.records.dlq import DeadLetterReason as R
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderStatus
 from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
 from schemas.scalars import DECIMAL_LIMIT
@@ -92,6 +93,8 @@ from schemas.topics import MD_TRADE
 EVENT_ID_NAMESPACE = uuid.UUID("5d2f0c8e-6a43-4f4e-9a59-2f1f6c0f3b7e")
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_MILLISECONDS = re.compile(r"^\d+$")
+_MINUTE_MS = 60_000
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _NUMBERS: dict[float, tuple[Decimal, int]] = {}
 """Memo of ``Decimal(str(x))`` for finite positive floats within decimal(38, 18): value and
@@ -130,13 +133,29 @@ def event_id(topic: str, exchange: str, symbol: str, identity: str) -> str:
 
 
 def parse_interval_ms(text: object) -> int | None:
-    """``'8h'`` → 28 800 000; None for None or empty; ValueError for anything else."""
+    """A funding interval in ms: ``'8h'``, ``'120m'``, ``'1d'``, or the bare milliseconds ccxt
+    passes through for a length outside its table (``'7200000'`` for 2 h on okx, gate, htx).
+    Any positive whole number of minutes is an interval; None for None or empty; ValueError
+    for anything else."""
     if text is None or text == "":
         return None
-    match = _INTERVAL.match(str(text))
-    if match is None or int(match.group(1)) <= 0:
-        raise ValueError(f"expected an interval like '8h', was {text!r}")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+    value = str(text).strip()
+    if _MILLISECONDS.match(value):
+        ms = int(value)
+    else:
+        match = _INTERVAL.match(value)
+        if match is None:
+            raise ValueError(f"expected an interval like '8h', '120m' or ms, was {text!r}")
+        ms = int(match.group(1)) * _UNIT_MS[match.group(2)]
+    if ms <= 0 or ms % _MINUTE_MS:
+        raise ValueError(f"a funding interval is a positive whole number of minutes, was {text!r}")
+    return ms
+
+
+def next_settlement_on_utc_calendar(time_ms: int, interval_ms: int) -> int:
+    """The first settlement after ``time_ms`` on a calendar of settlements every
+    ``interval_ms`` from 00:00 UTC (8 h: 00:00, 08:00, 16:00; 2 h: every even hour)."""
+    return (time_ms // interval_ms + 1) * interval_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,17 +624,30 @@ def to_funding_rate_update(
     bounds: ValidationBounds,
     *,
     interval_ms: int | None = None,
+    interval_source: FundingFactSource = FundingFactSource.UNKNOWN,
     source: object = None,
+    utc_settlement_calendar: bool = False,
 ) -> FundingRateUpdate:
     """ccxt ``FundingRate``: ``fundingRate``, ``interval``, ``fundingTimestamp`` (the upcoming
     settlement; ``nextFundingTimestamp`` when absent), ``markPrice``, ``indexPrice``,
-    ``nextFundingRate``, ``timestamp``. ``interval_ms`` is the venue-reported or derived
-    interval used when the structure carries none. ``source`` is the venue's structure when
-    ``funding_rate`` was enriched from it (a refusal carries the venue's payload).
+    ``nextFundingRate``, ``timestamp``.
+
+    ``source`` is the venue's funding structure when ``funding_rate`` was enriched from other
+    calls of the venue: a refusal carries the venue's payload, and a fact found only in the
+    enriched structure is marked ``OTHER_ENDPOINT``. ``interval_ms`` (from ``interval_source``)
+    is used when the structure carries no interval. With ``utc_settlement_calendar`` a missing
+    settlement time is the next one of the venue's UTC calendar (``SETTLEMENT_CALENDAR``).
     """
     payload = funding_rate if source is None else source
     ctx = Context(instrument.exchange, instrument.symbol, MD_FUNDING, payload, ingest_time_ms)
     fr = _mapping(funding_rate, ctx, "funding rate")
+    venue = fr if not isinstance(source, Mapping) else source
+
+    def provenance(*names: str) -> FundingFactSource:
+        if any(_given(venue.get(n)) for n in names):
+            return FundingFactSource.FUNDING_ENDPOINT
+        return FundingFactSource.OTHER_ENDPOINT
+
     _symbol_check(fr, instrument, ctx)
     rate = ctx.required(fr.get("fundingRate"), "fundingRate")
     if abs(rate) > bounds.max_abs_funding_rate:
@@ -627,8 +659,11 @@ def to_funding_rate_update(
         reported = parse_interval_ms(fr.get("interval"))
     except ValueError as e:
         raise ctx.refuse(R.MALFORMED_PAYLOAD, str(e)) from None
-    interval = reported or interval_ms
-    if interval is None:
+    if reported is not None:
+        interval, interval_from = reported, provenance("interval")
+    elif interval_ms is not None:
+        interval, interval_from = interval_ms, interval_source
+    else:
         raise ctx.refuse(
             R.MISSING_FUNDING_INTERVAL,
             f"no funding interval for {instrument.symbol}: none reported, none derivable",
@@ -636,9 +671,20 @@ def to_funding_rate_update(
     event_time_ms = ctx.event_time(fr.get("timestamp"), bounds)
     next_time = ctx.integer(fr.get("fundingTimestamp"), "fundingTimestamp", required=False)
     if next_time is None:
-        next_time = ctx.integer(fr.get("nextFundingTimestamp"), "nextFundingTimestamp")
-    if next_time is None:
-        raise ctx.refuse(R.MALFORMED_PAYLOAD, "fundingTimestamp is missing")
+        next_time = ctx.integer(
+            fr.get("nextFundingTimestamp"), "nextFundingTimestamp", required=False
+        )
+    if next_time is not None:
+        next_from = provenance("fundingTimestamp", "nextFundingTimestamp")
+    elif utc_settlement_calendar:
+        next_time = next_settlement_on_utc_calendar(event_time_ms, interval)
+        next_from = FundingFactSource.SETTLEMENT_CALENDAR
+    else:
+        raise ctx.refuse(
+            R.MALFORMED_PAYLOAD,
+            "fundingTimestamp and nextFundingTimestamp are missing and the venue has no "
+            "known settlement calendar",
+        )
     predicted = ctx.decimal(fr.get("nextFundingRate"), "nextFundingRate", required=False)
     if predicted is not None and abs(predicted) > bounds.max_abs_funding_rate:
         raise ctx.refuse(
@@ -660,6 +706,9 @@ def to_funding_rate_update(
             else ctx.positive(fr.get("indexPrice"), "indexPrice")
         ),
         predicted_next_funding_rate=predicted,
+        funding_interval_source=interval_from,
+        next_funding_time_source=next_from,
+        mark_price_source=provenance("markPrice"),
     )
 
 

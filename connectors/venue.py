@@ -30,6 +30,7 @@ from schemas.records.dlq import DeadLetterReason
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderStatus
 from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
 
@@ -136,8 +137,10 @@ class FundingInterval:
 
     instrument: InstrumentRef
     interval_ms: int
-    source: str
-    """``venue`` (reported by the venue) or ``derived`` (from consecutive settlement times)."""
+    source: FundingFactSource
+    """Where the interval was learnt: the venue's funding structure (``FUNDING_ENDPOINT``), its
+    interval endpoint (``OTHER_ENDPOINT``) or consecutive settlement times
+    (``SETTLEMENT_HISTORY``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ reducer, runs one lifecycle step per asset and ranks what would open.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -15,6 +17,11 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
+from connectors.config import ConnectorSettings
+from connectors.instruments import select
+from connectors.instruments import venue_currencies
+from connectors.venue import Rejected
+from connectors.venue import Venue
 from processors.detection import detect
 from processors.detection import evaluate
 from processors.opportunities import OpportunityBook
@@ -152,53 +159,121 @@ def _rank(
     return sorted(rows, key=lambda r: (-r.net_apr, r.asset, r.long_leg, r.short_leg))
 
 
+@dataclass
+class Snapshot:
+    """One fetch of the venues: what the processors rank, and the funding the venues sent that
+    the connectors refused (dead letters in ``connect``; counted and reported here)."""
+
+    books: list[BookSnapshot] = field(default_factory=list)
+    funding: list[FundingRateUpdate] = field(default_factory=list)
+    fees: dict[str, FeeRates] = field(default_factory=dict)
+    refused_funding: list[Rejected] = field(default_factory=list)
+    venues_without_perps: list[str] = field(default_factory=list)
+
+    def refusals_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.reason.value for r in self.refused_funding).items()))
+
+
 async def snapshot(
     venue_ids: Sequence[str],
     assets: Sequence[str] | None = None,
     depth: int = 20,
-    quote: str = "USDT",
     seed: int = 0,
-) -> tuple[list[BookSnapshot], list[FundingRateUpdate], dict[str, FeeRates]]:
-    """One fetch of books and funding for every spot and linear perp of the wanted assets."""
-    from connectors.config import ConnectorSettings
-    from connectors.factory import create_venues
+    connectors: ConnectorSettings | None = None,
+    venue_factory: Callable[[str], Sequence[Venue]] | None = None,
+) -> Snapshot:
+    """One fetch of books and funding for every spot and linear perp of the wanted assets, in
+    each venue's quote and settle currencies (``FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE``)."""
+    settings = connectors or ConnectorSettings()
+    if venue_factory is None:
+        from connectors.factory import create_venues  # ccxt loads only when a venue is built
 
-    settings = ConnectorSettings()
-    venues = [v for vid in venue_ids for v in create_venues(vid, settings, seed=seed)]
-    books: list[BookSnapshot] = []
-    funding: list[FundingRateUpdate] = []
-    fees: dict[str, FeeRates] = {}
+        venues: list[Venue] = [
+            v for vid in venue_ids for v in create_venues(vid, settings, seed=seed)
+        ]
+    else:
+        venues = [v for vid in venue_ids for v in venue_factory(vid)]
+    out = Snapshot()
     try:
         for venue in venues:
-            instruments = [
-                i
-                for i in await venue.load_instruments()
-                if i.active
-                and i.quote == quote
-                and i.market_type in (MarketType.SPOT, MarketType.PERP)
-                and (not assets or i.base in assets)
-                and (i.market_type is MarketType.SPOT or i.settle == quote)
-            ]
+            currencies = venue_currencies(venue.id, settings)
+            instruments = select(await venue.load_instruments(), assets, currencies)
             for i in instruments:
                 kind = MarketKind.SPOT if i.market_type is MarketType.SPOT else MarketKind.PERP
                 if i.taker_fee is not None:
                     maker = i.maker_fee if i.maker_fee is not None else i.taker_fee
-                    fees.setdefault(
+                    out.fees.setdefault(
                         f"{venue.id}:{kind.value}", FeeRates(maker=maker, taker=i.taker_fee)
                     )
             perps = [i.symbol for i in instruments if i.market_type is MarketType.PERP]
             if perps:
-                items = await venue.fetch_funding_rates(perps)
-                funding.extend(x for x in items if isinstance(x, FundingRateUpdate))
+                for item in await venue.fetch_funding_rates(perps):
+                    if isinstance(item, FundingRateUpdate):
+                        out.funding.append(item)
+                    else:
+                        out.refused_funding.append(item)
+            else:
+                out.venues_without_perps.append(venue.id)
             results = await asyncio.gather(
                 *(venue.fetch_order_book(i.symbol, depth) for i in instruments),
                 return_exceptions=True,
             )
-            books.extend(r for r in results if isinstance(r, BookSnapshot))
+            out.books.extend(r for r in results if isinstance(r, BookSnapshot))
     finally:
         for venue in venues:
             await venue.close()
-    return books, funding, fees
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What ``fundingflow scan`` shows: the ranked rows, the funding the connectors refused
+    (a refused perp has no funding leg in the ranking) and the venues that listed no perp."""
+
+    rows: list[ScanRow]
+    refused_funding: dict[str, int]
+    """Refused funding updates by dead-letter reason."""
+    refusal_details: tuple[str, ...]
+    """One line per refusal: venue, symbol and why."""
+    venues_without_perps: tuple[str, ...]
+
+    def refusal_lines(self) -> list[str]:
+        """The refusals and missing perps in words, for the terminal's error stream."""
+        out = []
+        if self.refused_funding:
+            reasons = ", ".join(f"{r} x{n}" for r, n in self.refused_funding.items())
+            out.append(f"refused funding: {sum(self.refused_funding.values())} ({reasons})")
+            out += [f"  {line}" for line in self.refusal_details]
+        out += [
+            f"no perps on {venue} in its quote/settle currencies "
+            "(FUNDINGFLOW_CONNECTORS__VENUES__<ID>__QUOTE / __SETTLE)"
+            for venue in self.venues_without_perps
+        ]
+        return out
+
+
+def scan_report(
+    venue_ids: Sequence[str],
+    assets: Sequence[str] | None = None,
+    settings: MarketSettings | None = None,
+    seed: int = 0,
+    all_candidates: bool = False,
+    connectors: ConnectorSettings | None = None,
+    venue_factory: Callable[[str], Sequence[Venue]] | None = None,
+) -> ScanReport:
+    """Snapshot the venues and rank the opportunities (``fundingflow scan``);
+    refused funding is counted with its reasons, never dropped silently."""
+    snap = asyncio.run(
+        snapshot(venue_ids, assets, seed=seed, connectors=connectors, venue_factory=venue_factory)
+    )
+    base = settings or MarketSettings(stale_after_ms=120_000)
+    merged = base.model_copy(update={"venue_fees": {**snap.fees, **base.venue_fees}})
+    return ScanReport(
+        rows=rank(snap.books, snap.funding, merged, all_candidates),
+        refused_funding=snap.refusals_by_reason(),
+        refusal_details=tuple(f"{r.exchange} {r.symbol}: {r.detail}" for r in snap.refused_funding),
+        venues_without_perps=tuple(snap.venues_without_perps),
+    )
 
 
 def scan(
@@ -208,11 +283,8 @@ def scan(
     seed: int = 0,
     all_candidates: bool = False,
 ) -> list[ScanRow]:
-    """Snapshot the venues and rank the opportunities (the ``fundingflow scan`` command)."""
-    books, funding, fees = asyncio.run(snapshot(venue_ids, assets, seed=seed))
-    base = settings or MarketSettings(stale_after_ms=120_000)
-    merged = base.model_copy(update={"venue_fees": {**fees, **base.venue_fees}})
-    return rank(books, funding, merged, all_candidates)
+    """The ranked rows of :func:`scan_report` with default connector settings."""
+    return scan_report(venue_ids, assets, settings, seed, all_candidates).rows
 
 
 def table_rows(rows: Sequence[ScanRow]) -> list[list[str]]:

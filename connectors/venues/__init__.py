@@ -13,13 +13,38 @@ __all__ = ["VenueProfile", "profile_for", "profiles"]
 
 def profiles() -> dict[str, VenueProfile]:
     """Every venue with a module, by ccxt id."""
+    from connectors.venues import aster
     from connectors.venues import binance
     from connectors.venues import binanceusdm
+    from connectors.venues import bingx
+    from connectors.venues import bitget
     from connectors.venues import bybit
+    from connectors.venues import gate
+    from connectors.venues import hyperliquid
+    from connectors.venues import krakenfutures
+    from connectors.venues import kucoinfutures
+    from connectors.venues import mexc
     from connectors.venues import okx
     from connectors.venues import sim
 
-    return {m.PROFILE.ccxt_id: m.PROFILE for m in (binance, binanceusdm, okx, bybit, sim)}
+    return {
+        m.PROFILE.ccxt_id: m.PROFILE
+        for m in (
+            aster,
+            binance,
+            binanceusdm,
+            bingx,
+            bitget,
+            bybit,
+            gate,
+            hyperliquid,
+            krakenfutures,
+            kucoinfutures,
+            mexc,
+            okx,
+            sim,
+        )
+    }
 
 
 def profile_for(venue_id: str) -> VenueProfile:

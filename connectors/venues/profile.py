@@ -31,6 +31,29 @@ def unified_order_params(request: OrderRequest) -> dict[str, Any]:
     return params
 
 
+async def mark_price_from_other_calls(
+    exchange: Any, funding_rate: dict[str, Any]
+) -> dict[str, Any]:
+    """Fill a missing ``markPrice`` (and ``indexPrice``) from the venue's other unified ccxt
+    calls: ``fetchMarkPrice`` where the venue has it, else ``fetchTicker``. Any venue without a
+    module gets this; a structure that carries its mark price is returned as it is."""
+    symbol = funding_rate.get("symbol")
+    if symbol is None or funding_rate.get("markPrice") is not None:
+        return funding_rate
+    has = exchange.has
+    if has.get("fetchMarkPrice"):
+        found = await exchange.fetch_mark_price(symbol)
+    elif has.get("fetchTicker"):
+        found = await exchange.fetch_ticker(symbol)
+    else:
+        return funding_rate
+    out = dict(funding_rate)
+    out["markPrice"] = found.get("markPrice")
+    if out.get("indexPrice") is None:
+        out["indexPrice"] = found.get("indexPrice")
+    return out
+
+
 def client_id_params(client_order_id: str) -> dict[str, Any]:
     """Params addressing an order by client id in fetch_order / cancel_order."""
     return {"clientOrderId": client_order_id}
@@ -50,10 +73,26 @@ class VenueProfile:
     contiguous_book_nonce: bool = False
     """The watched book stream numbers updates n, n+1, ... (a jump is a gap)."""
     account: str = "default"
-    enrich_funding: FundingEnricher | None = None
+    enrich_funding: FundingEnricher | None = mark_price_from_other_calls
     """Fill fields the venue's funding endpoint lacks (e.g. mark/index price)."""
     order_params: Callable[[OrderRequest], dict[str, Any]] = unified_order_params
     client_id_params: Callable[[str], dict[str, Any]] = client_id_params
+    utc_settlement_calendar: bool = False
+    """Settlements fall every interval from 00:00 UTC, so a funding structure without the
+    next settlement time gets the calendar's (marked ``SETTLEMENT_CALENDAR``)."""
+    book_limits: tuple[int, ...] | None = None
+    """The only depths the venue's order-book endpoint accepts (ascending); None: any."""
+    quote: str = "USDT"
+    """Quote currency of the spot markets and linear perps the venue lists for arbitrage."""
+    settle: str | None = None
+    """Settlement currency of its linear perps; None: the quote."""
+
+    def book_limit(self, depth: int) -> int:
+        """The depth to ask the venue for: ``depth``, or the smallest accepted one above it
+        (the book is cut to ``depth`` levels after parsing)."""
+        if self.book_limits is None:
+            return depth
+        return next((n for n in self.book_limits if n >= depth), self.book_limits[-1])
 
     def ccxt_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = dict(self.options)

@@ -49,7 +49,7 @@ def scan(
     from connectors.cli_commands import parse_assets
     from connectors.cli_commands import parse_venues
     from streams.scan import TABLE_COLUMNS
-    from streams.scan import scan as run_scan
+    from streams.scan import scan_report
     from streams.scan import table_rows
 
     try:
@@ -58,9 +58,17 @@ def scan(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = load_settings()
-    rows = run_scan(
-        venue_ids, asset_list, settings.streams.market, seed=seed, all_candidates=all_candidates
+    report = scan_report(
+        venue_ids,
+        asset_list,
+        settings.streams.market,
+        seed=seed,
+        all_candidates=all_candidates,
+        connectors=settings.connectors,
     )
+    for line in report.refusal_lines():
+        err_console.print(line)
+    rows = report.rows
     if as_json:
         print_json([r.as_json() for r in rows])
         return

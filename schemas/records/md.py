@@ -103,6 +103,25 @@ class BookSnapshot(AvroRecord):
         )
 
 
+class FundingFactSource(StrEnum):
+    """Where a fact of a funding update came from. FUNDING_ENDPOINT: the venue's funding structure
+    of this poll. OTHER_ENDPOINT: another call to the same venue in this poll (ticker, mark-
+    price or funding-interval endpoint). CACHED: an earlier venue answer reused because this
+    poll lacked it (never older than the connector's configured maximum age).
+    SETTLEMENT_HISTORY: derived from consecutive settlement times of the venue's funding
+    history. SETTLEMENT_CALENDAR: computed from the interval and the venue's UTC settlement
+    calendar (settlements at whole multiples of the interval since 00:00 UTC). UNKNOWN: not
+    recorded (messages written before this field existed).
+    """
+
+    UNKNOWN = "UNKNOWN"
+    FUNDING_ENDPOINT = "FUNDING_ENDPOINT"
+    OTHER_ENDPOINT = "OTHER_ENDPOINT"
+    CACHED = "CACHED"
+    SETTLEMENT_HISTORY = "SETTLEMENT_HISTORY"
+    SETTLEMENT_CALENDAR = "SETTLEMENT_CALENDAR"
+
+
 class FundingRateUpdate(AvroRecord):
     """Current funding of one perpetual; the rate always travels with its interval."""
 
@@ -139,6 +158,17 @@ class FundingRateUpdate(AvroRecord):
     when the venue does not publish one.
     """
 
+    funding_interval_source: FundingFactSource = FundingFactSource.UNKNOWN
+    """Where funding_interval_ms came from; UNKNOWN in messages written before this field existed.
+    """
+
+    next_funding_time_source: FundingFactSource = FundingFactSource.UNKNOWN
+    """Where next_funding_time_ms came from; UNKNOWN in messages written before this field existed.
+    """
+
+    mark_price_source: FundingFactSource = FundingFactSource.UNKNOWN
+    """Where mark_price came from; UNKNOWN in messages written before this field existed."""
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "envelope": Envelope.to_avro(self.envelope),
@@ -149,6 +179,9 @@ class FundingRateUpdate(AvroRecord):
             "mark_price": self.mark_price,
             "index_price": self.index_price,
             "predicted_next_funding_rate": self.predicted_next_funding_rate,
+            "funding_interval_source": self.funding_interval_source,
+            "next_funding_time_source": self.next_funding_time_source,
+            "mark_price_source": self.mark_price_source,
         }
 
     @classmethod
@@ -163,6 +196,9 @@ class FundingRateUpdate(AvroRecord):
                 "mark_price": datum["mark_price"],
                 "index_price": datum["index_price"],
                 "predicted_next_funding_rate": datum["predicted_next_funding_rate"],
+                "funding_interval_source": FundingFactSource(datum["funding_interval_source"]),
+                "next_funding_time_source": FundingFactSource(datum["next_funding_time_source"]),
+                "mark_price_source": FundingFactSource(datum["mark_price_source"]),
             }
         )
 

@@ -90,7 +90,8 @@ async def test_funding_of_perps_travels_with_its_interval(venue: CcxtVenue) -> N
     updates = [i for i in items if isinstance(i, FundingRateUpdate)]
     assert [u.instrument.symbol for u in updates] == perps
     for u in updates:
-        assert u.funding_interval_ms in (3_600_000, 4 * 3_600_000, 8 * 3_600_000)
+        assert u.funding_interval_ms > 0
+        assert u.funding_interval_ms % 60_000 == 0  # any whole number of minutes
         assert abs(u.funding_rate) <= Decimal("0.05")
         assert u.next_funding_time_ms > 0
         assert u.mark_price > 0

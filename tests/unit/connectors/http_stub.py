@@ -23,27 +23,31 @@ STUBBED_VENUES = ("binance", "binanceusdm", "okx", "bybit")
 
 
 def fixtures(venue_id: str) -> list[dict[str, Any]]:
-    """Every fixture of a venue, most specific (most query constraints) first."""
+    """Every fixture of a venue, most specific (most query or body constraints) first."""
     out = [json.loads(p.read_text()) for p in sorted((FIXTURES / venue_id).glob("*.json"))]
-    return sorted(out, key=lambda f: -len(f.get("query") or {}))
+    return sorted(out, key=lambda f: -len(f.get("query") or {}) - len(f.get("body") or {}))
 
 
 class HttpStub:
-    """Routes ``(method, path, query subset)`` to stored responses; records every call."""
+    """Routes ``(method, path, query subset, JSON body subset)`` to stored responses; records
+    every call."""
 
     def __init__(self, venue_id: str, extra: list[dict[str, Any]] | None = None) -> None:
         self.routes = (extra or []) + fixtures(venue_id)
         self.calls: list[tuple[str, str]] = []
 
-    def route(self, method: str, url: str) -> dict[str, Any]:
+    def route(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
         parsed = urlparse(url)
         query = dict(parse_qsl(parsed.query))
+        sent = _json_body(body)
         for fx in self.routes:
             if fx.get("method", "GET") != method or not re.fullmatch(
                 re.escape(fx["url"]), parsed.path
             ):
                 continue
-            if all(query.get(k) == v for k, v in (fx.get("query") or {}).items()):
+            if all(query.get(k) == v for k, v in (fx.get("query") or {}).items()) and all(
+                sent.get(k) == v for k, v in (fx.get("body") or {}).items()
+            ):
                 return fx
         raise AssertionError(f"no fixture for {method} {url}")
 
@@ -52,7 +56,7 @@ class HttpStub:
             url: str, method: str = "GET", headers: Any = None, body: Any = None
         ) -> Any:
             self.calls.append((method, url))
-            fx = self.route(method, url)
+            fx = self.route(method, url, body)
             if fx.get("raise") == "timeout":
                 raise ccxt_async.RequestTimeout(f"{exchange.id} {method} {url}")
             if fx.get("raise") == "disconnect":
@@ -66,6 +70,17 @@ class HttpStub:
 
         exchange.fetch = fetch
         return exchange
+
+
+def _json_body(body: Any) -> dict[str, Any]:
+    """The request body as a dict when it is a JSON object (POST venues), else empty."""
+    if not body:
+        return {}
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return dict(parse_qsl(str(body)))
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def exchange(venue_id: str, stub: HttpStub | None = None, **config: Any) -> Any:

@@ -21,6 +21,7 @@ from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
+from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from tests.unit.connectors.http_stub import HttpStub
 from tests.unit.connectors.http_stub import exchange
@@ -80,8 +81,8 @@ async def test_binance_interval_source_is_reported_or_derived() -> None:
     btc = await v.fetch_funding_interval("BTC/USDT:USDT")
     eth = await v.fetch_funding_interval("ETH/USDT:USDT")
     await v.close()
-    assert (btc.interval_ms, btc.source) == (8 * HOUR, "derived")
-    assert (eth.interval_ms, eth.source) == (4 * HOUR, "venue")
+    assert (btc.interval_ms, btc.source) == (8 * HOUR, FundingFactSource.SETTLEMENT_HISTORY)
+    assert (eth.interval_ms, eth.source) == (4 * HOUR, FundingFactSource.OTHER_ENDPOINT)
 
 
 async def test_unknown_interval_is_a_dead_letter_never_a_default() -> None:
