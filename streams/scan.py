@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.config import ConnectorSettings
+from connectors.facts import instrument_facts
 from connectors.instruments import select
 from connectors.instruments import venue_currencies
 from connectors.venue import Rejected
@@ -26,11 +27,10 @@ from processors.detection import detect
 from processors.detection import evaluate
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
-from processors.units import MarketKind
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
-from streams.config import FeeRates
+from schemas.records.md import InstrumentFacts
 from streams.config import MarketSettings
 from streams.reducers import MarketReducer
 
@@ -95,14 +95,16 @@ def rank(
     funding: Sequence[FundingRateUpdate],
     settings: MarketSettings,
     all_candidates: bool = False,
+    facts: Sequence[InstrumentFacts] = (),
 ) -> list[ScanRow]:
     """Rows of everything that opens on this snapshot (every evaluated candidate when
-    ``all_candidates``), best net APR first. When nothing opens, the best candidates are
-    returned anyway, each with ``blocked_by`` saying why it does not open."""
-    rows = _rank(books, funding, settings, all_candidates)
+    ``all_candidates``), best net APR first, sized and priced from the instruments' ``facts``
+    as the worker does. When nothing opens, the best candidates are returned anyway, each with
+    ``blocked_by`` saying why it does not open."""
+    rows = _rank(books, funding, settings, all_candidates, facts)
     if rows or all_candidates:
         return rows
-    return _rank(books, funding, settings, True)[:BEST_WHEN_NONE_OPENS]
+    return _rank(books, funding, settings, True, facts)[:BEST_WHEN_NONE_OPENS]
 
 
 BEST_WHEN_NONE_OPENS = 10
@@ -113,8 +115,11 @@ def _rank(
     funding: Sequence[FundingRateUpdate],
     settings: MarketSettings,
     all_candidates: bool,
+    facts: Sequence[InstrumentFacts] = (),
 ) -> list[ScanRow]:
     reducer = MarketReducer(settings.model_copy(update={"min_eval_interval_ms": 2**62}))
+    for fact in facts:
+        reducer.apply(fact)
     records: list[BookSnapshot | FundingRateUpdate] = [*funding, *books]
     for record in records:
         reducer.apply(record)
@@ -166,7 +171,8 @@ class Snapshot:
 
     books: list[BookSnapshot] = field(default_factory=list)
     funding: list[FundingRateUpdate] = field(default_factory=list)
-    fees: dict[str, FeeRates] = field(default_factory=dict)
+    facts: list[InstrumentFacts] = field(default_factory=list)
+    """Every selected instrument's facts (lot, fees), as the connector publishes them."""
     refused_funding: list[Rejected] = field(default_factory=list)
     venues_without_perps: list[str] = field(default_factory=list)
 
@@ -198,13 +204,8 @@ async def snapshot(
         for venue in venues:
             currencies = venue_currencies(venue.id, settings)
             instruments = select(await venue.load_instruments(), assets, currencies)
-            for i in instruments:
-                kind = MarketKind.SPOT if i.market_type is MarketType.SPOT else MarketKind.PERP
-                if i.taker_fee is not None:
-                    maker = i.maker_fee if i.maker_fee is not None else i.taker_fee
-                    out.fees.setdefault(
-                        f"{venue.id}:{kind.value}", FeeRates(maker=maker, taker=i.taker_fee)
-                    )
+            now = int(venue.now_ms()) if hasattr(venue, "now_ms") else 0
+            out.facts.extend(instrument_facts(i, now) for i in instruments)
             perps = [i.symbol for i in instruments if i.market_type is MarketType.PERP]
             if perps:
                 for item in await venue.fetch_funding_rates(perps):
@@ -267,9 +268,8 @@ def scan_report(
         snapshot(venue_ids, assets, seed=seed, connectors=connectors, venue_factory=venue_factory)
     )
     base = settings or MarketSettings(stale_after_ms=120_000)
-    merged = base.model_copy(update={"venue_fees": {**snap.fees, **base.venue_fees}})
     return ScanReport(
-        rows=rank(snap.books, snap.funding, merged, all_candidates),
+        rows=rank(snap.books, snap.funding, base, all_candidates, snap.facts),
         refused_funding=snap.refusals_by_reason(),
         refusal_details=tuple(f"{r.exchange} {r.symbol}: {r.detail}" for r in snap.refused_funding),
         venues_without_perps=tuple(snap.venues_without_perps),

@@ -14,6 +14,7 @@ from connectors.config import VenueSettings
 from connectors.feed import FeedConfig
 from connectors.feed import run_feed
 from connectors.sinks import MemorySink
+from schemas.records.md import FeeSource
 from streams.scan import scan_report
 from streams.scan import snapshot
 from tests.unit.connectors.http_stub import HttpStub
@@ -33,8 +34,12 @@ async def test_scan_builds_venues_with_the_users_connector_settings() -> None:
         venues={"sim-okx": VenueSettings(fees={"*": FeeOverride(taker=Decimal("0.00031"))})}
     )
     snap = await snapshot(["sim"], ["BTC"], connectors=mine)
-    assert snap.fees["sim-okx:PERP"].taker == Decimal("0.00031")
-    assert snap.fees["sim-binance:PERP"].taker != Decimal("0.00031")
+    taker = {(f.instrument.exchange, f.instrument.symbol): f.taker_fee for f in snap.facts}
+    assert taker["sim-okx", "BTC/USDT:USDT"] == Decimal("0.00031")
+    assert taker["sim-binance", "BTC/USDT:USDT"] != Decimal("0.00031")
+    assert {f.fee_source for f in snap.facts if f.instrument.exchange == "sim-okx"} == {
+        FeeSource.OVERRIDE
+    }
 
 
 async def test_scan_keeps_refused_funding_with_its_reason() -> None:
