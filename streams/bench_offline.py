@@ -19,6 +19,7 @@ import os
 import time
 from typing import Any
 
+from processors.market_state import MarketReducer
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STREAM_BATCH
@@ -26,7 +27,6 @@ from streams.batches import apply_market_batch
 from streams.bench_data import MarketPool
 from streams.config import StreamsSettings
 from streams.digest import replay
-from streams.reducers import MarketReducer
 from streams.sequencer import BatchBuilder
 
 BATCH = 1_000

@@ -17,15 +17,15 @@ from typing import Any
 
 from processors.detection import detect
 from processors.detection import evaluate
+from processors.market_state import MarketReducer
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
+from processors.settings import FeeRates
+from processors.settings import MarketSettings
 from processors.units import MarketKind
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
-from streams.config import FeeRates
-from streams.config import MarketSettings
-from streams.reducers import MarketReducer
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,12 @@ from processors.detection import Candidate
 from processors.detection import Evaluation
 from processors.detection import OpportunityType
 from processors.funding import LegFundingCash
+from processors.market_state import AssetState
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityBook
 from processors.risk import ControlState
+from processors.risk_state import RECENTLY_CLOSED
+from processors.risk_state import RiskState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
 from processors.units import InstrumentKey
@@ -41,9 +44,6 @@ from schemas.scalars import LONG_MAX
 from schemas.scalars import LONG_MIN
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
-from streams.reducers import RECENTLY_CLOSED
-from streams.reducers import AssetState
-from streams.reducers import RiskState
 
 CODEC = Codec(InMemoryRegistry())
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
