@@ -39,14 +39,9 @@ from processors.detection import detect
 from processors.detection import evaluate
 from processors.units import MS_PER_HOUR
 from processors.units import persistable
+from schemas.records.arb import Lifecycle
 
 OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
-
-
-class EventKind(enum.StrEnum):
-    OPENED = "OPENED"
-    UPDATED = "UPDATED"
-    CLOSED = "CLOSED"
 
 
 class CloseReason(enum.StrEnum):
@@ -74,7 +69,7 @@ class Opportunity:
 
 @dataclass(frozen=True, slots=True)
 class OpportunityEvent:
-    kind: EventKind
+    kind: Lifecycle
     opportunity: Opportunity
     at_ms: int
     reasons: tuple[CloseReason, ...] = ()
@@ -148,11 +143,11 @@ def step(
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
         if reasons or evaluation is None:  # no evaluation always yields a reason
             closed = replace(opp, updated_at_ms=now_ms, evaluation=evaluation or opp.evaluation)
-            events.append(OpportunityEvent(EventKind.CLOSED, closed, now_ms, reasons))
+            events.append(OpportunityEvent(Lifecycle.CLOSED, closed, now_ms, reasons))
             continue
         if evaluation != opp.evaluation:
             opp = replace(opp, evaluation=evaluation, updated_at_ms=now_ms)
-            events.append(OpportunityEvent(EventKind.UPDATED, opp, now_ms))
+            events.append(OpportunityEvent(Lifecycle.UPDATED, opp, now_ms))
         kept.append(opp)
     taken = {o.candidate.pair_key for o in kept}
     fresh: list[tuple[Candidate, Evaluation]] = []
@@ -176,5 +171,5 @@ def step(
             carry_sign_at_open=evaluation.carry_sign,
         )
         kept.append(opp)
-        events.append(OpportunityEvent(EventKind.OPENED, opp, now_ms))
+        events.append(OpportunityEvent(Lifecycle.OPENED, opp, now_ms))
     return OpportunityBook(tuple(sorted(kept, key=lambda o: o.id))), events

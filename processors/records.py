@@ -25,7 +25,6 @@ from processors.detection import Candidate
 from processors.detection import MarketView
 from processors.detection import OpportunityType
 from processors.opportunities import CloseReason
-from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.spreads import funding_differential
@@ -62,11 +61,6 @@ _TYPES = {
     OpportunityType.SPOT_PERP: arb.SpreadKind.SPOT_PERP,
     OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
     OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
-}
-_LIFECYCLE = {
-    EventKind.OPENED: arb.Lifecycle.OPENED,
-    EventKind.UPDATED: arb.Lifecycle.UPDATED,
-    EventKind.CLOSED: arb.Lifecycle.CLOSED,
 }
 _CLOSE = {
     CloseReason.STALE_LEG: arb.CloseReason.STALE_DATA,
@@ -200,7 +194,7 @@ def opportunity_record(
             causation_id=causation_id,
         ),
         opportunity_id=opp.id,
-        lifecycle=_LIFECYCLE[event.kind],
+        lifecycle=event.kind,
         kind=_TYPES[opp.candidate.type],
         base_asset=base_asset,
         legs=_legs(opp, view),

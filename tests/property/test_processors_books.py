@@ -17,7 +17,6 @@ from processors.detection import Candidate
 from processors.detection import DetectionConfig
 from processors.detection import OpportunityType
 from processors.detection import evaluate
-from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.records import opportunity_record
@@ -35,6 +34,7 @@ from processors.units import Liquidity
 from processors.units import MarketKind
 from processors.units import PositionSide
 from processors.units import Side
+from schemas.records.arb import Lifecycle
 
 D = Decimal
 
@@ -192,7 +192,7 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
     assume(ev is not None)
     assert ev is not None
     opp = Opportunity("id", candidate, 0, 0, ev, ev.carry_sign)
-    costs = opportunity_record(OpportunityEvent(EventKind.OPENED, opp, 0), view, "BTC", None).costs
+    costs = opportunity_record(OpportunityEvent(Lifecycle.OPENED, opp, 0), view, "BTC", None).costs
     parts = (
         costs.entry_fees_quote,
         costs.exit_fees_quote,

@@ -19,7 +19,6 @@ from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
 from processors.opportunities import CloseReason
-from processors.opportunities import EventKind
 from processors.opportunities import OpportunityBook
 from processors.opportunities import opportunity_id
 from processors.opportunities import step
@@ -32,6 +31,7 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 from processors.units import persistable
+from schemas.records.arb import Lifecycle
 
 D = Decimal
 
@@ -66,7 +66,7 @@ def _carry_view(
 
 def _open_carry(now_ms: int = 0) -> OpportunityBook:
     book, events = step(OpportunityBook(), _carry_view("0.0005", now_ms), now_ms, CONFIG)
-    assert [e.kind for e in events] == [EventKind.OPENED]
+    assert [e.kind for e in events] == [Lifecycle.OPENED]
     return book
 
 
@@ -105,7 +105,7 @@ def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
     assert same == book
     updated, events = step(book, _carry_view("0.0004", 1000), 1000, CONFIG)
     (event,) = events
-    assert event.kind is EventKind.UPDATED
+    assert event.kind is Lifecycle.UPDATED
     assert event.opportunity.id == book.open[0].id
     assert event.opportunity.evaluation.net_edge_bps == D(4)
     assert updated.open[0].updated_at_ms == 1000
@@ -125,7 +125,7 @@ def test_close_by_each_reason(
 ) -> None:
     book = _open_carry()
     after, events = step(book, _carry_view(rate, now_ms, spot_ts), now_ms, CONFIG)
-    closed = [e for e in events if e.kind is EventKind.CLOSED]
+    closed = [e for e in events if e.kind is Lifecycle.CLOSED]
     assert len(closed) == 1
     assert closed[0].reasons == reasons
     assert closed[0].reason == reasons[0]
@@ -138,7 +138,7 @@ def test_leg_leaving_the_view_closes_as_stale() -> None:
     view = _carry_view("0.0005", 1000)
     del view[SPOT]
     _, events = step(book, view, 1000, CONFIG)
-    assert [(e.kind, e.reasons) for e in events] == [(EventKind.CLOSED, (CloseReason.STALE_LEG,))]
+    assert [(e.kind, e.reasons) for e in events] == [(Lifecycle.CLOSED, (CloseReason.STALE_LEG,))]
 
 
 def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
@@ -150,7 +150,7 @@ def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
     book = _open_carry()
     for i, rate in enumerate(band, start=1):  # never below the exit threshold: nothing closes
         book, events = step(book, _carry_view(rate, i), i, CONFIG)
-        assert [e.kind for e in events] == [EventKind.UPDATED]
+        assert [e.kind for e in events] == [Lifecycle.UPDATED]
     assert len(book.open) == 1
 
 
@@ -208,7 +208,7 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     view[cheap] = _perp(cheap, "0", 1, bid="99.99", ask="100.01")
     _, events = step(book, view, 1, CONFIG)
     assert [(e.kind, e.reasons) for e in events] == [
-        (EventKind.CLOSED, (CloseReason.EDGE_BELOW_EXIT,))
+        (Lifecycle.CLOSED, (CloseReason.EDGE_BELOW_EXIT,))
     ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from processors.detection import DetectionConfig
-from processors.opportunities import EventKind
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
 from processors.records import funding_of
@@ -19,6 +18,7 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 from schemas.records import arb
+from schemas.records.arb import Lifecycle
 from schemas.records.md import FundingRateUpdate
 from schemas.samples import sample
 
@@ -41,7 +41,7 @@ def _carry_record() -> arb.Opportunity:
         PERP: InstrumentState(PERP, MarketKind.PERP, _book(), FEES, funding),
     }
     _, (event,) = step(OpportunityBook(), view, 0, DetectionConfig())
-    assert event.kind is EventKind.OPENED
+    assert event.kind is Lifecycle.OPENED
     return opportunity_record(event, view, "BTC", None)
 
 
