@@ -8,10 +8,11 @@ Hysteresis: an opportunity opens only when its net edge is at or above *both* op
 (bps over the horizon and APR), and closes only when it falls below *either* exit threshold,
 which are lower; an edge moving inside the band neither opens nor closes anything.
 
-Close reasons (all that apply are listed, in this order): ``STALE_LEG`` (a leg's quote is older
-than ``stale_after_ms`` at ``now_ms``, or the leg left the view), ``MAX_HOLDING``,
-``FUNDING_FLIP`` (carry types: the net funding carry changed sign against the direction held),
-``NO_LIQUIDITY`` (the legs cannot be sized any more), ``EDGE_BELOW_EXIT``.
+Close reasons (``arb.CloseReason``; all that apply are listed, in this order): ``STALE_DATA`` (a
+leg's quote is older than ``stale_after_ms`` at ``now_ms``, or the leg left the view),
+``EXPIRED`` (held ``max_holding_ms``), ``FUNDING_FLIPPED`` (carry types: the net funding carry
+changed sign against the direction held), ``NO_LIQUIDITY`` (the legs cannot be sized any more),
+``EDGE_BELOW_THRESHOLD`` (below an exit threshold).
 
 Ids are ``uuid5`` over type, legs and open time, so a replay produces the same ids.
 
@@ -25,7 +26,6 @@ computed from the fitted ones, a difference below 1e-14.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from dataclasses import replace
@@ -39,17 +39,10 @@ from processors.detection import detect
 from processors.detection import evaluate
 from processors.units import MS_PER_HOUR
 from processors.units import persistable
+from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
 
 OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
-
-
-class CloseReason(enum.StrEnum):
-    STALE_LEG = "STALE_LEG"
-    MAX_HOLDING = "MAX_HOLDING"
-    FUNDING_FLIP = "FUNDING_FLIP"
-    NO_LIQUIDITY = "NO_LIQUIDITY"
-    EDGE_BELOW_EXIT = "EDGE_BELOW_EXIT"
 
 
 def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
@@ -108,17 +101,17 @@ def close_reasons(
 ) -> tuple[CloseReason, ...]:
     reasons: list[CloseReason] = []
     if _stale(opp.candidate, view, now_ms, config):
-        reasons.append(CloseReason.STALE_LEG)
+        reasons.append(CloseReason.STALE_DATA)
     if now_ms - opp.opened_at_ms >= config.max_holding_ms:
-        reasons.append(CloseReason.MAX_HOLDING)
+        reasons.append(CloseReason.EXPIRED)
     carry = opp.candidate.type is not OpportunityType.CROSS_EXCHANGE
     if carry and evaluation is not None and evaluation.carry_sign * opp.carry_sign_at_open < 0:
-        reasons.append(CloseReason.FUNDING_FLIP)
+        reasons.append(CloseReason.FUNDING_FLIPPED)
     if evaluation is None:
-        if CloseReason.STALE_LEG not in reasons:
+        if CloseReason.STALE_DATA not in reasons:
             reasons.append(CloseReason.NO_LIQUIDITY)
     elif _below_exit(evaluation, opp.candidate, config):
-        reasons.append(CloseReason.EDGE_BELOW_EXIT)
+        reasons.append(CloseReason.EDGE_BELOW_THRESHOLD)
     return tuple(reasons)
 
 

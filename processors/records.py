@@ -24,7 +24,6 @@ from processors.costs import CostBreakdown
 from processors.detection import Candidate
 from processors.detection import MarketView
 from processors.detection import OpportunityType
-from processors.opportunities import CloseReason
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.spreads import funding_differential
@@ -61,13 +60,6 @@ _TYPES = {
     OpportunityType.SPOT_PERP: arb.SpreadKind.SPOT_PERP,
     OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
     OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
-}
-_CLOSE = {
-    CloseReason.STALE_LEG: arb.CloseReason.STALE_DATA,
-    CloseReason.MAX_HOLDING: arb.CloseReason.EXPIRED,
-    CloseReason.FUNDING_FLIP: arb.CloseReason.FUNDING_FLIPPED,
-    CloseReason.NO_LIQUIDITY: arb.CloseReason.EDGE_BELOW_THRESHOLD,
-    CloseReason.EDGE_BELOW_EXIT: arb.CloseReason.EDGE_BELOW_THRESHOLD,
 }
 
 
@@ -207,7 +199,7 @@ def opportunity_record(
         max_notional_quote=notional,
         risk_score=ev.risk_score,
         time_to_next_funding_ms=max(urgency, 0),
-        close_reason=_CLOSE[event.reason] if event.reason is not None else None,
+        close_reason=event.reason,
     )
 
 

@@ -18,7 +18,6 @@ from processors.detection import DetectionConfig
 from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
-from processors.opportunities import CloseReason
 from processors.opportunities import OpportunityBook
 from processors.opportunities import opportunity_id
 from processors.opportunities import step
@@ -31,6 +30,7 @@ from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import MarketKind
 from processors.units import persistable
+from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
 
 D = Decimal
@@ -114,10 +114,10 @@ def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
 @pytest.mark.parametrize(
     ("rate", "now_ms", "spot_ts", "reasons"),
     [
-        ("0.0002", 1000, None, (CloseReason.EDGE_BELOW_EXIT,)),
-        ("-0.0005", 1000, None, (CloseReason.FUNDING_FLIP, CloseReason.EDGE_BELOW_EXIT)),
-        ("0.0005", 10_000, 1000, (CloseReason.STALE_LEG,)),
-        ("0.0005", 48 * H, None, (CloseReason.MAX_HOLDING,)),
+        ("0.0002", 1000, None, (CloseReason.EDGE_BELOW_THRESHOLD,)),
+        ("-0.0005", 1000, None, (CloseReason.FUNDING_FLIPPED, CloseReason.EDGE_BELOW_THRESHOLD)),
+        ("0.0005", 10_000, 1000, (CloseReason.STALE_DATA,)),
+        ("0.0005", 48 * H, None, (CloseReason.EXPIRED,)),
     ],
 )
 def test_close_by_each_reason(
@@ -138,7 +138,7 @@ def test_leg_leaving_the_view_closes_as_stale() -> None:
     view = _carry_view("0.0005", 1000)
     del view[SPOT]
     _, events = step(book, view, 1000, CONFIG)
-    assert [(e.kind, e.reasons) for e in events] == [(Lifecycle.CLOSED, (CloseReason.STALE_LEG,))]
+    assert [(e.kind, e.reasons) for e in events] == [(Lifecycle.CLOSED, (CloseReason.STALE_DATA,))]
 
 
 def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
@@ -208,7 +208,7 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     view[cheap] = _perp(cheap, "0", 1, bid="99.99", ask="100.01")
     _, events = step(book, view, 1, CONFIG)
     assert [(e.kind, e.reasons) for e in events] == [
-        (Lifecycle.CLOSED, (CloseReason.EDGE_BELOW_EXIT,))
+        (Lifecycle.CLOSED, (CloseReason.EDGE_BELOW_THRESHOLD,))
     ]
 
 

@@ -80,3 +80,19 @@ def test_funding_of_carries_the_mark_price() -> None:
     )
     schedule = funding_of(record)
     assert schedule == FundingSchedule(FundingRate(D("0.0001"), 8 * H), 16 * H, D("64000.5"))
+
+
+def test_a_close_for_lost_liquidity_is_named_so_on_the_wire() -> None:
+    """Before the wire had NO_LIQUIDITY it was folded into EDGE_BELOW_THRESHOLD."""
+    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H, D(100))
+    view = {
+        SPOT: InstrumentState(SPOT, MarketKind.SPOT, _book(), FEES),
+        PERP: InstrumentState(PERP, MarketKind.PERP, _book(), FEES, funding),
+    }
+    book, _ = step(OpportunityBook(), view, 0, DetectionConfig())
+    no_size = Book((BookLevel(D("99.99"), D(0)),), (BookLevel(D("100.01"), D(0)),), 1)
+    drained = {**view, PERP: InstrumentState(PERP, MarketKind.PERP, no_size, FEES, funding)}
+    _, (closed,) = step(book, drained, 1, DetectionConfig())
+    record = opportunity_record(closed, drained, "BTC", None)
+    assert record.lifecycle is Lifecycle.CLOSED
+    assert record.close_reason is arb.CloseReason.NO_LIQUIDITY
