@@ -34,19 +34,20 @@ from processors.detection import Candidate
 from processors.detection import DetectionConfig
 from processors.detection import Evaluation
 from processors.detection import MarketView
-from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
+from processors.detection import id_name
 from processors.units import MS_PER_HOUR
 from processors.units import persistable
 from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
 
 OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
 
 
 def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
-    name = f"{candidate.type}|{candidate.long}|{candidate.short}|{opened_at_ms}"
+    name = f"{id_name(candidate.type)}|{candidate.long}|{candidate.short}|{opened_at_ms}"
     return str(uuid.uuid5(OPPORTUNITY_NAMESPACE, name))
 
 
@@ -104,7 +105,7 @@ def close_reasons(
         reasons.append(CloseReason.STALE_DATA)
     if now_ms - opp.opened_at_ms >= config.max_holding_ms:
         reasons.append(CloseReason.EXPIRED)
-    carry = opp.candidate.type is not OpportunityType.CROSS_EXCHANGE
+    carry = opp.candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE
     if carry and evaluation is not None and evaluation.carry_sign * opp.carry_sign_at_open < 0:
         reasons.append(CloseReason.FUNDING_FLIPPED)
     if evaluation is None:
@@ -120,7 +121,7 @@ def opens(candidate: Candidate, evaluation: Evaluation, config: DetectionConfig)
     t = config.thresholds[candidate.type]
     if evaluation.net_edge_bps < t.open_net_bps or evaluation.net_edge_apr < t.open_net_apr:
         return False
-    if candidate.type is OpportunityType.CROSS_EXCHANGE:
+    if candidate.type is SpreadKind.CROSS_EXCHANGE_PRICE:
         return True
     hours = evaluation.costs.break_even_hours
     return hours is not None and hours * MS_PER_HOUR <= config.max_holding_ms

@@ -23,7 +23,7 @@ from decimal import localcontext
 from processors.costs import CostBreakdown
 from processors.detection import Candidate
 from processors.detection import MarketView
-from processors.detection import OpportunityType
+from processors.detection import id_name
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.spreads import funding_differential
@@ -56,11 +56,6 @@ _SUM_PRECISION = 40
 DERIVED_NAMESPACE = uuid.UUID("3b0f6a52-5f7e-5d1c-8e8a-6d2f0c4b9a17")
 
 _KINDS = {MarketType.SPOT: MarketKind.SPOT, MarketType.PERP: MarketKind.PERP}
-_TYPES = {
-    OpportunityType.SPOT_PERP: arb.SpreadKind.SPOT_PERP,
-    OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
-    OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
-}
 
 
 def derived_id(*parts: object) -> str:
@@ -187,7 +182,7 @@ def opportunity_record(
         ),
         opportunity_id=opp.id,
         lifecycle=event.kind,
-        kind=_TYPES[opp.candidate.type],
+        kind=opp.candidate.type,
         base_asset=base_asset,
         legs=_legs(opp, view),
         gross_edge_bps=ev.gross_edge_bps,
@@ -220,12 +215,14 @@ def spread_records(
         out.append(
             arb.SpreadUpdate(
                 envelope=Envelope(
-                    event_id=derived_id("spread", c.type, c.long, c.short, at_ms, causation_id),
+                    event_id=derived_id(
+                        "spread", id_name(c.type), c.long, c.short, at_ms, causation_id
+                    ),
                     event_time_ms=at_ms,
                     ingest_time_ms=at_ms,
                     causation_id=causation_id,
                 ),
-                kind=_TYPES[c.type],
+                kind=c.type,
                 base_asset=c.long.base,
                 long_leg=arb.SpreadLeg(
                     instrument=_ref(c.long, long.kind),

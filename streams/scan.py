@@ -23,6 +23,7 @@ from processors.opportunities import step
 from processors.settings import FeeRates
 from processors.settings import MarketSettings
 from processors.units import MarketKind
+from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -76,7 +77,7 @@ def blocked_by(
         )
     if evaluation.size_base >= evaluation.depth_size_base and evaluation.depth_size_base > 0:
         reasons.append("size limited by book depth within max slippage")
-    if candidate.type.value != "CROSS_EXCHANGE" and not reasons:
+    if candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE and not reasons:
         hours = evaluation.costs.break_even_hours
         if hours is None or hours * 3_600_000 > config.max_holding_ms:
             reasons.append("break-even beyond max holding time")

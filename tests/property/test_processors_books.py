@@ -13,9 +13,9 @@ from processors.books import validate_book
 from processors.books import walk_book
 from processors.costs import CostLeg
 from processors.costs import estimate_costs
+from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import DetectionConfig
-from processors.detection import OpportunityType
 from processors.detection import evaluate
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
@@ -35,6 +35,7 @@ from processors.units import MarketKind
 from processors.units import PositionSide
 from processors.units import Side
 from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
 
 D = Decimal
 
@@ -160,12 +161,12 @@ def test_every_cost_component_is_never_negative(
     assert c.funding_received_quote >= 0
 
 
-@given(books(), books(), fee_rates, rates, rates, st.sampled_from(list(OpportunityType)))
+@given(books(), books(), fee_rates, rates, rates, st.sampled_from(SPREAD_KINDS))
 def test_net_edge_never_exceeds_gross_edge(
-    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    long_kind = MarketKind.SPOT if kind is SpreadKind.SPOT_PERP else MarketKind.PERP
     long = _state("x", long_kind, a, fees, ra)
     short = _state("y", MarketKind.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
@@ -178,12 +179,12 @@ def test_net_edge_never_exceeds_gross_edge(
     assert 0 <= ev.risk_score <= 1
 
 
-@given(books(), books(), fee_rates, rates, rates, st.sampled_from(list(OpportunityType)))
+@given(books(), books(), fee_rates, rates, rates, st.sampled_from(SPREAD_KINDS))
 def test_the_wire_total_cost_is_the_sum_of_its_parts(
-    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    long_kind = MarketKind.SPOT if kind is SpreadKind.SPOT_PERP else MarketKind.PERP
     long = _state("x", long_kind, a, fees, ra)
     short = _state("y", MarketKind.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from processors.costs import CostBreakdown
 from processors.costs import CostComponents
+from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import Evaluation
-from processors.detection import OpportunityType
 from processors.funding import LegFundingCash
 from processors.market_state import AssetState
 from processors.opportunities import Opportunity
@@ -99,7 +99,7 @@ evaluations = st.builds(
 opportunities = st.builds(
     Opportunity,
     id=texts,
-    candidate=st.builds(Candidate, st.sampled_from(OpportunityType), keys, keys),
+    candidate=st.builds(Candidate, st.sampled_from(SPREAD_KINDS), keys, keys),
     opened_at_ms=longs,
     updated_at_ms=longs,
     evaluation=evaluations,

@@ -15,7 +15,6 @@ import pytest
 
 from processors.detection import Candidate
 from processors.detection import DetectionConfig
-from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
 from processors.opportunities import OpportunityBook
@@ -32,6 +31,7 @@ from processors.units import MarketKind
 from processors.units import persistable
 from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
 
 D = Decimal
 
@@ -75,7 +75,7 @@ def test_carry_opens_with_costs_edges_and_urgency() -> None:
     (event,) = events
     opp = event.opportunity
     ev = opp.evaluation
-    assert opp.candidate == Candidate(OpportunityType.SPOT_PERP, SPOT, PERP)
+    assert opp.candidate == Candidate(SpreadKind.SPOT_PERP, SPOT, PERP)
     assert opp.id == opportunity_id(opp.candidate, 0)
     assert ev.size_base == D(100)
     assert ev.costs.quote.one_off == D(8)
@@ -95,7 +95,7 @@ def test_negative_funding_needs_short_spot_permission() -> None:
     view = _carry_view("-0.0005", 0)
     assert detect(view, CONFIG) == []
     allowed = DetectionConfig(allow_short_spot=True)
-    assert detect(view, allowed) == [Candidate(OpportunityType.SPOT_PERP, PERP, SPOT)]
+    assert detect(view, allowed) == [Candidate(SpreadKind.SPOT_PERP, PERP, SPOT)]
 
 
 def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
@@ -174,8 +174,8 @@ def test_perp_perp_longs_the_lower_hourly_rate_across_intervals() -> None:
         eight: _perp(eight, "0.0004", 0),  # 0.5 bp / h
     }
     found = detect(view, CONFIG)
-    assert Candidate(OpportunityType.PERP_PERP, eight, hourly) in found
-    ev = evaluate(Candidate(OpportunityType.PERP_PERP, eight, hourly), view, 0, CONFIG)
+    assert Candidate(SpreadKind.PERP_PERP, eight, hourly) in found
+    ev = evaluate(Candidate(SpreadKind.PERP_PERP, eight, hourly), view, 0, CONFIG)
     assert ev is not None
     assert ev.funding is not None
     assert ev.funding.per_hour == D("0.00005")
@@ -199,7 +199,7 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     book, events = step(OpportunityBook(), view, 0, CONFIG)
     (event,) = events
     opp = event.opportunity
-    assert opp.candidate == Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    assert opp.candidate == Candidate(SpreadKind.CROSS_EXCHANGE_PRICE, cheap, dear)
     size = D(10_000) / D("100.5")  # the book keeps figures fitted to decimal(38, 18)
     assert opp.evaluation.size_base == persistable(size) == D("99.502487562189054726")
     assert opp.evaluation.gross_edge_quote == persistable(size * D("0.5"))
@@ -219,7 +219,7 @@ def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
         cheap: _perp(cheap, "-0.0001", 0, bid="99.99", ask="100.01"),
         dear: _perp(dear, "0", 0, bid="100.49", ask="100.51"),
     }
-    candidate = Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    candidate = Candidate(SpreadKind.CROSS_EXCHANGE_PRICE, cheap, dear)
     ev = evaluate(candidate, view, 0, CONFIG)
     assert ev is not None
     size = D(10_000) / D("100.5")
