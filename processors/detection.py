@@ -52,10 +52,10 @@ from processors.units import ZERO
 from processors.units import FundingRate
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from processors.units import PositionSide
 from processors.units import bps_of
 from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 
 MarketView = Mapping[InstrumentKey, InstrumentState]
 
@@ -141,7 +141,7 @@ class Evaluation:
     quote_ts_ms: tuple[int, int]
     """Book timestamps of the (long, short) legs."""
     mids: tuple[Decimal, Decimal]
-    kinds: tuple[MarketKind, MarketKind]
+    kinds: tuple[MarketType, MarketType]
 
     @property
     def carry_sign(self) -> int:
@@ -150,7 +150,7 @@ class Evaluation:
 
 
 def _direction_ok(state: InstrumentState, side: PositionSide, config: DetectionConfig) -> bool:
-    return not (state.kind is MarketKind.SPOT and side is PositionSide.SHORT) or (
+    return not (state.kind is MarketType.SPOT and side is PositionSide.SHORT) or (
         config.allow_short_spot
     )
 
@@ -164,8 +164,8 @@ def _pair_candidates(
 ) -> Iterator[Candidate]:
     kinds = {a.kind, b.kind}
     same_venue = a.key.exchange == b.key.exchange
-    if kinds == {MarketKind.SPOT, MarketKind.PERP}:
-        spot, perp = (a, b) if a.kind is MarketKind.SPOT else (b, a)
+    if kinds == {MarketType.SPOT, MarketType.PERP}:
+        spot, perp = (a, b) if a.kind is MarketType.SPOT else (b, a)
         rate = _rate(perp)
         if rate is None or rate.rate == 0 or (config.spot_perp_same_venue and not same_venue):
             return
@@ -176,7 +176,7 @@ def _pair_candidates(
     if same_venue:
         return
     ra, rb = _rate(a), _rate(b)
-    perps = a.kind is MarketKind.PERP
+    perps = a.kind is MarketType.PERP
     if perps and ra is not None and rb is not None and ra.per_hour() != rb.per_hour():
         low, high = (a, b) if ra.per_hour() < rb.per_hour() else (b, a)
         yield Candidate(SpreadKind.PERP_PERP, low.key, high.key)
@@ -217,7 +217,7 @@ def evaluate(
         return None
     legs = (long, short)
     carry = candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE
-    if carry and any(s.kind is MarketKind.PERP and s.funding is None for s in legs):
+    if carry and any(s.kind is MarketType.PERP and s.funding is None for s in legs):
         return None
     sides = (PositionSide.LONG, PositionSide.SHORT)
     depth = min(

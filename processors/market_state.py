@@ -41,7 +41,6 @@ from processors.snapshots import lifecycle_of
 from processors.snapshots import lifecycle_record
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from schemas.errors import InvalidEvent
 from schemas.fixed_point import Touch
 from schemas.fixed_point import same_touch
@@ -50,6 +49,7 @@ from schemas.fixed_point import value_of
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
 from schemas.records.common import Envelope
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -238,12 +238,12 @@ class MarketProcessor:
             ref = record.instrument
             cache_key = f"{ref.exchange}|{ref.symbol}"
             if cache_key not in views:
-                kind = mapping.market_kind(ref)
+                kind = mapping.traded_type(ref)
                 funding_key = key.replace(f"|{BOOK}|", f"|{FUNDING}|", 1)
                 funding = records.get(funding_key)
                 assert funding is None or isinstance(funding, FundingRateUpdate)
-                fees = self.settings.fees(ref.exchange, kind or MarketKind.PERP)
-                if kind is MarketKind.PERP and funding is None:
+                fees = self.settings.fees(ref.exchange, kind or MarketType.PERP)
+                if kind is MarketType.PERP and funding is None:
                     views[cache_key] = None  # a perp without funding is not tradable yet
                 else:
                     views[cache_key] = mapping.instrument_state(record, funding, fees)

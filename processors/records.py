@@ -30,6 +30,7 @@ from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
 from processors.units import BPS
 from processors.units import MS_PER_HOUR
+from processors.units import TRADED_TYPES
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import BookLevel
@@ -38,7 +39,6 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records import arb
@@ -55,8 +55,6 @@ _SUM_PRECISION = 40
 
 DERIVED_NAMESPACE = uuid.UUID("3b0f6a52-5f7e-5d1c-8e8a-6d2f0c4b9a17")
 
-_KINDS = {MarketType.SPOT: MarketKind.SPOT, MarketType.PERP: MarketKind.PERP}
-
 
 def derived_id(*parts: object) -> str:
     """A deterministic event id from the ids and times that caused the event."""
@@ -70,9 +68,10 @@ def instrument_key(ref: InstrumentRef) -> InstrumentKey:
     return InstrumentKey(ref.exchange, ref.symbol)
 
 
-def market_kind(ref: InstrumentRef) -> MarketKind | None:
+def traded_type(ref: InstrumentRef) -> MarketType | None:
     """SPOT or PERP; None for market types the detector does not trade."""
-    return _KINDS.get(ref.market_type)
+    kind = ref.market_type
+    return kind if kind in TRADED_TYPES else None
 
 
 def book_of(record: BookSnapshot) -> Book:
@@ -96,19 +95,18 @@ def instrument_state(
     book: BookSnapshot, funding: FundingRateUpdate | None, fees: FeeSchedule
 ) -> InstrumentState | None:
     """The detector's view of one instrument; None for an unsupported market type."""
-    kind = market_kind(book.instrument)
+    kind = traded_type(book.instrument)
     if kind is None:
         return None
-    schedule = funding_of(funding) if funding is not None and kind is MarketKind.PERP else None
+    schedule = funding_of(funding) if funding is not None and kind is MarketType.PERP else None
     return InstrumentState(instrument_key(book.instrument), kind, book_of(book), fees, schedule)
 
 
 # ---- lifecycle out ----------------------------------------------------------------------------
 
 
-def _ref(key: InstrumentKey, kind: MarketKind) -> InstrumentRef:
-    market_type = MarketType.SPOT if kind is MarketKind.SPOT else MarketType.PERP
-    return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=market_type)
+def _ref(key: InstrumentKey, kind: MarketType) -> InstrumentRef:
+    return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=kind)
 
 
 def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:

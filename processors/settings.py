@@ -17,8 +17,8 @@ from processors.detection import DetectionConfig
 from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.units import FeeSchedule
-from processors.units import MarketKind
 from processors.units import persistable
+from schemas.records.common import MarketType
 
 
 class _Frozen(BaseModel):
@@ -86,11 +86,11 @@ class MarketSettings(_Frozen):
     max_notional_quote: Decimal = Decimal(10_000)
     max_open: int = 20
 
-    def fees(self, exchange: str, kind: MarketKind) -> FeeSchedule:
+    def fees(self, exchange: str, kind: MarketType) -> FeeSchedule:
         rates = (
             self.venue_fees.get(f"{exchange}:{kind.value}")
             or self.venue_fees.get(exchange)
-            or (self.spot_fees if kind is MarketKind.SPOT else self.perp_fees)
+            or (self.spot_fees if kind is MarketType.SPOT else self.perp_fees)
         )
         return FeeSchedule(rates.maker, rates.taker)
 

@@ -31,10 +31,10 @@ from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from schemas.errors import InvalidEvent
 from schemas.records import state as wire
 from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 
 ExposureLegs = tuple[tuple[InstrumentKey, Decimal, Decimal], ...]
@@ -158,8 +158,8 @@ def _evaluation_record(ev: Evaluation) -> wire.OpportunityEvaluation:
     )
 
 
-def _kind_of(leg: wire.OpenLeg) -> MarketKind:
-    return MarketKind(_known(leg.kind.value, f"leg kind of {leg.exchange}:{leg.symbol}"))
+def _kind_of(leg: wire.OpenLeg) -> MarketType:
+    return MarketType(_known(leg.kind.value, f"leg kind of {leg.exchange}:{leg.symbol}"))
 
 
 def _leg_funding_of(record: wire.EvaluationLegFunding | None) -> LegFundingCash | None:

@@ -21,6 +21,7 @@ from typing import TypeVar
 from typing import cast
 
 from schemas.errors import InvalidEvent
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import wire_decimal
 
@@ -32,11 +33,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 TWO = Decimal(2)
 _T = TypeVar("_T")
-
-
-class MarketKind(enum.StrEnum):
-    SPOT = "SPOT"
-    PERP = "PERP"
+TRADED_TYPES = (MarketType.SPOT, MarketType.PERP)
+"""The market types the detector trades; instruments of other types are not in its view."""
 
 
 class Side(enum.StrEnum):
@@ -220,7 +218,8 @@ class InstrumentState:
     """The market state of one instrument, as the detector and cost model see it."""
 
     key: InstrumentKey
-    kind: MarketKind
+    kind: MarketType
+    """``SPOT`` or ``PERP`` (:data:`TRADED_TYPES`)."""
     book: Book
     fees: FeeSchedule
     funding: FundingSchedule | None = None

@@ -22,7 +22,6 @@ from processors.opportunities import OpportunityBook
 from processors.opportunities import step
 from processors.settings import FeeRates
 from processors.settings import MarketSettings
-from processors.units import MarketKind
 from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
@@ -181,7 +180,7 @@ async def snapshot(
                 and (i.market_type is MarketType.SPOT or i.settle == quote)
             ]
             for i in instruments:
-                kind = MarketKind.SPOT if i.market_type is MarketType.SPOT else MarketKind.PERP
+                kind = i.market_type
                 if i.taker_fee is not None:
                     maker = i.maker_fee if i.maker_fee is not None else i.taker_fee
                     fees.setdefault(

@@ -31,11 +31,11 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import MarketKind
 from processors.units import PositionSide
 from processors.units import Side
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 
 D = Decimal
 
@@ -110,9 +110,9 @@ def test_funding_differential_is_antisymmetric(r1: D, r2: D, i1: int, i2: int) -
     assert funding_differential(f1, f2).apr_simple == -funding_differential(f2, f1).apr_simple
 
 
-def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
+def _state(key: str, kind: MarketType, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
     funding = (
-        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketKind.PERP else None
+        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketType.PERP else None
     )
     return InstrumentState(InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding)
 
@@ -143,8 +143,8 @@ def test_every_cost_component_is_never_negative(
     schedule = FeeSchedule(*fees)
     hedge = PositionSide.SHORT if side is PositionSide.LONG else PositionSide.LONG
     legs = [
-        CostLeg(_state("x", MarketKind.SPOT, a, schedule, rate), side, liquidity, liquidity),
-        CostLeg(_state("y", MarketKind.PERP, b, schedule, rate), hedge, liquidity),
+        CostLeg(_state("x", MarketType.SPOT, a, schedule, rate), side, liquidity, liquidity),
+        CostLeg(_state("y", MarketType.PERP, b, schedule, rate), hedge, liquidity),
     ]
     c = estimate_costs(legs, size, 0, horizon)
     for components in (c.quote, c.bps):
@@ -166,9 +166,9 @@ def test_net_edge_never_exceeds_gross_edge(
     a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is SpreadKind.SPOT_PERP else MarketKind.PERP
+    long_kind = MarketType.SPOT if kind is SpreadKind.SPOT_PERP else MarketType.PERP
     long = _state("x", long_kind, a, fees, ra)
-    short = _state("y", MarketKind.PERP, b, fees, rb)
+    short = _state("y", MarketType.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
     ev = evaluate(Candidate(kind, long.key, short.key), view, 0, DetectionConfig())
     assume(ev is not None)
@@ -184,9 +184,9 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
     a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is SpreadKind.SPOT_PERP else MarketKind.PERP
+    long_kind = MarketType.SPOT if kind is SpreadKind.SPOT_PERP else MarketType.PERP
     long = _state("x", long_kind, a, fees, ra)
-    short = _state("y", MarketKind.PERP, b, fees, rb)
+    short = _state("y", MarketType.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
     candidate = Candidate(kind, long.key, short.key)
     ev = evaluate(candidate, view, 0, DetectionConfig())
@@ -220,8 +220,8 @@ def test_break_even_within_the_horizon_iff_its_funding_pays_the_costs(
 ) -> None:
     fees = FeeSchedule(fee, fee)
     legs = [
-        CostLeg(_state("x", MarketKind.SPOT, a, fees, rate), PositionSide.LONG),
-        CostLeg(_state("y", MarketKind.PERP, b, fees, rate), PositionSide.SHORT),
+        CostLeg(_state("x", MarketType.SPOT, a, fees, rate), PositionSide.LONG),
+        CostLeg(_state("y", MarketType.PERP, b, fees, rate), PositionSide.SHORT),
     ]
     size = min(book.levels(side)[0].size_base for book in (a, b) for side in Side)  # the touch
     c = estimate_costs(legs, size, 0, horizon)

@@ -30,8 +30,8 @@ from processors.risk_state import RECENTLY_CLOSED
 from processors.risk_state import RiskState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
+from processors.units import TRADED_TYPES
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from processors.units import persistable
 from schemas.codec import Codec
 from schemas.records.state import AssetLifecycle
@@ -59,7 +59,7 @@ longs = st.integers(LONG_MIN, LONG_MAX)
 ints = st.integers(INT_MIN, INT_MAX)
 texts = st.text(max_size=12)
 keys = st.builds(InstrumentKey, texts, texts)
-kinds = st.sampled_from(MarketKind)
+kinds = st.sampled_from(TRADED_TYPES)
 
 components = st.builds(CostComponents, *([decimals] * 6))
 leg_funding = st.none() | st.builds(LegFundingCash, ints, decimals)

@@ -27,11 +27,11 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from processors.units import persistable
 from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 
 D = Decimal
 
@@ -51,7 +51,7 @@ def _perp(
 ) -> InstrumentState:
     quotes = _book(now_ms, **book)
     funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H, quotes.mid)
-    return InstrumentState(key, MarketKind.PERP, quotes, FEES, funding)
+    return InstrumentState(key, MarketType.PERP, quotes, FEES, funding)
 
 
 def _carry_view(
@@ -59,7 +59,7 @@ def _carry_view(
 ) -> dict[InstrumentKey, InstrumentState]:
     spot_book = _book(now_ms if spot_ts is None else spot_ts)
     return {
-        SPOT: InstrumentState(SPOT, MarketKind.SPOT, spot_book, FEES),
+        SPOT: InstrumentState(SPOT, MarketType.SPOT, spot_book, FEES),
         PERP: _perp(PERP, rate, now_ms),
     }
 
@@ -237,7 +237,7 @@ def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
 def test_max_open_limits_new_opportunities_best_first() -> None:
     view = _carry_view("0.0005", 0)
     other_spot, other_perp = InstrumentKey("b", "BTC/USDT"), InstrumentKey("b", "BTC/USDT:USDT")
-    view[other_spot] = InstrumentState(other_spot, MarketKind.SPOT, _book(0), FEES)
+    view[other_spot] = InstrumentState(other_spot, MarketType.SPOT, _book(0), FEES)
     view[other_perp] = _perp(other_perp, "0.0009", 0)
     _, events = step(OpportunityBook(), view, 0, DetectionConfig(max_open=1))
     (event,) = events
