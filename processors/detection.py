@@ -52,10 +52,12 @@ from processors.units import ZERO
 from processors.units import FundingRate
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import PositionSide
 from processors.units import bps_of
+from processors.units import entry_side
+from processors.units import exit_side
 from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 
 MarketView = Mapping[InstrumentKey, InstrumentState]
 
@@ -223,7 +225,7 @@ def evaluate(
     depth = min(
         max_size_within_slippage(s.book.levels(trade), trade, config.max_slippage_bps)
         for s, side in zip(legs, sides, strict=True)
-        for trade in (side.entry_side, side.exit_side)
+        for trade in (entry_side(side), exit_side(side))
     )
     ref_price = max(long.book.mid, short.book.mid)
     size = min(depth, config.max_notional_quote / ref_price)

@@ -23,6 +23,8 @@ from processors.records import opportunity_record
 from processors.spreads import funding_differential
 from processors.spreads import price_spread
 from processors.spreads import price_spread_bps
+from processors.units import LEG_SIDES
+from processors.units import ORDER_SIDES
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import FeeSchedule
@@ -31,11 +33,11 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import PositionSide
-from processors.units import Side
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
+from schemas.records.common import Side
 
 D = Decimal
 
@@ -64,7 +66,7 @@ def books(draw: st.DrawFn) -> Book:
     )
 
 
-@given(books(), st.sampled_from(list(Side)), sizes)
+@given(books(), st.sampled_from(ORDER_SIDES), sizes)
 def test_average_price_lies_between_the_best_and_worst_level(
     book: Book, side: Side, size: D
 ) -> None:
@@ -76,7 +78,7 @@ def test_average_price_lies_between_the_best_and_worst_level(
     assert fill.complete == (fill.filled_base == size)
 
 
-@given(books(), st.sampled_from(list(Side)), st.decimals(min_value=0, max_value=500, places=2))
+@given(books(), st.sampled_from(ORDER_SIDES), st.decimals(min_value=0, max_value=500, places=2))
 def test_max_size_respects_the_slippage_bound_and_grows_with_it(
     book: Book, side: Side, bound: D
 ) -> None:
@@ -122,7 +124,7 @@ def _state(key: str, kind: MarketType, book: Book, fees: FeeSchedule, rate: D) -
     books(),
     st.tuples(fee_rates, fee_rates),
     rates,
-    st.sampled_from(list(PositionSide)),
+    st.sampled_from(LEG_SIDES),
     st.sampled_from(list(Liquidity)),
     st.integers(0, 72 * H),
 )
@@ -223,7 +225,9 @@ def test_break_even_within_the_horizon_iff_its_funding_pays_the_costs(
         CostLeg(_state("x", MarketType.SPOT, a, fees, rate), PositionSide.LONG),
         CostLeg(_state("y", MarketType.PERP, b, fees, rate), PositionSide.SHORT),
     ]
-    size = min(book.levels(side)[0].size_base for book in (a, b) for side in Side)  # the touch
+    size = min(
+        book.levels(side)[0].size_base for book in (a, b) for side in ORDER_SIDES
+    )  # the touch
     c = estimate_costs(legs, size, 0, horizon)
     assert c.break_even_hours is not None
     within = c.break_even_hours * H <= horizon

@@ -18,8 +18,8 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import PositionSide
 from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 
 D = Decimal
 
