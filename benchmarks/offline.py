@@ -20,13 +20,13 @@ import time
 from typing import Any
 
 from benchmarks.pools import MarketPool
+from processors.market_state import MarketReducer
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STREAM_BATCH
 from streams.batches import apply_market_batch
 from streams.config import StreamsSettings
 from streams.digest import replay
-from streams.reducers import MarketReducer
 from streams.sequencer import BatchBuilder
 
 BATCH = 1_000

@@ -227,6 +227,7 @@ def plain_main(settings_json: str, ready: Any, stop: Any, applied: Any) -> None:
     applied batches (the Faust figure's measure)."""
     from confluent_kafka import Producer
 
+    from processors.market_state import MarketReducer
     from schemas.codec import Codec
     from schemas.records.stream import SequencedBatch
     from schemas.registry import ConfluentRegistry
@@ -234,7 +235,6 @@ def plain_main(settings_json: str, ready: Any, stop: Any, applied: Any) -> None:
     from streams.config import StreamsSettings
     from streams.internal_topics import TABLES
     from streams.internal_topics import changelog_name
-    from streams.reducers import MarketReducer
     from streams.sequencer import start_sequencer
     from streams.wiring import cut_key
     from streams.wiring import encode_asset

@@ -18,8 +18,8 @@ from processors.units import ONE
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import BookLevel
-from processors.units import Side
 from schemas.errors import InvalidEvent
+from schemas.records.common import Side
 from schemas.records.dlq import DeadLetterReason
 
 

@@ -52,10 +52,13 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import MarketKind
-from processors.units import PositionSide
 from processors.units import bps_of
+from processors.units import entry_side
+from processors.units import exit_side
+from processors.units import sign
 from schemas.errors import FundingflowError
+from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 
 
 class InsufficientDepth(FundingflowError):  # noqa: N818 - names the condition
@@ -192,8 +195,8 @@ def estimate_costs(
     funding: list[LegFundingCash | None] = []
     for leg in legs:
         book = leg.state.book
-        entry = walk_book(book, leg.side.entry_side, size_base=size_base)
-        exit_ = walk_book(book, leg.side.exit_side, size_base=size_base)
+        entry = walk_book(book, entry_side(leg.side), size_base=size_base)
+        exit_ = walk_book(book, exit_side(leg.side), size_base=size_base)
         if not (entry.complete and exit_.complete):
             raise InsufficientDepth(f"{leg.state.key} cannot fill {size_base} on both sides")
         fees = leg.state.fees
@@ -206,7 +209,7 @@ def estimate_costs(
         spread += size_base * (book.best_ask - book.best_bid)
         leg_notional = size_base * book.mid
         notional_sum += leg_notional
-        if leg.state.kind is MarketKind.SPOT and leg.side is PositionSide.SHORT:
+        if leg.state.kind is MarketType.SPOT and leg.side is PositionSide.SHORT:
             rate = leg.state.borrow
             if rate is None:
                 raise ValueError(f"{leg.state.key}: a short spot leg needs the venue's borrow rate")
@@ -221,7 +224,7 @@ def estimate_costs(
         paid += cash.paid_quote
         received += cash.received_quote
         funded_notional = funding_notional_quote(schedule, size_base)
-        carry_per_hour -= leg.side.sign * schedule.rate.per_hour() * funded_notional
+        carry_per_hour -= sign(leg.side) * schedule.rate.per_hour() * funded_notional
     notional = notional_sum / len(legs)
     figures = (entry_fees, exit_fees, entry_slip, exit_slip, spread, paid, borrow)
     quote = CostComponents(*figures)

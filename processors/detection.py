@@ -1,23 +1,24 @@
 """Opportunity candidates and their evaluation against a market view.
 
-Three types, each a directional pair (long one instrument, short another) of the same base and
-quote currency:
+Three kinds (``arb.SpreadKind``), each a directional pair (long one instrument, short another)
+of the same base and quote currency:
 
 - ``SPOT_PERP`` (carry): long spot / short perp when the perp's funding is positive; the reverse
   (short spot, reverse carry) only when ``allow_short_spot`` and the spot venue's borrow rate is
   known (its interest is a cost). Same venue unless configured otherwise.
 - ``PERP_PERP`` (funding spread): long the perp with the lower rate per hour, short the higher,
   across venues (intervals may differ: normalized per hour for the choice).
-- ``CROSS_EXCHANGE`` (price spread): the same kind on two venues, long the cheaper mid, short the
-  dearer. A spot short leg (borrowing the coins) needs ``allow_short_spot`` and a known borrow rate.
+- ``CROSS_EXCHANGE_PRICE`` (price spread): the same market type on two venues, long the cheaper
+  mid, short the dearer. A spot short leg (borrowing the coins) needs ``allow_short_spot`` and a
+  known borrow rate.
 
 Edges, for a size and the config's horizon:
 
 - gross edge (quote) = funding the receiving legs collect over the horizon, plus for
-  ``CROSS_EXCHANGE`` the mid spread captured on convergence ``size * (mid_short - mid_long)``;
+  ``CROSS_EXCHANGE_PRICE`` the mid spread captured on convergence ``size * (mid_short - mid_long)``;
 - net edge = gross edge - every cost of :mod:`processors.costs` (so ``net <= gross``);
 - bps are of the cost breakdown's notional; APR = ``edge / notional * year / horizon``;
-- break-even is for the carry types only: ``None`` for ``CROSS_EXCHANGE``, whose edge is the
+- break-even is for the carry types only: ``None`` for ``CROSS_EXCHANGE_PRICE``, whose edge is the
   convergence of prices, not funding (it opens on its net edge alone).
 - basis of the carry types: entry and exit are both priced on today's books (the exit walks
   the opposite side now), so the edge assumes the basis (perp mid - spot mid, or between two
@@ -29,12 +30,12 @@ Edges, for a size and the config's horizon:
 Risk score in [0, 1] (higher is riskier), ``0.4 * depth_use + 0.3 * staleness + 0.3 * basis``:
 ``depth_use`` = size / depth-limited size, ``staleness`` = age of the oldest leg quote /
 ``stale_after_ms``, ``basis`` = |mid spread| / ``basis_risk_scale_bps`` for the carry types (the
-price divergence a hedged carry is exposed to; 0 for ``CROSS_EXCHANGE``); each clamped to [0, 1].
+price divergence a hedged carry is exposed to; 0 for ``CROSS_EXCHANGE_PRICE``); each clamped to
+[0, 1].
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -59,17 +60,26 @@ from processors.units import ZERO
 from processors.units import FundingRate
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
-from processors.units import PositionSide
 from processors.units import bps_of
+from processors.units import entry_side
+from processors.units import exit_side
+from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 
 MarketView = Mapping[InstrumentKey, InstrumentState]
 
 
-class OpportunityType(enum.StrEnum):
-    SPOT_PERP = "SPOT_PERP"
-    PERP_PERP = "PERP_PERP"
-    CROSS_EXCHANGE = "CROSS_EXCHANGE"
+SPREAD_KINDS = (SpreadKind.SPOT_PERP, SpreadKind.PERP_PERP, SpreadKind.CROSS_EXCHANGE_PRICE)
+"""The kinds of ``arb.SpreadKind`` the detector finds (every one but ``UNKNOWN``)."""
+
+
+def id_name(kind: SpreadKind) -> str:
+    """The name ids of ``kind`` are derived from.
+
+    ``CROSS_EXCHANGE_PRICE`` ids were derived from ``CROSS_EXCHANGE`` before the wire's kind was
+    the detector's own; keeping that name keeps every id a replay of old input derives."""
+    return "CROSS_EXCHANGE" if kind is SpreadKind.CROSS_EXCHANGE_PRICE else kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +111,23 @@ class DetectionConfig:
     spot_perp_same_venue: bool = True
     max_open: int = 20
     basis_risk_scale_bps: Decimal = Decimal(100)
-    thresholds: Mapping[OpportunityType, Thresholds] = field(
+    thresholds: Mapping[SpreadKind, Thresholds] = field(
         default_factory=lambda: {
-            OpportunityType.SPOT_PERP: _CARRY,
-            OpportunityType.PERP_PERP: _CARRY,
-            OpportunityType.CROSS_EXCHANGE: _PRICE,
+            SpreadKind.SPOT_PERP: _CARRY,
+            SpreadKind.PERP_PERP: _CARRY,
+            SpreadKind.CROSS_EXCHANGE_PRICE: _PRICE,
         }
     )
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Candidate:
-    type: OpportunityType
+    type: SpreadKind
     long: InstrumentKey
     short: InstrumentKey
 
     @property
-    def pair_key(self) -> tuple[OpportunityType, frozenset[InstrumentKey]]:
+    def pair_key(self) -> tuple[SpreadKind, frozenset[InstrumentKey]]:
         """Direction-free identity: one opportunity per pair at a time."""
         return self.type, frozenset((self.long, self.short))
 
@@ -141,7 +151,7 @@ class Evaluation:
     quote_ts_ms: tuple[int, int]
     """Book timestamps of the (long, short) legs."""
     mids: tuple[Decimal, Decimal]
-    kinds: tuple[MarketKind, MarketKind]
+    kinds: tuple[MarketType, MarketType]
 
     @property
     def carry_sign(self) -> int:
@@ -152,7 +162,7 @@ class Evaluation:
 def _direction_ok(state: InstrumentState, side: PositionSide, config: DetectionConfig) -> bool:
     """A short spot leg sells borrowed coins: allowed only by ``allow_short_spot`` and only
     where the venue's borrow rate is known, so the interest is priced (never assumed free)."""
-    if state.kind is MarketKind.SPOT and side is PositionSide.SHORT:
+    if state.kind is MarketType.SPOT and side is PositionSide.SHORT:
         return config.allow_short_spot and state.borrow is not None
     return True
 
@@ -166,26 +176,26 @@ def _pair_candidates(
 ) -> Iterator[Candidate]:
     kinds = {a.kind, b.kind}
     same_venue = a.key.exchange == b.key.exchange
-    if kinds == {MarketKind.SPOT, MarketKind.PERP}:
-        spot, perp = (a, b) if a.kind is MarketKind.SPOT else (b, a)
+    if kinds == {MarketType.SPOT, MarketType.PERP}:
+        spot, perp = (a, b) if a.kind is MarketType.SPOT else (b, a)
         rate = _rate(perp)
         if rate is None or rate.rate == 0 or (config.spot_perp_same_venue and not same_venue):
             return
         long, short = (spot, perp) if rate.rate > 0 else (perp, spot)
         if _direction_ok(short, PositionSide.SHORT, config):
-            yield Candidate(OpportunityType.SPOT_PERP, long.key, short.key)
+            yield Candidate(SpreadKind.SPOT_PERP, long.key, short.key)
         return
     if same_venue:
         return
     ra, rb = _rate(a), _rate(b)
-    perps = a.kind is MarketKind.PERP
+    perps = a.kind is MarketType.PERP
     if perps and ra is not None and rb is not None and ra.per_hour() != rb.per_hour():
         low, high = (a, b) if ra.per_hour() < rb.per_hour() else (b, a)
-        yield Candidate(OpportunityType.PERP_PERP, low.key, high.key)
+        yield Candidate(SpreadKind.PERP_PERP, low.key, high.key)
     if a.book.mid != b.book.mid:
         cheap, dear = (a, b) if a.book.mid < b.book.mid else (b, a)
         if _direction_ok(dear, PositionSide.SHORT, config):
-            yield Candidate(OpportunityType.CROSS_EXCHANGE, cheap.key, dear.key)
+            yield Candidate(SpreadKind.CROSS_EXCHANGE_PRICE, cheap.key, dear.key)
 
 
 def detect(view: MarketView, config: DetectionConfig) -> list[Candidate]:
@@ -218,14 +228,14 @@ def evaluate(
     if long is None or short is None:
         return None
     legs = (long, short)
-    carry = candidate.type is not OpportunityType.CROSS_EXCHANGE
-    if carry and any(s.kind is MarketKind.PERP and s.funding is None for s in legs):
+    carry = candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE
+    if carry and any(s.kind is MarketType.PERP and s.funding is None for s in legs):
         return None
     sides = (PositionSide.LONG, PositionSide.SHORT)
     depth = min(
         max_size_within_slippage(s.book.levels(trade), trade, config.max_slippage_bps)
         for s, side in zip(legs, sides, strict=True)
-        for trade in (side.entry_side, side.exit_side)
+        for trade in (entry_side(side), exit_side(side))
     )
     ref_price = max(long.book.mid, short.book.mid)
     wanted = min(depth, config.max_notional_quote / ref_price)

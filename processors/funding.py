@@ -21,8 +21,9 @@ from processors.units import ONE
 from processors.units import ZERO
 from processors.units import FundingRate
 from processors.units import FundingSchedule
-from processors.units import PositionSide
+from processors.units import sign
 from schemas.errors import InvalidEvent
+from schemas.records.common import PositionSide
 from schemas.records.dlq import DeadLetterReason
 
 #: EWMA smoothing of realized rates: ``estimate = alpha * realized + (1 - alpha) * estimate``.
@@ -71,7 +72,7 @@ def next_settlement_ms(schedule: FundingSchedule, now_ms: int) -> int:
 
 def funding_cash_quote(rate: Decimal, side: PositionSide, notional_quote: Decimal) -> Decimal:
     """Cash for one settlement: ``-sign(side) * rate * notional`` (positive = received)."""
-    return -side.sign * rate * notional_quote
+    return -sign(side) * rate * notional_quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,11 @@ Hysteresis: an opportunity opens only when its net edge is at or above *both* op
 (bps over the horizon and APR), and closes only when it falls below *either* exit threshold,
 which are lower; an edge moving inside the band neither opens nor closes anything.
 
-Close reasons (all that apply are listed, in this order): ``STALE_LEG`` (a leg's quote is older
-than ``stale_after_ms`` at ``now_ms``, or the leg left the view), ``MAX_HOLDING``,
-``FUNDING_FLIP`` (carry types: the net funding carry changed sign against the direction held),
-``NO_LIQUIDITY`` (the legs cannot be sized any more), ``EDGE_BELOW_EXIT``.
+Close reasons (``arb.CloseReason``; all that apply are listed, in this order): ``STALE_DATA`` (a
+leg's quote is older than ``stale_after_ms`` at ``now_ms``, or the leg left the view),
+``EXPIRED`` (held ``max_holding_ms``), ``FUNDING_FLIPPED`` (carry types: the net funding carry
+changed sign against the direction held), ``NO_LIQUIDITY`` (the legs cannot be sized any more),
+``EDGE_BELOW_THRESHOLD`` (below an exit threshold).
 
 Ids are ``uuid5`` over type, legs and open time, so a replay produces the same ids.
 
@@ -25,7 +26,6 @@ computed from the fitted ones, a difference below 1e-14.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from dataclasses import replace
@@ -34,31 +34,20 @@ from processors.detection import Candidate
 from processors.detection import DetectionConfig
 from processors.detection import Evaluation
 from processors.detection import MarketView
-from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
+from processors.detection import id_name
 from processors.units import MS_PER_HOUR
 from processors.units import persistable
+from schemas.records.arb import CloseReason
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
 
 OPPORTUNITY_NAMESPACE = uuid.UUID("6f1d2c1e-8b0a-5c3e-9d7f-2a4b6c8d0e1f")
 
 
-class EventKind(enum.StrEnum):
-    OPENED = "OPENED"
-    UPDATED = "UPDATED"
-    CLOSED = "CLOSED"
-
-
-class CloseReason(enum.StrEnum):
-    STALE_LEG = "STALE_LEG"
-    MAX_HOLDING = "MAX_HOLDING"
-    FUNDING_FLIP = "FUNDING_FLIP"
-    NO_LIQUIDITY = "NO_LIQUIDITY"
-    EDGE_BELOW_EXIT = "EDGE_BELOW_EXIT"
-
-
 def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
-    name = f"{candidate.type}|{candidate.long}|{candidate.short}|{opened_at_ms}"
+    name = f"{id_name(candidate.type)}|{candidate.long}|{candidate.short}|{opened_at_ms}"
     return str(uuid.uuid5(OPPORTUNITY_NAMESPACE, name))
 
 
@@ -74,7 +63,7 @@ class Opportunity:
 
 @dataclass(frozen=True, slots=True)
 class OpportunityEvent:
-    kind: EventKind
+    kind: Lifecycle
     opportunity: Opportunity
     at_ms: int
     reasons: tuple[CloseReason, ...] = ()
@@ -113,17 +102,17 @@ def close_reasons(
 ) -> tuple[CloseReason, ...]:
     reasons: list[CloseReason] = []
     if _stale(opp.candidate, view, now_ms, config):
-        reasons.append(CloseReason.STALE_LEG)
+        reasons.append(CloseReason.STALE_DATA)
     if now_ms - opp.opened_at_ms >= config.max_holding_ms:
-        reasons.append(CloseReason.MAX_HOLDING)
-    carry = opp.candidate.type is not OpportunityType.CROSS_EXCHANGE
+        reasons.append(CloseReason.EXPIRED)
+    carry = opp.candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE
     if carry and evaluation is not None and evaluation.carry_sign * opp.carry_sign_at_open < 0:
-        reasons.append(CloseReason.FUNDING_FLIP)
+        reasons.append(CloseReason.FUNDING_FLIPPED)
     if evaluation is None:
-        if CloseReason.STALE_LEG not in reasons:
+        if CloseReason.STALE_DATA not in reasons:
             reasons.append(CloseReason.NO_LIQUIDITY)
     elif _below_exit(evaluation, opp.candidate, config):
-        reasons.append(CloseReason.EDGE_BELOW_EXIT)
+        reasons.append(CloseReason.EDGE_BELOW_THRESHOLD)
     return tuple(reasons)
 
 
@@ -132,7 +121,7 @@ def opens(candidate: Candidate, evaluation: Evaluation, config: DetectionConfig)
     t = config.thresholds[candidate.type]
     if evaluation.net_edge_bps < t.open_net_bps or evaluation.net_edge_apr < t.open_net_apr:
         return False
-    if candidate.type is OpportunityType.CROSS_EXCHANGE:
+    if candidate.type is SpreadKind.CROSS_EXCHANGE_PRICE:
         return True
     hours = evaluation.costs.break_even_hours
     return hours is not None and hours * MS_PER_HOUR <= config.max_holding_ms
@@ -148,11 +137,11 @@ def step(
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
         if reasons or evaluation is None:  # no evaluation always yields a reason
             closed = replace(opp, updated_at_ms=now_ms, evaluation=evaluation or opp.evaluation)
-            events.append(OpportunityEvent(EventKind.CLOSED, closed, now_ms, reasons))
+            events.append(OpportunityEvent(Lifecycle.CLOSED, closed, now_ms, reasons))
             continue
         if evaluation != opp.evaluation:
             opp = replace(opp, evaluation=evaluation, updated_at_ms=now_ms)
-            events.append(OpportunityEvent(EventKind.UPDATED, opp, now_ms))
+            events.append(OpportunityEvent(Lifecycle.UPDATED, opp, now_ms))
         kept.append(opp)
     taken = {o.candidate.pair_key for o in kept}
     fresh: list[tuple[Candidate, Evaluation]] = []
@@ -176,5 +165,5 @@ def step(
             carry_sign_at_open=evaluation.carry_sign,
         )
         kept.append(opp)
-        events.append(OpportunityEvent(EventKind.OPENED, opp, now_ms))
+        events.append(OpportunityEvent(Lifecycle.OPENED, opp, now_ms))
     return OpportunityBook(tuple(sorted(kept, key=lambda o: o.id))), events

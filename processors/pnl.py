@@ -19,8 +19,8 @@ from decimal import Decimal
 
 from processors.units import ZERO
 from processors.units import InstrumentKey
-from processors.units import Side
 from schemas.errors import InvalidEvent
+from schemas.records.common import Side
 from schemas.records.dlq import DeadLetterReason
 
 

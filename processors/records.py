@@ -23,16 +23,15 @@ from decimal import localcontext
 from processors.costs import CostBreakdown
 from processors.detection import Candidate
 from processors.detection import MarketView
-from processors.detection import OpportunityType
+from processors.detection import id_name
 from processors.lots import Lot
-from processors.opportunities import CloseReason
-from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
 from processors.units import BPS
 from processors.units import MS_PER_HOUR
+from processors.units import TRADED_TYPES
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import BookLevel
@@ -42,7 +41,6 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.records import arb
@@ -60,25 +58,6 @@ _SUM_PRECISION = 40
 
 DERIVED_NAMESPACE = uuid.UUID("3b0f6a52-5f7e-5d1c-8e8a-6d2f0c4b9a17")
 
-_KINDS = {MarketType.SPOT: MarketKind.SPOT, MarketType.PERP: MarketKind.PERP}
-_TYPES = {
-    OpportunityType.SPOT_PERP: arb.SpreadKind.SPOT_PERP,
-    OpportunityType.PERP_PERP: arb.SpreadKind.PERP_PERP,
-    OpportunityType.CROSS_EXCHANGE: arb.SpreadKind.CROSS_EXCHANGE_PRICE,
-}
-_LIFECYCLE = {
-    EventKind.OPENED: arb.Lifecycle.OPENED,
-    EventKind.UPDATED: arb.Lifecycle.UPDATED,
-    EventKind.CLOSED: arb.Lifecycle.CLOSED,
-}
-_CLOSE = {
-    CloseReason.STALE_LEG: arb.CloseReason.STALE_DATA,
-    CloseReason.MAX_HOLDING: arb.CloseReason.EXPIRED,
-    CloseReason.FUNDING_FLIP: arb.CloseReason.FUNDING_FLIPPED,
-    CloseReason.NO_LIQUIDITY: arb.CloseReason.EDGE_BELOW_THRESHOLD,
-    CloseReason.EDGE_BELOW_EXIT: arb.CloseReason.EDGE_BELOW_THRESHOLD,
-}
-
 
 def derived_id(*parts: object) -> str:
     """A deterministic event id from the ids and times that caused the event."""
@@ -92,9 +71,10 @@ def instrument_key(ref: InstrumentRef) -> InstrumentKey:
     return InstrumentKey(ref.exchange, ref.symbol)
 
 
-def market_kind(ref: InstrumentRef) -> MarketKind | None:
+def traded_type(ref: InstrumentRef) -> MarketType | None:
     """SPOT or PERP; None for market types the detector does not trade."""
-    return _KINDS.get(ref.market_type)
+    kind = ref.market_type
+    return kind if kind in TRADED_TYPES else None
 
 
 def book_of(record: BookSnapshot) -> Book:
@@ -139,11 +119,11 @@ def instrument_state(
     borrow: BorrowRate | None = None,
 ) -> InstrumentState | None:
     """The detector's view of one instrument; None for an unsupported market type."""
-    kind = market_kind(book.instrument)
+    kind = traded_type(book.instrument)
     if kind is None:
         return None
-    schedule = funding_of(funding) if funding is not None and kind is MarketKind.PERP else None
-    spot_borrow = borrow if kind is MarketKind.SPOT else None
+    schedule = funding_of(funding) if funding is not None and kind is MarketType.PERP else None
+    spot_borrow = borrow if kind is MarketType.SPOT else None
     return InstrumentState(
         instrument_key(book.instrument), kind, book_of(book), fees, schedule, lot, spot_borrow
     )
@@ -152,9 +132,8 @@ def instrument_state(
 # ---- lifecycle out ----------------------------------------------------------------------------
 
 
-def _ref(key: InstrumentKey, kind: MarketKind) -> InstrumentRef:
-    market_type = MarketType.SPOT if kind is MarketKind.SPOT else MarketType.PERP
-    return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=market_type)
+def _ref(key: InstrumentKey, kind: MarketType) -> InstrumentRef:
+    return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=kind)
 
 
 def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
@@ -229,8 +208,8 @@ def opportunity_record(
             causation_id=causation_id,
         ),
         opportunity_id=opp.id,
-        lifecycle=_LIFECYCLE[event.kind],
-        kind=_TYPES[opp.candidate.type],
+        lifecycle=event.kind,
+        kind=opp.candidate.type,
         base_asset=base_asset,
         legs=_legs(opp, view),
         gross_edge_bps=ev.gross_edge_bps,
@@ -242,7 +221,7 @@ def opportunity_record(
         max_notional_quote=notional,
         risk_score=ev.risk_score,
         time_to_next_funding_ms=max(urgency, 0),
-        close_reason=_CLOSE[event.reason] if event.reason is not None else None,
+        close_reason=event.reason,
     )
 
 
@@ -263,12 +242,14 @@ def spread_records(
         out.append(
             arb.SpreadUpdate(
                 envelope=Envelope(
-                    event_id=derived_id("spread", c.type, c.long, c.short, at_ms, causation_id),
+                    event_id=derived_id(
+                        "spread", id_name(c.type), c.long, c.short, at_ms, causation_id
+                    ),
                     event_time_ms=at_ms,
                     ingest_time_ms=at_ms,
                     causation_id=causation_id,
                 ),
-                kind=_TYPES[c.type],
+                kind=c.type,
                 base_asset=c.long.base,
                 long_leg=arb.SpreadLeg(
                     instrument=_ref(c.long, long.kind),

@@ -29,7 +29,7 @@ from typing import Any
 from processors.metrics import Incident
 from processors.records import derived_id
 from processors.records import instrument_key
-from processors.records import market_kind
+from processors.records import traded_type
 from processors.sizing import Limits
 from processors.sizing import Portfolio
 from processors.sizing import SizeCaps
@@ -38,11 +38,11 @@ from processors.sizing import size_caps
 from processors.units import BPS
 from processors.units import ZERO
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from processors.units import persistable
 from schemas.errors import InvalidEvent
 from schemas.records.arb import Opportunity
 from schemas.records.common import Envelope
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.ops import ControlAction
 from schemas.records.ops import ControlCommand
@@ -150,7 +150,7 @@ def risk_legs(record: Opportunity) -> tuple[RiskLeg, ...]:
         RiskLeg(
             SizingLeg(
                 instrument_key(leg.instrument),
-                market_kind(leg.instrument) or MarketKind.PERP,
+                traded_type(leg.instrument) or MarketType.PERP,
                 leg.entry_price,
             ),
             at_ms if leg.quote_time_ms is None else leg.quote_time_ms,
@@ -178,7 +178,7 @@ class Decision:
         out = []
         for leg in self.legs:
             notional = self.size_base * leg.sizing.price
-            lev = max_leverage if leg.sizing.kind is MarketKind.PERP else 1
+            lev = max_leverage if leg.sizing.kind is MarketType.PERP else 1
             out.append((leg.sizing.instrument, notional, notional / lev))
         return tuple(out)
 

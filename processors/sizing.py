@@ -22,7 +22,7 @@ from decimal import Decimal
 from processors.units import ONE
 from processors.units import ZERO
 from processors.units import InstrumentKey
-from processors.units import MarketKind
+from schemas.records.common import MarketType
 from schemas.records.risk import RiskReasonCode
 
 
@@ -53,7 +53,7 @@ class Portfolio:
 @dataclass(frozen=True, slots=True)
 class SizingLeg:
     instrument: InstrumentKey
-    kind: MarketKind
+    kind: MarketType
     price: Decimal
 
 
@@ -129,7 +129,7 @@ def size_caps(
         caps.extend(_headroom_caps(code, legs, group, _grouped(exposures, group), limit))
     margin: dict[str, Decimal] = {}
     for leg in legs:
-        per_unit = leg.price / limits.max_leverage if leg.kind is MarketKind.PERP else leg.price
+        per_unit = leg.price / limits.max_leverage if leg.kind is MarketType.PERP else leg.price
         margin[leg.instrument.exchange] = margin.get(leg.instrument.exchange, ZERO) + per_unit
     for venue in sorted(margin):
         free = portfolio.available_balance_quote.get(venue, ZERO) * (ONE - limits.margin_buffer)

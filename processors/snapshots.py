@@ -24,7 +24,6 @@ from processors.costs import CostBreakdown
 from processors.costs import CostComponents
 from processors.detection import Candidate
 from processors.detection import Evaluation
-from processors.detection import OpportunityType
 from processors.funding import LegFundingCash
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityBook
@@ -32,9 +31,10 @@ from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from schemas.errors import InvalidEvent
 from schemas.records import state as wire
+from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import wire_decimal
 
@@ -42,6 +42,15 @@ ExposureLegs = tuple[tuple[InstrumentKey, Decimal, Decimal], ...]
 """Per leg of an approved opportunity: (instrument, notional quote, margin quote)."""
 
 _UNKNOWN = "UNKNOWN"
+
+_CANDIDATE_TYPES = {
+    SpreadKind.SPOT_PERP: wire.CandidateType.SPOT_PERP,
+    SpreadKind.PERP_PERP: wire.CandidateType.PERP_PERP,
+    SpreadKind.CROSS_EXCHANGE_PRICE: wire.CandidateType.CROSS_EXCHANGE,
+}
+"""The persisted name of each kind (one to one; the state schema's enum predates the detector
+speaking ``arb.SpreadKind``, and renaming a symbol would break reading stored state)."""
+_KINDS_OF = {persisted: kind for kind, persisted in _CANDIDATE_TYPES.items()}
 
 
 def _known(symbol: str, what: str) -> str:
@@ -86,7 +95,7 @@ def _opportunity_record(opp: Opportunity) -> wire.OpenOpportunity:
     )
     return wire.OpenOpportunity(
         opportunity_id=opp.id,
-        candidate_type=wire.CandidateType(opp.candidate.type.value),
+        candidate_type=_CANDIDATE_TYPES[opp.candidate.type],
         long_leg=long,
         short_leg=short,
         opened_at_ms=opp.opened_at_ms,
@@ -155,8 +164,8 @@ def _evaluation_record(ev: Evaluation) -> wire.OpportunityEvaluation:
     )
 
 
-def _kind_of(leg: wire.OpenLeg) -> MarketKind:
-    return MarketKind(_known(leg.kind.value, f"leg kind of {leg.exchange}:{leg.symbol}"))
+def _kind_of(leg: wire.OpenLeg) -> MarketType:
+    return MarketType(_known(leg.kind.value, f"leg kind of {leg.exchange}:{leg.symbol}"))
 
 
 def _leg_funding_of(record: wire.EvaluationLegFunding | None) -> LegFundingCash | None:
@@ -181,9 +190,9 @@ def _figures_of(r: wire.EvaluationCostFigures) -> CostComponents:
 
 def _opportunity_of(record: wire.OpenOpportunity) -> Opportunity:
     long, short = record.long_leg, record.short_leg
-    kind = _known(record.candidate_type.value, f"type of opportunity {record.opportunity_id}")
+    _known(record.candidate_type.value, f"type of opportunity {record.opportunity_id}")
     candidate = Candidate(
-        OpportunityType(kind),
+        _KINDS_OF[record.candidate_type],
         InstrumentKey(long.exchange, long.symbol),
         InstrumentKey(short.exchange, short.symbol),
     )

@@ -23,7 +23,7 @@ from processors.units import TWO
 from processors.units import ZERO
 from processors.units import Book
 from processors.units import FundingRate
-from processors.units import Side
+from schemas.records.common import Side
 
 EIGHT_HOURS_MS = 8 * MS_PER_HOUR
 

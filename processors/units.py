@@ -22,6 +22,9 @@ from typing import cast
 
 from processors.lots import Lot
 from schemas.errors import InvalidEvent
+from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
+from schemas.records.common import Side
 from schemas.records.dlq import DeadLetterReason
 from schemas.scalars import wire_decimal
 
@@ -33,41 +36,40 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 TWO = Decimal(2)
 _T = TypeVar("_T")
+TRADED_TYPES = (MarketType.SPOT, MarketType.PERP)
+"""The market types the detector trades; instruments of other types are not in its view."""
 
 
-class MarketKind(enum.StrEnum):
-    SPOT = "SPOT"
-    PERP = "PERP"
+ORDER_SIDES = (Side.BUY, Side.SELL)
+"""The sides of ``common.Side`` an order takes (every one but ``UNKNOWN``)."""
+LEG_SIDES = (PositionSide.LONG, PositionSide.SHORT)
+"""The directions of ``common.PositionSide`` a leg holds (not ``UNKNOWN`` or ``FLAT``)."""
 
 
-class Side(enum.StrEnum):
-    """Order side: BUY takes asks, SELL takes bids."""
-
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+def opposite(side: Side) -> Side:
+    """The other order side (``common.Side``: BUY takes asks, SELL takes bids)."""
+    return Side.SELL if side is Side.BUY else Side.BUY
 
 
-class PositionSide(enum.StrEnum):
-    """Direction of a position leg; ``sign`` is +1 for LONG, -1 for SHORT."""
+def _directed(side: PositionSide) -> PositionSide:
+    if side not in LEG_SIDES:
+        raise ValueError(f"a position leg is LONG or SHORT, was {side}")
+    return side
 
-    LONG = "LONG"
-    SHORT = "SHORT"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is PositionSide.LONG else -1
+def sign(side: PositionSide) -> int:
+    """+1 for a LONG leg, -1 for a SHORT one (``common.PositionSide``)."""
+    return 1 if _directed(side) is PositionSide.LONG else -1
 
-    @property
-    def entry_side(self) -> Side:
-        return Side.BUY if self is PositionSide.LONG else Side.SELL
 
-    @property
-    def exit_side(self) -> Side:
-        return self.entry_side.opposite
+def entry_side(side: PositionSide) -> Side:
+    """The order side that opens a leg of ``side``."""
+    return Side.BUY if _directed(side) is PositionSide.LONG else Side.SELL
+
+
+def exit_side(side: PositionSide) -> Side:
+    """The order side that closes a leg of ``side``."""
+    return opposite(entry_side(side))
 
 
 class Liquidity(enum.StrEnum):
@@ -250,7 +252,8 @@ class InstrumentState:
     """The market state of one instrument, as the detector and cost model see it."""
 
     key: InstrumentKey
-    kind: MarketKind
+    kind: MarketType
+    """``SPOT`` or ``PERP`` (:data:`TRADED_TYPES`)."""
     book: Book
     fees: FeeSchedule
     funding: FundingSchedule | None = None

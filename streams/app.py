@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 
+from processors.market_state import MarketReducer
 from schemas.codec import Codec
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
@@ -28,7 +29,6 @@ from streams.agents import market
 from streams.agents import risk
 from streams.config import StreamsSettings
 from streams.internal_topics import TABLES
-from streams.reducers import MarketReducer
 from streams.wiring import RAW
 from streams.wiring import Wiring
 

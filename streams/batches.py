@@ -16,6 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from processors.market_state import MarketReducer
+from processors.market_state import asset_of_key
+from processors.market_state import record_key
+from processors.risk_state import RiskReducer
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records.arb import Opportunity
@@ -28,10 +32,6 @@ from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.stream import SequencedBatch
 from streams.dlq import Source
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import asset_of_key
-from streams.reducers import record_key
 
 
 @dataclass(frozen=True, slots=True)

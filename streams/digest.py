@@ -25,6 +25,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from processors.market_state import AssetState
+from processors.market_state import MarketReducer
+from processors.risk_state import RiskReducer
+from processors.risk_state import RiskState
+from processors.settings import MarketSettings
+from processors.settings import RiskSettings
 from processors.units import InstrumentKey
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
@@ -34,13 +40,7 @@ from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
 from streams.batches import apply_market_batch
 from streams.batches import apply_risk_batch
-from streams.config import MarketSettings
-from streams.config import RiskSettings
 from streams.config import StreamsSettings
-from streams.reducers import AssetState
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import RiskState
 
 Cut = dict[str, dict[int, int]]
 """Per topic, per partition: the next offset *not* included (every offset below it is)."""

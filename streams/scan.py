@@ -25,14 +25,15 @@ from connectors.venue import Rejected
 from connectors.venue import Venue
 from processors.detection import detect
 from processors.detection import evaluate
+from processors.market_state import MarketReducer
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
+from processors.settings import MarketSettings
+from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import InstrumentFacts
-from streams.config import MarketSettings
-from streams.reducers import MarketReducer
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ def blocked_by(
         )
     if evaluation.size_base >= evaluation.depth_size_base and evaluation.depth_size_base > 0:
         reasons.append("size limited by book depth within max slippage")
-    if candidate.type.value != "CROSS_EXCHANGE" and not reasons:
+    if candidate.type is not SpreadKind.CROSS_EXCHANGE_PRICE and not reasons:
         hours = evaluation.costs.break_even_hours
         if hours is None or hours * 3_600_000 > config.max_holding_ms:
             reasons.append("break-even beyond max holding time")

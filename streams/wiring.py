@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from processors.market_state import AssetState
+from processors.market_state import MarketReducer
+from processors.market_state import record_key
+from processors.risk_state import RiskReducer
+from processors.risk_state import RiskState
 from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -23,11 +28,6 @@ from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
-from streams.reducers import AssetState
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import RiskState
-from streams.reducers import record_key
 
 
 def encode_asset(codec: Codec, state: AssetState) -> bytes:

@@ -159,6 +159,7 @@ class CloseReason(StrEnum):
     EXPIRED = "EXPIRED"
     RISK_LIMIT = "RISK_LIMIT"
     KILL_SWITCH = "KILL_SWITCH"
+    NO_LIQUIDITY = "NO_LIQUIDITY"
 
 
 class Opportunity(AvroRecord):

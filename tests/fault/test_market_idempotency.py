@@ -1,8 +1,9 @@
 """Idempotent market state: redelivered records leave the state digest unchanged.
 
-Guard: :func:`streams.reducers.is_newer`, called by :meth:`MarketReducer.apply` before anything
-changes; a record not newer than the stored one for its instrument, by ``(event_time_ms,
-source_seq)``, is ignored. Oracle: :func:`streams.digest.state_digest` of the market state.
+Guard: :func:`processors.market_state.is_newer`, called by :meth:`MarketProcessor.apply` before
+anything changes; a record not newer than the stored one for its instrument, by
+``(event_time_ms, source_seq)``, is ignored. Oracle: :func:`streams.digest.state_digest` of the
+market state.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import random
 import pytest
 
 from benchmarks import synthetic as syn
-from streams import reducers
-from streams.config import MarketSettings
-from streams.config import RiskSettings
+from processors import market_state
+from processors.market_state import MarketRecord
+from processors.market_state import MarketReducer
+from processors.risk_state import RiskState
+from processors.settings import MarketSettings
+from processors.settings import RiskSettings
 from streams.digest import state_digest
-from streams.reducers import MarketRecord
-from streams.reducers import MarketReducer
-from streams.reducers import RiskState
 
 pytestmark = pytest.mark.fault
 
@@ -73,7 +74,7 @@ def test_twin_without_the_newer_check_a_redelivery_changes_the_digest(
     print(f"seed={SEED} events={EVENTS}")
     records = stream()
     reference = digest(applied(records))
-    monkeypatch.setattr(reducers, "is_newer", lambda record, stored: True)
+    monkeypatch.setattr(market_state, "is_newer", lambda record, stored: True)
     reducer = applied(records)
     assert digest(reducer) == reference  # in-order delivery alone does not need the guard
     # Every instrument's oldest record now arrives last and overwrites its newest one.

@@ -18,6 +18,12 @@ from decimal import Decimal
 import pytest
 
 from benchmarks import synthetic as syn
+from processors.market_state import MarketRecord
+from processors.market_state import MarketReducer
+from processors.risk_state import RiskReducer
+from processors.risk_state import RiskState
+from processors.settings import MarketSettings
+from processors.settings import RiskSettings
 from schemas.codec import Codec
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
@@ -25,13 +31,7 @@ from schemas.records.risk import RiskOutcome
 from schemas.records.state import RiskState as RiskStateRecord
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_RISK
-from streams.config import MarketSettings
-from streams.config import RiskSettings
 from streams.digest import state_digest
-from streams.reducers import MarketRecord
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import RiskState
 
 pytestmark = pytest.mark.fault
 

@@ -13,17 +13,18 @@ from processors.books import validate_book
 from processors.books import walk_book
 from processors.costs import CostLeg
 from processors.costs import estimate_costs
+from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import DetectionConfig
-from processors.detection import OpportunityType
 from processors.detection import evaluate
-from processors.opportunities import EventKind
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityEvent
 from processors.records import opportunity_record
 from processors.spreads import funding_differential
 from processors.spreads import price_spread
 from processors.spreads import price_spread_bps
+from processors.units import LEG_SIDES
+from processors.units import ORDER_SIDES
 from processors.units import Book
 from processors.units import BookLevel
 from processors.units import BorrowRate
@@ -33,9 +34,11 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import MarketKind
-from processors.units import PositionSide
-from processors.units import Side
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
+from schemas.records.common import Side
 
 D = Decimal
 
@@ -64,7 +67,7 @@ def books(draw: st.DrawFn) -> Book:
     )
 
 
-@given(books(), st.sampled_from(list(Side)), sizes)
+@given(books(), st.sampled_from(ORDER_SIDES), sizes)
 def test_average_price_lies_between_the_best_and_worst_level(
     book: Book, side: Side, size: D
 ) -> None:
@@ -76,7 +79,7 @@ def test_average_price_lies_between_the_best_and_worst_level(
     assert fill.complete == (fill.filled_base == size)
 
 
-@given(books(), st.sampled_from(list(Side)), st.decimals(min_value=0, max_value=500, places=2))
+@given(books(), st.sampled_from(ORDER_SIDES), st.decimals(min_value=0, max_value=500, places=2))
 def test_max_size_respects_the_slippage_bound_and_grows_with_it(
     book: Book, side: Side, bound: D
 ) -> None:
@@ -110,11 +113,11 @@ def test_funding_differential_is_antisymmetric(r1: D, r2: D, i1: int, i2: int) -
     assert funding_differential(f1, f2).apr_simple == -funding_differential(f2, f1).apr_simple
 
 
-def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
+def _state(key: str, kind: MarketType, book: Book, fees: FeeSchedule, rate: D) -> InstrumentState:
     funding = (
-        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketKind.PERP else None
+        FundingSchedule(FundingRate(rate, 8 * H), H, book.mid) if kind is MarketType.PERP else None
     )
-    borrow = BorrowRate(abs(rate), 24 * H) if kind is MarketKind.SPOT else None
+    borrow = BorrowRate(abs(rate), 24 * H) if kind is MarketType.SPOT else None
     return InstrumentState(
         InstrumentKey(key, "BTC/USDT:USDT"), kind, book, fees, funding, borrow=borrow
     )
@@ -125,7 +128,7 @@ def _state(key: str, kind: MarketKind, book: Book, fees: FeeSchedule, rate: D) -
     books(),
     st.tuples(fee_rates, fee_rates),
     rates,
-    st.sampled_from(list(PositionSide)),
+    st.sampled_from(LEG_SIDES),
     st.sampled_from(list(Liquidity)),
     st.integers(0, 72 * H),
 )
@@ -146,8 +149,8 @@ def test_every_cost_component_is_never_negative(
     schedule = FeeSchedule(*fees)
     hedge = PositionSide.SHORT if side is PositionSide.LONG else PositionSide.LONG
     legs = [
-        CostLeg(_state("x", MarketKind.SPOT, a, schedule, rate), side, liquidity, liquidity),
-        CostLeg(_state("y", MarketKind.PERP, b, schedule, rate), hedge, liquidity),
+        CostLeg(_state("x", MarketType.SPOT, a, schedule, rate), side, liquidity, liquidity),
+        CostLeg(_state("y", MarketType.PERP, b, schedule, rate), hedge, liquidity),
     ]
     c = estimate_costs(legs, size, 0, horizon)
     for components in (c.quote, c.bps):
@@ -165,14 +168,14 @@ def test_every_cost_component_is_never_negative(
     assert c.funding_received_quote >= 0
 
 
-@given(books(), books(), fee_rates, rates, rates, st.sampled_from(list(OpportunityType)))
+@given(books(), books(), fee_rates, rates, rates, st.sampled_from(SPREAD_KINDS))
 def test_net_edge_never_exceeds_gross_edge(
-    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    long_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    long_kind = MarketType.SPOT if kind is SpreadKind.SPOT_PERP else MarketType.PERP
     long = _state("x", long_kind, a, fees, ra)
-    short = _state("y", MarketKind.PERP, b, fees, rb)
+    short = _state("y", MarketType.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
     ev = evaluate(Candidate(kind, long.key, short.key), view, 0, DetectionConfig())
     assume(ev is not None)
@@ -189,27 +192,27 @@ def test_net_edge_never_exceeds_gross_edge(
     fee_rates,
     rates,
     rates,
-    st.sampled_from(list(OpportunityType)),
+    st.sampled_from(SPREAD_KINDS),
     st.booleans(),
 )
 def test_the_wire_total_cost_is_the_sum_of_its_parts(
-    a: Book, b: Book, fee: D, ra: D, rb: D, kind: OpportunityType, reverse: bool
+    a: Book, b: Book, fee: D, ra: D, rb: D, kind: SpreadKind, reverse: bool
 ) -> None:
     fees = FeeSchedule(fee, fee)
-    spot_kind = MarketKind.SPOT if kind is OpportunityType.SPOT_PERP else MarketKind.PERP
+    spot_kind = MarketType.SPOT if kind is SpreadKind.SPOT_PERP else MarketType.PERP
     if reverse:  # reverse carry: the short leg sells borrowed spot coins and pays interest
-        long = _state("x", MarketKind.PERP, a, fees, ra)
+        long = _state("x", MarketType.PERP, a, fees, ra)
         short = _state("y", spot_kind, b, fees, rb)
     else:
         long = _state("x", spot_kind, a, fees, ra)
-        short = _state("y", MarketKind.PERP, b, fees, rb)
+        short = _state("y", MarketType.PERP, b, fees, rb)
     view = {long.key: long, short.key: short}
     candidate = Candidate(kind, long.key, short.key)
     ev = evaluate(candidate, view, 0, DetectionConfig())
     assume(ev is not None)
     assert ev is not None
     opp = Opportunity("id", candidate, 0, 0, ev, ev.carry_sign)
-    costs = opportunity_record(OpportunityEvent(EventKind.OPENED, opp, 0), view, "BTC", None).costs
+    costs = opportunity_record(OpportunityEvent(Lifecycle.OPENED, opp, 0), view, "BTC", None).costs
     parts = (
         costs.entry_fees_quote,
         costs.exit_fees_quote,
@@ -219,7 +222,7 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
         costs.borrow_quote if costs.borrow_quote is not None else D(0),
     )
     assert costs.total_cost_quote == sum(parts, D(0))
-    if reverse and kind is OpportunityType.SPOT_PERP and rb != 0:
+    if reverse and kind is SpreadKind.SPOT_PERP and rb != 0:
         assert costs.borrow_quote is not None
         assert costs.borrow_quote > 0
     # and the domain figure it is cut from: net edge = convergence edge - total cost
@@ -240,10 +243,12 @@ def test_break_even_within_the_horizon_iff_its_funding_pays_the_costs(
 ) -> None:
     fees = FeeSchedule(fee, fee)
     legs = [
-        CostLeg(_state("x", MarketKind.SPOT, a, fees, rate), PositionSide.LONG),
-        CostLeg(_state("y", MarketKind.PERP, b, fees, rate), PositionSide.SHORT),
+        CostLeg(_state("x", MarketType.SPOT, a, fees, rate), PositionSide.LONG),
+        CostLeg(_state("y", MarketType.PERP, b, fees, rate), PositionSide.SHORT),
     ]
-    size = min(book.levels(side)[0].size_base for book in (a, b) for side in Side)  # the touch
+    size = min(
+        book.levels(side)[0].size_base for book in (a, b) for side in ORDER_SIDES
+    )  # the touch
     c = estimate_costs(legs, size, 0, horizon)
     assert c.break_even_hours is not None
     within = c.break_even_hours * H <= horizon

@@ -16,7 +16,6 @@ from processors.sizing import Portfolio
 from processors.sizing import SizingLeg
 from processors.sizing import size_caps
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from schemas.records.arb import CostBreakdown
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
@@ -61,7 +60,7 @@ def portfolios(draw: st.DrawFn) -> Portfolio:
 
 
 def _legs(p: D) -> list[SizingLeg]:
-    return [SizingLeg(SPOT, MarketKind.SPOT, p), SizingLeg(PERP, MarketKind.PERP, p)]
+    return [SizingLeg(SPOT, MarketType.SPOT, p), SizingLeg(PERP, MarketType.PERP, p)]
 
 
 @given(price, money, money, limits(), portfolios())

@@ -18,17 +18,20 @@ from hypothesis import strategies as st
 
 from processors.costs import CostBreakdown
 from processors.costs import CostComponents
+from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import Evaluation
-from processors.detection import OpportunityType
 from processors.funding import LegFundingCash
+from processors.market_state import AssetState
 from processors.opportunities import Opportunity
 from processors.opportunities import OpportunityBook
 from processors.risk import ControlState
+from processors.risk_state import RECENTLY_CLOSED
+from processors.risk_state import RiskState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
+from processors.units import TRADED_TYPES
 from processors.units import InstrumentKey
-from processors.units import MarketKind
 from processors.units import persistable
 from schemas.codec import Codec
 from schemas.records.state import AssetLifecycle
@@ -41,9 +44,6 @@ from schemas.scalars import LONG_MAX
 from schemas.scalars import LONG_MIN
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
-from streams.reducers import RECENTLY_CLOSED
-from streams.reducers import AssetState
-from streams.reducers import RiskState
 
 CODEC = Codec(InMemoryRegistry())
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,7 +59,7 @@ longs = st.integers(LONG_MIN, LONG_MAX)
 ints = st.integers(INT_MIN, INT_MAX)
 texts = st.text(max_size=12)
 keys = st.builds(InstrumentKey, texts, texts)
-kinds = st.sampled_from(MarketKind)
+kinds = st.sampled_from(TRADED_TYPES)
 
 components = st.builds(CostComponents, *([decimals] * 7))
 leg_funding = st.none() | st.builds(LegFundingCash, ints, decimals)
@@ -99,7 +99,7 @@ evaluations = st.builds(
 opportunities = st.builds(
     Opportunity,
     id=texts,
-    candidate=st.builds(Candidate, st.sampled_from(OpportunityType), keys, keys),
+    candidate=st.builds(Candidate, st.sampled_from(SPREAD_KINDS), keys, keys),
     opened_at_ms=longs,
     updated_at_ms=longs,
     evaluation=evaluations,

@@ -12,8 +12,8 @@ from processors.books import walk_book
 from processors.books import walk_levels
 from processors.units import Book
 from processors.units import BookLevel
-from processors.units import Side
 from schemas.errors import InvalidEvent
+from schemas.records.common import Side
 from schemas.records.dlq import DeadLetterReason
 
 D = Decimal

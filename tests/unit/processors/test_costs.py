@@ -19,8 +19,8 @@ from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
 from processors.units import Liquidity
-from processors.units import MarketKind
-from processors.units import PositionSide
+from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 
 D = Decimal
 
@@ -33,14 +33,14 @@ def _book(bid: str, ask: str, size: str = "10") -> Book:
 
 SPOT = InstrumentState(
     InstrumentKey("x", "BTC/USDT"),
-    MarketKind.SPOT,
+    MarketType.SPOT,
     _book("99.9", "100.1"),
     FeeSchedule(maker=D("0.0008"), taker=D("0.001")),
 )
 FUNDING = FundingSchedule(FundingRate(D("0.0001"), 8 * H), 8 * H, mark_price=D(101))  # = mid
 PERP = InstrumentState(
     InstrumentKey("x", "BTC/USDT:USDT"),
-    MarketKind.PERP,
+    MarketType.PERP,
     _book("100.9", "101.1"),
     FeeSchedule(maker=D("0.0002"), taker=D("0.0005")),
     FUNDING,
@@ -136,7 +136,7 @@ def test_slippage_through_three_levels_entry_and_exit() -> None:
         ts_ms=0,
     )
     free = FeeSchedule(D(0), D(0))
-    state = InstrumentState(InstrumentKey("y", "BTC/USDT"), MarketKind.SPOT, book, free)
+    state = InstrumentState(InstrumentKey("y", "BTC/USDT"), MarketType.SPOT, book, free)
     c = estimate_costs([CostLeg(state, PositionSide.LONG)], D(4), 0, H)
     assert c.quote.entry_slippage == D(4)  # 404 - 400
     assert c.quote.exit_slippage == D(1 + 2 * 2)  # 396 - (99 + 98 + 97 + 97) = 5

@@ -20,8 +20,8 @@ from processors.funding import next_settlement_ms
 from processors.funding import settlement_times
 from processors.units import FundingRate
 from processors.units import FundingSchedule
-from processors.units import PositionSide
 from schemas.errors import InvalidEvent
+from schemas.records.common import PositionSide
 from schemas.records.dlq import DeadLetterReason as R
 
 D = Decimal

@@ -16,11 +16,8 @@ import pytest
 
 from processors.detection import Candidate
 from processors.detection import DetectionConfig
-from processors.detection import OpportunityType
 from processors.detection import detect
 from processors.detection import evaluate
-from processors.opportunities import CloseReason
-from processors.opportunities import EventKind
 from processors.opportunities import OpportunityBook
 from processors.opportunities import opportunity_id
 from processors.opportunities import step
@@ -32,8 +29,11 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from processors.units import persistable
+from schemas.records.arb import CloseReason
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import SpreadKind
+from schemas.records.common import MarketType
 
 D = Decimal
 
@@ -53,7 +53,7 @@ def _perp(
 ) -> InstrumentState:
     quotes = _book(now_ms, **book)
     funding = FundingSchedule(FundingRate(D(rate), interval_ms), now_ms + H, quotes.mid)
-    return InstrumentState(key, MarketKind.PERP, quotes, FEES, funding)
+    return InstrumentState(key, MarketType.PERP, quotes, FEES, funding)
 
 
 def _carry_view(
@@ -61,14 +61,14 @@ def _carry_view(
 ) -> dict[InstrumentKey, InstrumentState]:
     spot_book = _book(now_ms if spot_ts is None else spot_ts)
     return {
-        SPOT: InstrumentState(SPOT, MarketKind.SPOT, spot_book, FEES),
+        SPOT: InstrumentState(SPOT, MarketType.SPOT, spot_book, FEES),
         PERP: _perp(PERP, rate, now_ms),
     }
 
 
 def _open_carry(now_ms: int = 0) -> OpportunityBook:
     book, events = step(OpportunityBook(), _carry_view("0.0005", now_ms), now_ms, CONFIG)
-    assert [e.kind for e in events] == [EventKind.OPENED]
+    assert [e.kind for e in events] == [Lifecycle.OPENED]
     return book
 
 
@@ -77,7 +77,7 @@ def test_carry_opens_with_costs_edges_and_urgency() -> None:
     (event,) = events
     opp = event.opportunity
     ev = opp.evaluation
-    assert opp.candidate == Candidate(OpportunityType.SPOT_PERP, SPOT, PERP)
+    assert opp.candidate == Candidate(SpreadKind.SPOT_PERP, SPOT, PERP)
     assert opp.id == opportunity_id(opp.candidate, 0)
     assert ev.size_base == D(100)
     assert ev.costs.quote.one_off == D(8)
@@ -100,7 +100,7 @@ def test_negative_funding_needs_short_spot_permission() -> None:
     assert detect(view, allowed) == []  # the spot venue's borrow rate is unknown
     lending = {**view, SPOT: replace(view[SPOT], borrow=BorrowRate(D("0.0001"), 24 * H))}
     assert detect(lending, CONFIG) == []
-    assert detect(lending, allowed) == [Candidate(OpportunityType.SPOT_PERP, PERP, SPOT)]
+    assert detect(lending, allowed) == [Candidate(SpreadKind.SPOT_PERP, PERP, SPOT)]
 
 
 def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
@@ -110,7 +110,7 @@ def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
     assert same == book
     updated, events = step(book, _carry_view("0.0004", 1000), 1000, CONFIG)
     (event,) = events
-    assert event.kind is EventKind.UPDATED
+    assert event.kind is Lifecycle.UPDATED
     assert event.opportunity.id == book.open[0].id
     assert event.opportunity.evaluation.net_edge_bps == D(4)
     assert updated.open[0].updated_at_ms == 1000
@@ -119,10 +119,10 @@ def test_update_when_figures_change_and_silence_when_they_do_not() -> None:
 @pytest.mark.parametrize(
     ("rate", "now_ms", "spot_ts", "reasons"),
     [
-        ("0.0002", 1000, None, (CloseReason.EDGE_BELOW_EXIT,)),
-        ("-0.0005", 1000, None, (CloseReason.FUNDING_FLIP, CloseReason.EDGE_BELOW_EXIT)),
-        ("0.0005", 10_000, 1000, (CloseReason.STALE_LEG,)),
-        ("0.0005", 48 * H, None, (CloseReason.MAX_HOLDING,)),
+        ("0.0002", 1000, None, (CloseReason.EDGE_BELOW_THRESHOLD,)),
+        ("-0.0005", 1000, None, (CloseReason.FUNDING_FLIPPED, CloseReason.EDGE_BELOW_THRESHOLD)),
+        ("0.0005", 10_000, 1000, (CloseReason.STALE_DATA,)),
+        ("0.0005", 48 * H, None, (CloseReason.EXPIRED,)),
     ],
 )
 def test_close_by_each_reason(
@@ -130,7 +130,7 @@ def test_close_by_each_reason(
 ) -> None:
     book = _open_carry()
     after, events = step(book, _carry_view(rate, now_ms, spot_ts), now_ms, CONFIG)
-    closed = [e for e in events if e.kind is EventKind.CLOSED]
+    closed = [e for e in events if e.kind is Lifecycle.CLOSED]
     assert len(closed) == 1
     assert closed[0].reasons == reasons
     assert closed[0].reason == reasons[0]
@@ -143,7 +143,7 @@ def test_leg_leaving_the_view_closes_as_stale() -> None:
     view = _carry_view("0.0005", 1000)
     del view[SPOT]
     _, events = step(book, view, 1000, CONFIG)
-    assert [(e.kind, e.reasons) for e in events] == [(EventKind.CLOSED, (CloseReason.STALE_LEG,))]
+    assert [(e.kind, e.reasons) for e in events] == [(Lifecycle.CLOSED, (CloseReason.STALE_DATA,))]
 
 
 def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
@@ -155,7 +155,7 @@ def test_hysteresis_inside_the_band_neither_opens_nor_closes() -> None:
     book = _open_carry()
     for i, rate in enumerate(band, start=1):  # never below the exit threshold: nothing closes
         book, events = step(book, _carry_view(rate, i), i, CONFIG)
-        assert [e.kind for e in events] == [EventKind.UPDATED]
+        assert [e.kind for e in events] == [Lifecycle.UPDATED]
     assert len(book.open) == 1
 
 
@@ -179,8 +179,8 @@ def test_perp_perp_longs_the_lower_hourly_rate_across_intervals() -> None:
         eight: _perp(eight, "0.0004", 0),  # 0.5 bp / h
     }
     found = detect(view, CONFIG)
-    assert Candidate(OpportunityType.PERP_PERP, eight, hourly) in found
-    ev = evaluate(Candidate(OpportunityType.PERP_PERP, eight, hourly), view, 0, CONFIG)
+    assert Candidate(SpreadKind.PERP_PERP, eight, hourly) in found
+    ev = evaluate(Candidate(SpreadKind.PERP_PERP, eight, hourly), view, 0, CONFIG)
     assert ev is not None
     assert ev.funding is not None
     assert ev.funding.per_hour == D("0.00005")
@@ -204,7 +204,7 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     book, events = step(OpportunityBook(), view, 0, CONFIG)
     (event,) = events
     opp = event.opportunity
-    assert opp.candidate == Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    assert opp.candidate == Candidate(SpreadKind.CROSS_EXCHANGE_PRICE, cheap, dear)
     size = D(10_000) / D("100.5")  # the book keeps figures fitted to decimal(38, 18)
     assert opp.evaluation.size_base == persistable(size) == D("99.502487562189054726")
     assert opp.evaluation.gross_edge_quote == persistable(size * D("0.5"))
@@ -213,7 +213,7 @@ def test_cross_exchange_buys_the_cheap_venue_and_converges() -> None:
     view[cheap] = _perp(cheap, "0", 1, bid="99.99", ask="100.01")
     _, events = step(book, view, 1, CONFIG)
     assert [(e.kind, e.reasons) for e in events] == [
-        (EventKind.CLOSED, (CloseReason.EDGE_BELOW_EXIT,))
+        (Lifecycle.CLOSED, (CloseReason.EDGE_BELOW_THRESHOLD,))
     ]
 
 
@@ -224,7 +224,7 @@ def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
         cheap: _perp(cheap, "-0.0001", 0, bid="99.99", ask="100.01"),
         dear: _perp(dear, "0", 0, bid="100.49", ask="100.51"),
     }
-    candidate = Candidate(OpportunityType.CROSS_EXCHANGE, cheap, dear)
+    candidate = Candidate(SpreadKind.CROSS_EXCHANGE_PRICE, cheap, dear)
     ev = evaluate(candidate, view, 0, CONFIG)
     assert ev is not None
     size = D(10_000) / D("100.5")
@@ -242,7 +242,7 @@ def test_cross_exchange_break_even_is_none_even_with_a_positive_carry() -> None:
 def test_max_open_limits_new_opportunities_best_first() -> None:
     view = _carry_view("0.0005", 0)
     other_spot, other_perp = InstrumentKey("b", "BTC/USDT"), InstrumentKey("b", "BTC/USDT:USDT")
-    view[other_spot] = InstrumentState(other_spot, MarketKind.SPOT, _book(0), FEES)
+    view[other_spot] = InstrumentState(other_spot, MarketType.SPOT, _book(0), FEES)
     view[other_perp] = _perp(other_perp, "0.0009", 0)
     _, events = step(OpportunityBook(), view, 0, DetectionConfig(max_open=1))
     (event,) = events

@@ -13,8 +13,8 @@ from processors.pnl import apply
 from processors.pnl import apply_fill
 from processors.pnl import funding_payment
 from processors.units import InstrumentKey
-from processors.units import Side
 from schemas.errors import InvalidEvent
+from schemas.records.common import Side
 
 D = Decimal
 

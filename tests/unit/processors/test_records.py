@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from processors.detection import DetectionConfig
-from processors.opportunities import EventKind
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
 from processors.records import funding_of
@@ -17,8 +16,9 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from schemas.records import arb
+from schemas.records.arb import Lifecycle
+from schemas.records.common import MarketType
 from schemas.records.md import FundingRateUpdate
 from schemas.samples import sample
 
@@ -37,11 +37,11 @@ def _book() -> Book:
 def _carry_record() -> arb.Opportunity:
     funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H, D(100))
     view = {
-        SPOT: InstrumentState(SPOT, MarketKind.SPOT, _book(), FEES),
-        PERP: InstrumentState(PERP, MarketKind.PERP, _book(), FEES, funding),
+        SPOT: InstrumentState(SPOT, MarketType.SPOT, _book(), FEES),
+        PERP: InstrumentState(PERP, MarketType.PERP, _book(), FEES, funding),
     }
     _, (event,) = step(OpportunityBook(), view, 0, DetectionConfig())
-    assert event.kind is EventKind.OPENED
+    assert event.kind is Lifecycle.OPENED
     return opportunity_record(event, view, "BTC", None)
 
 
@@ -81,3 +81,19 @@ def test_funding_of_carries_the_mark_price() -> None:
     )
     schedule = funding_of(record)
     assert schedule == FundingSchedule(FundingRate(D("0.0001"), 8 * H), 16 * H, D("64000.5"))
+
+
+def test_a_close_for_lost_liquidity_is_named_so_on_the_wire() -> None:
+    """Before the wire had NO_LIQUIDITY it was folded into EDGE_BELOW_THRESHOLD."""
+    funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), H, D(100))
+    view = {
+        SPOT: InstrumentState(SPOT, MarketType.SPOT, _book(), FEES),
+        PERP: InstrumentState(PERP, MarketType.PERP, _book(), FEES, funding),
+    }
+    book, _ = step(OpportunityBook(), view, 0, DetectionConfig())
+    no_size = Book((BookLevel(D("99.99"), D(0)),), (BookLevel(D("100.01"), D(0)),), 1)
+    drained = {**view, PERP: InstrumentState(PERP, MarketType.PERP, no_size, FEES, funding)}
+    _, (closed,) = step(book, drained, 1, DetectionConfig())
+    record = opportunity_record(closed, drained, "BTC", None)
+    assert record.lifecycle is Lifecycle.CLOSED
+    assert record.close_reason is arb.CloseReason.NO_LIQUIDITY

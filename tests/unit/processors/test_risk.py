@@ -27,9 +27,9 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from processors.units import MarketKind
 from schemas.errors import InvalidEvent
 from schemas.records.arb import Opportunity
+from schemas.records.common import MarketType
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.ops import ControlAction
 from schemas.records.ops import ControlCommand
@@ -63,8 +63,8 @@ def _opportunity(spot_quote_ms: int = 0, perp_quote_ms: int = 0, at_ms: int = 0)
     spot_book, perp_book = Book(bids, asks, spot_quote_ms), Book(bids, asks, perp_quote_ms)
     funding = FundingSchedule(FundingRate(D("0.0005"), 8 * H), at_ms + H, spot_book.mid)
     view = {
-        SPOT: InstrumentState(SPOT, MarketKind.SPOT, spot_book, fees),
-        PERP: InstrumentState(PERP, MarketKind.PERP, perp_book, fees, funding),
+        SPOT: InstrumentState(SPOT, MarketType.SPOT, spot_book, fees),
+        PERP: InstrumentState(PERP, MarketType.PERP, perp_book, fees, funding),
     }
     _, (opened,) = step(OpportunityBook(), view, at_ms, DetectionConfig(stale_after_ms=60_000))
     return opportunity_record(opened, view, "BTC", None)
@@ -77,7 +77,7 @@ def _control(
 
 
 def test_size_caps_by_hand() -> None:
-    legs = [SizingLeg(SPOT, MarketKind.SPOT, D(100)), SizingLeg(PERP, MarketKind.PERP, D(100))]
+    legs = [SizingLeg(SPOT, MarketType.SPOT, D(100)), SizingLeg(PERP, MarketType.PERP, D(100))]
     caps = size_caps(legs, D(1000), Portfolio(available_balance_quote={"a": D(10_000)}), LIMITS)
     by_code = {c.code: c.cap_base for c in caps.caps}
     assert by_code[Code.INSUFFICIENT_LIQUIDITY] == D(1000)
@@ -91,7 +91,7 @@ def test_size_caps_by_hand() -> None:
 
 
 def test_existing_exposure_reduces_headroom() -> None:
-    legs = [SizingLeg(SPOT, MarketKind.SPOT, D(100))]
+    legs = [SizingLeg(SPOT, MarketType.SPOT, D(100))]
     portfolio = Portfolio({SPOT: D(4_000), InstrumentKey("a", "ETH/USDT"): D(-3_000)}, {})
     by_code = {c.code: c.cap_base for c in size_caps(legs, D(1000), portfolio, LIMITS).caps}
     assert by_code[Code.SYMBOL_LIMIT_EXCEEDED] == D(10)  # 1,000 left

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from benchmarks import synthetic as syn
+from processors.settings import MarketSettings
 from schemas.codec import Codec
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
@@ -17,7 +18,6 @@ from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import STREAM_BATCH
 from streams.app import create_app
-from streams.config import MarketSettings
 from streams.config import StreamsSettings
 from streams.sequencer import BatchBuilder
 

@@ -12,6 +12,8 @@ from benchmarks import synthetic as syn
 from fundingflow.live_view import LiveView
 from fundingflow.live_view import fold
 from fundingflow.live_view import rows
+from processors.market_state import MarketRecord
+from processors.market_state import MarketReducer
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.records.arb import Lifecycle
@@ -23,8 +25,6 @@ from streams.config import StreamsSettings
 from streams.digest import canonical
 from streams.digest import replay
 from streams.digest import state_digest
-from streams.reducers import MarketRecord
-from streams.reducers import MarketReducer
 from streams.sequencer import BatchBuilder
 
 T = 1_767_225_600_000
@@ -122,7 +122,7 @@ _ = (MD_BOOK, MD_FUNDING)
 def test_the_replay_computes_with_the_settings_the_worker_recorded() -> None:
     """A run that overrides a market setting (``fundingflow run`` on the sim widens the stale
     window) is replayed with that override, not with the defaults."""
-    from streams.config import MarketSettings as Market
+    from processors.settings import MarketSettings as Market
     from streams.digest import replay_settings
 
     worker = StreamsSettings(market=Market(stale_after_ms=60_000, min_eval_interval_ms=0))

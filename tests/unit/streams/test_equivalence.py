@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
+from processors.market_state import MarketReducer
+from processors.risk_state import RiskReducer
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import STREAM_BATCH
 from streams.batches import apply_market_batch
 from streams.batches import apply_risk_batch
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
 from streams.sequencer import BatchBuilder
 from tests.fixtures.equivalence.record import decision_row
 from tests.fixtures.equivalence.record import events

@@ -5,6 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from benchmarks import synthetic as syn
+from processors.market_state import MarketRecord
+from processors.market_state import MarketReducer
+from processors.settings import MarketSettings
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.common import Envelope
@@ -12,9 +15,6 @@ from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.md import FeeSource
 from schemas.records.md import InstrumentFacts
-from streams.config import MarketSettings
-from streams.reducers import MarketRecord
-from streams.reducers import MarketReducer
 
 T = 1_767_225_600_000
 SYM = "AAA/USDT:USDT"
@@ -93,7 +93,7 @@ def test_the_venue_s_fees_from_its_facts_price_the_leg() -> None:
 
 
 def test_a_worker_fee_override_wins_over_the_facts() -> None:
-    from streams.config import FeeRates
+    from processors.settings import FeeRates
 
     settings = MarketSettings(
         min_eval_interval_ms=0, venue_fees={"ex-a": FeeRates(maker=D(0), taker=D("0.0003"))}

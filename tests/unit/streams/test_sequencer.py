@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from processors.market_state import MarketReducer
 from schemas.codec import Codec
 from schemas.records.dlq import DeadLetterReason
 from schemas.registry import InMemoryRegistry
@@ -11,7 +12,6 @@ from schemas.topics import MD_BOOK
 from schemas.topics import STREAM_BATCH
 from streams.batches import apply_market_batch
 from streams.config import StreamsSettings
-from streams.reducers import MarketReducer
 from streams.sequencer import pack
 from streams.sequencer import routes
 

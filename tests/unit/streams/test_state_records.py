@@ -11,8 +11,15 @@ import pytest
 from benchmarks import synthetic as syn
 from processors.costs import CostBreakdown
 from processors.detection import Evaluation
+from processors.market_state import AssetState
+from processors.market_state import MarketReducer
 from processors.opportunities import Opportunity as BookOpportunity
 from processors.risk import ControlState
+from processors.risk_state import RECENTLY_CLOSED
+from processors.risk_state import RiskReducer
+from processors.risk_state import RiskState
+from processors.settings import MarketSettings
+from processors.settings import RiskSettings
 from processors.sizing import Limits
 from schemas.codec import Codec
 from schemas.errors import InvalidEvent
@@ -30,18 +37,11 @@ from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import STATE_RISK
 from schemas.topics import by_name
-from streams.config import MarketSettings
-from streams.config import RiskSettings
 from streams.config import StreamsSettings
 from streams.digest import state_digest
 from streams.internal_topics import TABLES
 from streams.internal_topics import changelog_name
 from streams.internal_topics import internal_topics
-from streams.reducers import RECENTLY_CLOSED
-from streams.reducers import AssetState
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
-from streams.reducers import RiskState
 
 CODEC = Codec(InMemoryRegistry())
 T = 1_767_225_600_000

@@ -8,6 +8,11 @@ from decimal import Decimal
 import pytest
 
 from benchmarks import synthetic as syn
+from processors.market_state import MarketRecord
+from processors.market_state import MarketReducer
+from processors.risk_state import RiskReducer
+from processors.settings import MarketSettings
+from processors.settings import RiskSettings
 from schemas.errors import InvalidEvent
 from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
@@ -20,11 +25,6 @@ from schemas.records.ops import ControlAction
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
 from schemas.records.risk import RiskReasonCode as Code
-from streams.config import MarketSettings
-from streams.config import RiskSettings
-from streams.reducers import MarketRecord
-from streams.reducers import MarketReducer
-from streams.reducers import RiskReducer
 
 T = 1_767_225_600_000
 SYM = "AAA/USDT:USDT"
@@ -136,7 +136,7 @@ def test_a_bad_book_is_refused_with_a_dead_letter_reason(
     with pytest.raises(InvalidEvent) as refused:
         m.apply(mutate(syn.book("ex-a", SYM, "100", T, 1)))
     assert refused.value.reason == reason
-    assert not m.assets["AAA"].records
+    assert "AAA" not in m.assets
 
 
 def _opened(asset: str, long_venue: str = "ex-a", t: int = T) -> Opportunity:
