@@ -48,9 +48,9 @@ def scan(
     """One snapshot of the venues through the same processors: ranked opportunities."""
     from connectors.cli_commands import parse_assets
     from connectors.cli_commands import parse_venues
-    from streams.scan import TABLE_COLUMNS
-    from streams.scan import scan_report
-    from streams.scan import table_rows
+    from fundingflow.scan import TABLE_COLUMNS
+    from fundingflow.scan import scan_report
+    from fundingflow.scan import table_rows
 
     try:
         venue_ids = parse_venues(venues)

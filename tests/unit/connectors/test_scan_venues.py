@@ -14,9 +14,9 @@ from connectors.config import VenueSettings
 from connectors.feed import FeedConfig
 from connectors.feed import run_feed
 from connectors.sinks import MemorySink
+from fundingflow.scan import scan_report
+from fundingflow.scan import snapshot
 from schemas.records.md import FeeSource
-from streams.scan import scan_report
-from streams.scan import snapshot
 from tests.unit.connectors.http_stub import HttpStub
 from tests.unit.connectors.http_stub import exchange
 

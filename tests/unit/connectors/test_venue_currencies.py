@@ -14,8 +14,8 @@ from connectors.instruments import Currencies
 from connectors.instruments import select
 from connectors.instruments import venue_currencies
 from connectors.sinks import MemorySink
+from fundingflow.scan import snapshot
 from schemas.records.md import FundingRateUpdate
-from streams.scan import snapshot
 from tests.unit.connectors.http_stub import exchange
 
 NOW = 1_717_000_001_000

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from streams.scan import TABLE_COLUMNS
-from streams.scan import ScanRow
-from streams.scan import scan
-from streams.scan import table_rows
+from fundingflow.scan import TABLE_COLUMNS
+from fundingflow.scan import ScanRow
+from fundingflow.scan import scan
+from fundingflow.scan import table_rows
 
 
 def _row() -> ScanRow:
