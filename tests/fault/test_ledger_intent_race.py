@@ -12,20 +12,14 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 
 from executors.errors import DuplicateSubmission
 from executors.ledger import Ledger
-from processors.client_ids import OrderKey
-from processors.client_ids import client_order_id
-from schemas.records.common import InstrumentRef
-from schemas.records.common import MarketType
-from schemas.records.execution import OrderPurpose
 from schemas.records.execution import SubmitOrder
-from schemas.samples import sample
 from tests.ledger_db import ScratchSchema
+from tests.ledger_db import intent
 from tests.ledger_db import scratch_schema
 
 pytestmark = pytest.mark.fault
@@ -36,19 +30,7 @@ T = 1_767_225_600_000
 
 
 def submit(decision: str) -> SubmitOrder:
-    return sample(SubmitOrder).model_copy(
-        update={
-            "client_order_id": client_order_id(OrderKey(decision, 0, 0)).hex,
-            "signal_id": decision,
-            "leg_index": 0,
-            "slice_index": 0,
-            "purpose": OrderPurpose.ENTRY,
-            "instrument": InstrumentRef(
-                exchange="sim", symbol="BTC/USDT", market_type=MarketType.SPOT
-            ),
-            "size_base": Decimal(1),
-        }
-    )
+    return intent(decision)
 
 
 def race(schema: ScratchSchema) -> tuple[Counter[str], Counter[str]]:

@@ -17,18 +17,15 @@ from decimal import Decimal
 import pytest
 
 from executors.ledger import Ledger
-from processors.client_ids import OrderKey
-from processors.client_ids import client_order_id
 from processors.orders import OrderState
 from processors.orders import Refused
 from processors.orders import Sent
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
-from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
 from schemas.records.execution import SubmitOrder
-from schemas.samples import sample
 from tests.ledger_db import ScratchSchema
+from tests.ledger_db import intent
 from tests.ledger_db import scratch_schema
 
 pytestmark = pytest.mark.fault
@@ -39,19 +36,8 @@ T = 1_767_225_600_000
 
 
 def submit(decision: str) -> SubmitOrder:
-    return sample(SubmitOrder).model_copy(
-        update={
-            "client_order_id": client_order_id(OrderKey(decision, 1, 0)).hex,
-            "signal_id": decision,
-            "leg_index": 1,
-            "slice_index": 0,
-            "purpose": OrderPurpose.ENTRY,
-            "instrument": InstrumentRef(
-                exchange="sim", symbol="BTC/USDT:USDT", market_type=MarketType.PERP
-            ),
-            "size_base": Decimal(1),
-        }
-    )
+    perp = InstrumentRef(exchange="sim", symbol="BTC/USDT:USDT", market_type=MarketType.PERP)
+    return intent(decision, leg=1, instrument=perp)
 
 
 class UnlockedLedger(Ledger):

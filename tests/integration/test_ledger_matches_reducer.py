@@ -13,8 +13,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from executors.ledger import Ledger
-from processors.client_ids import OrderKey
-from processors.client_ids import client_order_id
 from processors.orders import Output
 from processors.orders import Refused
 from processors.orders import Report
@@ -22,10 +20,9 @@ from processors.orders import apply
 from processors.orders import new_order
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
-from schemas.records.execution import OrderPurpose
 from schemas.records.execution import SubmitOrder
-from schemas.samples import sample
 from tests.ledger_db import ScratchSchema
+from tests.ledger_db import intent
 from tests.ledger_db import scratch_schema
 from tests.property.test_order_state_machine import reports
 from tests.property.test_order_state_machine import sizes
@@ -54,22 +51,10 @@ def lives(draw: st.DrawFn) -> tuple[Decimal, list[Report]]:
     return size, draw(st.lists(reports(size), max_size=12))
 
 
-def intent(size: Decimal) -> SubmitOrder:
+def new_intent(size: Decimal) -> SubmitOrder:
     """A fresh intent (its own decision id) of ``size`` base units."""
-    decision = f"model-{next(DECISIONS)}"
-    return sample(SubmitOrder).model_copy(
-        update={
-            "client_order_id": client_order_id(OrderKey(decision, 0, 0)).hex,
-            "signal_id": decision,
-            "leg_index": 0,
-            "slice_index": 0,
-            "purpose": OrderPurpose.ENTRY,
-            "instrument": InstrumentRef(
-                exchange="sim", symbol="ETH/USDT", market_type=MarketType.SPOT
-            ),
-            "size_base": size,
-        }
-    )
+    eth = InstrumentRef(exchange="sim", symbol="ETH/USDT", market_type=MarketType.SPOT)
+    return intent(f"model-{next(DECISIONS)}", instrument=eth, size_base=size)
 
 
 def comparable(output: Output) -> object:
@@ -85,7 +70,7 @@ def test_stored_states_and_transitions_equal_the_reducer(
     ledger: Ledger, life: tuple[Decimal, list[Report]]
 ) -> None:
     size, sequence = life
-    order = intent(size)
+    order = new_intent(size)
     cid = order.client_order_id
     expected = new_order(cid, order.size_base)
     assert ledger.record_intent(order, now_ms=T) == expected
