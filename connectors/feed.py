@@ -107,7 +107,7 @@ class _Feed:
     async def publish_facts(self, venue: Venue, instruments: Sequence[Instrument]) -> int:
         """Publish the facts of ``instruments`` that are new or changed (with the interest to
         borrow each spot instrument's base asset, where the venue lends); returns how many."""
-        now = _now_ms(venue)
+        now = venue_now_ms(venue)
         borrow: dict[str, BorrowRate | None] = {}
         for ins in instruments:
             if ins.market_type is MarketType.SPOT and ins.base not in borrow:
@@ -140,7 +140,7 @@ class _Feed:
     def handle(self, venue: Venue, item: AvroRecord | Rejected) -> None:
         if self.finished:  # another stream reached the bound first
             raise _Done
-        now = _now_ms(venue)
+        now = venue_now_ms(venue)
         if isinstance(item, Rejected):
             self.sink.emit(
                 dead_letter_topic(item), to_dead_letter(item, now, f"connector:{venue.id}")
@@ -166,7 +166,8 @@ class _Feed:
             self.handle(venue, item)
 
 
-def _now_ms(venue: Venue) -> int:
+def venue_now_ms(venue: Venue) -> int:
+    """The venue's clock (virtual for the sim), else the wall clock."""
     now = getattr(venue, "now_ms", None)
     return int(now()) if callable(now) else int(time.time() * 1000)
 
@@ -225,7 +226,7 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
                     detail="no linear perp matched: no funding from this venue",
                 )
             await feed.publish_facts(venue, instruments)  # before any book that they size
-            now = _now_ms(venue)
+            now = venue_now_ms(venue)
             feed.stats.started_ms = feed.stats.started_ms or now
             if config.duration_s is not None:
                 feed.deadline_ms[venue.id] = now + int(config.duration_s * 1000)

@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors.config import ConnectorSettings
 from connectors.facts import instrument_facts
+from connectors.feed import venue_now_ms
 from connectors.instruments import select
 from connectors.instruments import venue_currencies
 from connectors.venue import Rejected
@@ -205,7 +206,7 @@ async def snapshot(
         for venue in venues:
             currencies = venue_currencies(venue.id, settings)
             instruments = select(await venue.load_instruments(), assets, currencies)
-            now = int(venue.now_ms()) if hasattr(venue, "now_ms") else 0
+            now = venue_now_ms(venue)
             out.facts.extend(instrument_facts(i, now) for i in instruments)
             perps = [i.symbol for i in instruments if i.market_type is MarketType.PERP]
             if perps:
