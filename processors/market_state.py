@@ -131,6 +131,12 @@ def check_facts(record: InstrumentFacts) -> None:
         value = getattr(record, name)
         if value is not None and value < 0:
             raise InvalidEvent(DeadLetterReason.NON_POSITIVE_SIZE, f"{name} is {value}")
+    rate, period = record.borrow_rate, record.borrow_period_ms
+    if (rate is None) != (period is None) or (
+        rate is not None and period is not None and (rate < 0 or period <= 0)
+    ):  # refused here, or every later book of the asset would fail its evaluation
+        detail = f"borrow rate {rate} per {period} ms"
+        raise InvalidEvent(DeadLetterReason.MALFORMED_PAYLOAD, detail)
 
 
 def _changed(record: MarketRecord, stored: MarketRecord | None) -> bool:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from benchmarks import synthetic as syn
 from processors.market_state import MarketRecord
 from processors.market_state import MarketReducer
 from processors.settings import MarketSettings
+from schemas.errors import InvalidEvent
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.common import Envelope
@@ -166,3 +169,15 @@ def test_reverse_carry_pays_the_interest_on_the_borrowed_coins() -> None:
         opp.costs.borrow_quote,
     )
     assert opp.costs.total_cost_quote == sum(parts, D(0))
+
+
+def test_bad_facts_are_refused_and_the_asset_keeps_trading() -> None:
+    reducer = MarketReducer(MarketSettings(min_eval_interval_ms=0, allow_short_spot=True))
+    bad = spot_facts("0.0006").model_copy(update={"borrow_rate": D("-0.0001")})
+    with pytest.raises(InvalidEvent, match="borrow rate"):
+        reducer.apply(bad)
+    no_period = spot_facts("0.0006").model_copy(update={"borrow_period_ms": None})
+    with pytest.raises(InvalidEvent, match="borrow rate"):
+        reducer.apply(no_period)
+    applied = [reducer.apply(r) for r in market()]
+    assert any(a.opportunities for a in applied)  # later books still evaluate
