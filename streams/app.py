@@ -48,6 +48,7 @@ def create_app(settings: StreamsSettings, codec: Codec | None = None) -> Wiring:
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
+        datadir=str(settings.data_dir / f"{settings.app_id}-data"),
         key_serializer="raw",
         value_serializer="raw",
         processing_guarantee="at_least_once",

@@ -41,6 +41,10 @@ class StreamsSettings(_Frozen):
     """Prepended to every catalogue topic name (tests isolate themselves with it)."""
     market: MarketSettings = MarketSettings()
     risk: RiskSettings = RiskSettings()
+    data_dir: Path = Path(".local") / "faust"
+    """Faust's data directory (one folder per app id under it). Tables are in memory, so Faust only
+    creates empty folders there; the default keeps them in the ignored ``.local/`` instead of the
+    working directory."""
     digest_path: Path | None = None
     """Where the worker writes its state digest (periodically and on shutdown)."""
     digest_interval_s: float = Field(default=2.0, gt=0)

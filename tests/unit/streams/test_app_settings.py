@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from streams.app import create_app
@@ -38,3 +40,11 @@ def test_internal_topics_and_the_sequencer_group_carry_the_layout() -> None:
     names = [t.name for t in internal_topics(settings) if t.name != leader_topic_name(settings)]
     assert len(names) == 4
     assert all(LAYOUT in name for name in names)
+
+
+def test_faust_data_dir_stays_out_of_the_working_directory(tmp_path: Path) -> None:
+    settings = StreamsSettings(app_id="unit", data_dir=tmp_path)
+    conf = create_app(settings, codec=Codec(InMemoryRegistry())).app.conf
+    assert Path(conf.datadir) == tmp_path / "unit-data"
+    default = create_app(StreamsSettings(app_id="unit"), codec=Codec(InMemoryRegistry())).app.conf
+    assert Path(default.datadir).parts[:2] == (".local", "faust")
