@@ -69,6 +69,7 @@ def run_worker(settings: StreamsSettings) -> None:
     if settings.create_internal_topics:
         ensure_internal_topics(settings)
     wiring = build(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     if settings.sequencer:
         start_sequencer(settings, wiring.codec)
     worker = faust.Worker(wiring.app, loglevel=settings.log_level, quiet=True)
