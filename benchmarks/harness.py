@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from benchmarks.isolation import create_prefixed_topics
 from benchmarks.isolation import delete_topics
 from benchmarks.isolation import publish_records
@@ -51,6 +53,16 @@ PIPELINE_TOPICS = (
     DLQ_OPS,
     DLQ_RISK,
 )
+
+
+_NO_LEADER_YET = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+"""What a topic created a moment ago answers while its partitions get their leader."""
 
 
 class Pipeline:
@@ -172,7 +184,9 @@ class Pipeline:
     # ---- digest -------------------------------------------------------------------------------
 
     def end_offsets(self, topic: str) -> dict[int, int]:
+        """High watermarks of ``topic``'s partitions; {} while a new topic has no leader yet."""
         from confluent_kafka import Consumer
+        from confluent_kafka import KafkaException
         from confluent_kafka import TopicPartition
 
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "ff-watermarks"})
@@ -182,7 +196,14 @@ class Pipeline:
                 return {}
             out = {}
             for p in meta.partitions:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                try:
+                    _low, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=10
+                    )
+                except KafkaException as exc:
+                    if exc.args[0].code() in _NO_LEADER_YET:
+                        return {}
+                    raise
                 if high > 0:
                     out[p] = high
             return out

@@ -1,0 +1,89 @@
+"""The worker's state digest equals the offline replay of its input at the same cut.
+
+The straight run, a rerun of the worker on the same stack (same app id, same topics: it
+resumes from its changelogs and committed offsets) and a sequencer packing small batches must
+all leave the state the replay computes from the sequenced log; the SIGKILL case is in
+``test_streams.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from benchmarks import synthetic as syn
+from benchmarks.harness import Pipeline
+from schemas.records.stream import SequencedBatch
+from streams.digest import digest_at_cut
+from streams.digest import form_at_cut
+from streams.digest import read_cut
+
+
+def _assert_live_equals_replay(
+    p: Pipeline, kafka_bootstrap: str, registry_url: str, published: int
+) -> str:
+    live = _settled_after(p, published)
+    replayed = digest_at_cut(kafka_bootstrap, registry_url, live["cut"], p.settings)
+    if live["digest"] != replayed:
+        want = form_at_cut(kafka_bootstrap, registry_url, live["cut"], p.settings)
+        pytest.fail(f"state differs from the replay: {_first_difference(live['form'], want)}")
+    return str(live["digest"])
+
+
+def _settled_after(p: Pipeline, published: int, timeout_s: float = 60.0) -> dict[str, Any]:
+    """The settled digest once the sequenced log holds every published market event (a digest
+    that settled before the sequencer read the newest events would compare an older cut)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        live = p.settled_digest()
+        md = {p.settings.md_sequenced: live["cut"].get(p.settings.md_sequenced, {})}
+        sequenced = sum(
+            len(p.codec.decode_as(raw, SequencedBatch).values)
+            for _, _offset, raw in read_cut(p.settings.bootstrap, md)
+        )
+        if sequenced >= published:
+            return live
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sequenced} of {published} events sequenced:\n{p.log_tail()}")
+        time.sleep(0.3)
+
+
+def _first_difference(live: Any, replayed: Any, path: str = "") -> str:
+    if isinstance(live, dict) and isinstance(replayed, dict):
+        for key in sorted(set(live) | set(replayed)):
+            found = _first_difference(live.get(key), replayed.get(key), f"{path}/{key}")
+            if found:
+                return found
+        return ""
+    return "" if live == replayed else f"{path}: live {live!s:.300} replay {replayed!s:.300}"
+
+
+@pytest.mark.parametrize("batch_max", [1_000, 7], ids=["default-batches", "batches-of-7"])
+def test_digest_equals_replay_after_a_straight_run_and_a_rerun_on_the_same_stack(
+    kafka_bootstrap: str, schema_registry_url: str, batch_max: int
+) -> None:
+    first = syn.random_walk(1_500, step_ms=50)
+    second = syn.random_walk(
+        1_500, step_ms=50, seed=11, start_ms=first[-1][1].envelope.event_time_ms + 50
+    )
+    with Pipeline(
+        kafka_bootstrap,
+        schema_registry_url,
+        digest_interval_s=0.3,
+        digest_detail=True,
+        sequencer_batch_max=batch_max,
+    ) as p:
+        p.start()
+        p.publish(first)
+        straight = _assert_live_equals_replay(p, kafka_bootstrap, schema_registry_url, len(first))
+        p.stop()  # graceful: the rerun resumes from the changelogs and committed offsets
+        p.start()
+        p.publish(second)
+        rerun = _assert_live_equals_replay(
+            p, kafka_bootstrap, schema_registry_url, len(first) + len(second)
+        )
+        assert rerun != straight, "the second run's events changed nothing"
+        assert p.worker is not None
+        assert p.worker.poll() is None
