@@ -78,7 +78,7 @@ class BreachLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class Incident:
+class Breach:
     """A breached bound; ``trip_kill_switch`` asks the risk layer to engage the switch."""
 
     code: str
@@ -92,9 +92,9 @@ class Incident:
         return f"{self.code}: {self.value:.6g} breaches {self.limit:.6g}"
 
 
-def detect_breaches(pnl: Sequence[float], limits: BreachLimits, at_ms: int) -> list[Incident]:
+def detect_breaches(pnl: Sequence[float], limits: BreachLimits, at_ms: int) -> list[Breach]:
     """Every breached bound (all of them, not the first); ``at_ms`` is the event time."""
-    found: list[Incident] = []
+    found: list[Breach] = []
     trip = limits.trip_kill_switch
     if limits.max_var_quote is not None and len(pnl) >= 2:
         for code, value in (
@@ -102,15 +102,13 @@ def detect_breaches(pnl: Sequence[float], limits: BreachLimits, at_ms: int) -> l
             ("VAR_PARAMETRIC", var_parametric(pnl, limits.confidence)),
         ):
             if value > limits.max_var_quote:
-                found.append(Incident(code, value, limits.max_var_quote, at_ms, trip))
+                found.append(Breach(code, value, limits.max_var_quote, at_ms, trip))
     if limits.max_drawdown_quote is not None:
         dd = max_drawdown(pnl)
         if dd > limits.max_drawdown_quote:
-            found.append(Incident("MAX_DRAWDOWN", dd, limits.max_drawdown_quote, at_ms, trip))
+            found.append(Breach("MAX_DRAWDOWN", dd, limits.max_drawdown_quote, at_ms, trip))
     if limits.min_sharpe is not None:
         s = sharpe(pnl, limits.periods_per_year)
         if s is not None and s < limits.min_sharpe:
-            found.append(
-                Incident("LOW_SHARPE", s, limits.min_sharpe, at_ms, trip_kill_switch=False)
-            )
+            found.append(Breach("LOW_SHARPE", s, limits.min_sharpe, at_ms, trip_kill_switch=False))
     return found

@@ -26,7 +26,7 @@ from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
-from processors.metrics import Incident
+from processors.metrics import Breach
 from processors.records import derived_id
 from processors.records import instrument_key
 from processors.records import traded_type
@@ -108,9 +108,9 @@ def apply_control(state: ControlState, command: ControlCommand) -> ControlState:
     return replace(state, limits=replace(state.limits, **change), last_command_ms=at_ms)
 
 
-def kill_switch_command(incidents: Sequence[Incident]) -> ControlCommand | None:
-    """The ``ops.control`` record that engages the switch when any incident asks for it."""
-    tripping = [i for i in incidents if i.trip_kill_switch]
+def kill_switch_command(breaches: Sequence[Breach]) -> ControlCommand | None:
+    """The ``ops.control`` record that engages the switch when any breach asks for it."""
+    tripping = [b for b in breaches if b.trip_kill_switch]
     if not tripping:
         return None
     at_ms = max(i.at_ms for i in tripping)

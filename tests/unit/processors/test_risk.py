@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import synthetic as syn
 from processors.detection import DetectionConfig
-from processors.metrics import Incident
+from processors.metrics import Breach
 from processors.opportunities import OpportunityBook
 from processors.opportunities import step
 from processors.records import opportunity_record
@@ -201,8 +201,8 @@ def test_bad_limit_commands_are_invalid(
 
 def test_incidents_trip_the_kill_switch() -> None:
     incidents = [
-        Incident("LOW_SHARPE", 0.1, 1.0, 5, trip_kill_switch=False),
-        Incident("MAX_DRAWDOWN", 600.0, 500.0, 7, trip_kill_switch=True),
+        Breach("LOW_SHARPE", 0.1, 1.0, 5, trip_kill_switch=False),
+        Breach("MAX_DRAWDOWN", 600.0, 500.0, 7, trip_kill_switch=True),
     ]
     command = kill_switch_command(incidents)
     assert command is not None
