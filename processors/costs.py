@@ -103,7 +103,11 @@ class CostComponents:
 
 
 @dataclass(frozen=True, slots=True)
-class CostBreakdown:
+class CostEstimate:
+    """Derived: what entering, holding for ``horizon_ms`` and leaving would cost, in quote and in
+    bps, with each leg's funding cash and the break-even. Its wire projection is the
+    ``arb.CostBreakdown`` record (:func:`processors.records.cost_record`)."""
+
     size_base: Decimal
     notional_quote: Decimal
     """Mean of the legs' mid notionals; the reference of every bps figure."""
@@ -178,7 +182,7 @@ def estimate_costs(
     horizon_ms: int,
     *,
     carry_trade: bool = True,
-) -> CostBreakdown:
+) -> CostEstimate:
     """Costs of holding ``size_base`` on every leg from ``start_ms`` for ``horizon_ms``.
 
     ``carry_trade=False`` (a convergence trade, whose edge is the price spread) leaves the
@@ -235,7 +239,7 @@ def estimate_costs(
         if carry_trade
         else (None, None)
     )
-    return CostBreakdown(
+    return CostEstimate(
         size_base=size_base,
         notional_quote=notional,
         horizon_ms=horizon_ms,

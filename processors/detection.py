@@ -44,7 +44,7 @@ from dataclasses import field
 from decimal import Decimal
 
 from processors.books import max_size_within_slippage
-from processors.costs import CostBreakdown
+from processors.costs import CostEstimate
 from processors.costs import CostLeg
 from processors.costs import InsufficientDepth
 from processors.costs import estimate_costs
@@ -136,7 +136,7 @@ class Candidate:
 class Evaluation:
     size_base: Decimal
     depth_size_base: Decimal
-    costs: CostBreakdown
+    costs: CostEstimate
     gross_edge_quote: Decimal
     gross_edge_bps: Decimal
     gross_edge_apr: Decimal

@@ -52,7 +52,11 @@ def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Opportunity:
+class OpenOpportunity:
+    """Derived lifecycle state: one open entry of the :class:`OpportunityBook` with the
+    evaluation it was last published with; the events it produces become ``arb.opportunity``
+    records (:func:`processors.records.opportunity_record`)."""
+
     id: str
     candidate: Candidate
     opened_at_ms: int
@@ -64,7 +68,7 @@ class Opportunity:
 @dataclass(frozen=True, slots=True)
 class OpportunityEvent:
     kind: Lifecycle
-    opportunity: Opportunity
+    opportunity: OpenOpportunity
     at_ms: int
     reasons: tuple[CloseReason, ...] = ()
 
@@ -77,7 +81,7 @@ class OpportunityEvent:
 class OpportunityBook:
     """Open opportunities, sorted by id (a canonical order for digests)."""
 
-    open: tuple[Opportunity, ...] = ()
+    open: tuple[OpenOpportunity, ...] = ()
 
 
 def _stale(candidate: Candidate, view: MarketView, now_ms: int, config: DetectionConfig) -> bool:
@@ -94,7 +98,7 @@ def _below_exit(evaluation: Evaluation, candidate: Candidate, config: DetectionC
 
 
 def close_reasons(
-    opp: Opportunity,
+    opp: OpenOpportunity,
     evaluation: Evaluation | None,
     view: MarketView,
     now_ms: int,
@@ -131,7 +135,7 @@ def step(
     state: OpportunityBook, view: MarketView, now_ms: int, config: DetectionConfig
 ) -> tuple[OpportunityBook, list[OpportunityEvent]]:
     events: list[OpportunityEvent] = []
-    kept: list[Opportunity] = []
+    kept: list[OpenOpportunity] = []
     for opp in state.open:
         evaluation = persistable(evaluate(opp.candidate, view, now_ms, config))
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
@@ -156,7 +160,7 @@ def step(
         if candidate.pair_key in taken:
             continue
         taken.add(candidate.pair_key)
-        opp = Opportunity(
+        opp = OpenOpportunity(
             id=opportunity_id(candidate, now_ms),
             candidate=candidate,
             opened_at_ms=now_ms,

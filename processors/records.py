@@ -20,12 +20,12 @@ from decimal import Context
 from decimal import Decimal
 from decimal import localcontext
 
-from processors.costs import CostBreakdown
+from processors.costs import CostEstimate
 from processors.detection import Candidate
 from processors.detection import MarketView
 from processors.detection import id_name
 from processors.lots import Lot
-from processors.opportunities import Opportunity
+from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityEvent
 from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
@@ -136,7 +136,7 @@ def _ref(key: InstrumentKey, kind: MarketType) -> InstrumentRef:
     return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=kind)
 
 
-def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
+def _legs(opp: OpenOpportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
     ev = opp.evaluation
     legs = []
     pairs = ((opp.candidate.long, Side.BUY, 0), (opp.candidate.short, Side.SELL, 1))
@@ -158,11 +158,11 @@ def _legs(opp: Opportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
     return tuple(legs)
 
 
-def cost_record(costs: CostBreakdown) -> arb.CostBreakdown:
+def cost_record(costs: CostEstimate) -> arb.CostBreakdown:
     """The wire cost breakdown; its total is exactly the sum of its (rounded) fields.
 
     Funding is net funding paid (negative = received), so the total is
-    :attr:`CostBreakdown.total_net_quote`. The fields are rounded to the schema's scale first and
+    :attr:`CostEstimate.total_net_quote`. The fields are rounded to the schema's scale first and
     summed after, so a reader adding them up gets the total to the last digit.
     """
     q = costs.quote

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from processors.costs import CostBreakdown
 from processors.costs import CostComponents
+from processors.costs import CostEstimate
 from processors.detection import Candidate
 from processors.detection import Evaluation
 from processors.funding import LegFundingCash
-from processors.opportunities import Opportunity
+from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityBook
 from processors.risk import ControlState
 from processors.sizing import Limits
@@ -76,7 +76,7 @@ def lifecycle_of(record: wire.AssetLifecycle) -> tuple[OpportunityBook, int | No
     return OpportunityBook(tuple(_opportunity_of(o) for o in record.open)), record.last_eval_ms
 
 
-def _opportunity_record(opp: Opportunity) -> wire.OpenOpportunity:
+def _opportunity_record(opp: OpenOpportunity) -> wire.OpenOpportunity:
     ev = opp.evaluation
     if len(ev.costs.leg_funding) != 2:
         detail = f"{opp.id}: expected funding of two legs, was {len(ev.costs.leg_funding)}"
@@ -188,7 +188,7 @@ def _figures_of(r: wire.EvaluationCostFigures) -> CostComponents:
     )
 
 
-def _opportunity_of(record: wire.OpenOpportunity) -> Opportunity:
+def _opportunity_of(record: wire.OpenOpportunity) -> OpenOpportunity:
     long, short = record.long_leg, record.short_leg
     _known(record.candidate_type.value, f"type of opportunity {record.opportunity_id}")
     candidate = Candidate(
@@ -202,7 +202,7 @@ def _opportunity_of(record: wire.OpenOpportunity) -> Opportunity:
     evaluation = Evaluation(
         size_base=ev.size_base,
         depth_size_base=ev.depth_size_base,
-        costs=CostBreakdown(
+        costs=CostEstimate(
             size_base=costs.size_base,
             notional_quote=costs.notional_quote,
             horizon_ms=costs.horizon_ms,
@@ -233,7 +233,7 @@ def _opportunity_of(record: wire.OpenOpportunity) -> Opportunity:
         mids=(long.mid_price, short.mid_price),
         kinds=(_kind_of(long), _kind_of(short)),
     )
-    return Opportunity(
+    return OpenOpportunity(
         id=record.opportunity_id,
         candidate=candidate,
         opened_at_ms=record.opened_at_ms,

@@ -16,14 +16,14 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from processors.costs import CostBreakdown
 from processors.costs import CostComponents
+from processors.costs import CostEstimate
 from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import Evaluation
 from processors.funding import LegFundingCash
 from processors.market_state import AssetState
-from processors.opportunities import Opportunity
+from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityBook
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
@@ -64,7 +64,7 @@ kinds = st.sampled_from(TRADED_TYPES)
 components = st.builds(CostComponents, *([decimals] * 7))
 leg_funding = st.none() | st.builds(LegFundingCash, ints, decimals)
 costs = st.builds(
-    CostBreakdown,
+    CostEstimate,
     size_base=decimals,
     notional_quote=decimals,
     horizon_ms=longs,
@@ -97,7 +97,7 @@ evaluations = st.builds(
     kinds=st.tuples(kinds, kinds),
 )
 opportunities = st.builds(
-    Opportunity,
+    OpenOpportunity,
     id=texts,
     candidate=st.builds(Candidate, st.sampled_from(SPREAD_KINDS), keys, keys),
     opened_at_ms=longs,
