@@ -68,7 +68,7 @@ def validate_book(book: Book) -> Book:
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class BookWalk:
     """The outcome of walking one side of a book."""
 
     side: Side
@@ -103,7 +103,7 @@ def walk_levels(
     *,
     size_base: Decimal | None = None,
     notional_quote: Decimal | None = None,
-) -> Fill:
+) -> BookWalk:
     """Take liquidity level by level for ``size_base`` or ``notional_quote`` (exactly one).
 
     ``levels`` are the levels an order of ``side`` takes (asks for BUY, bids for SELL), best
@@ -134,7 +134,7 @@ def walk_levels(
         remaining -= take
         used += 1
         worst = level.price
-    return Fill(side, base, quote, levels[0].price, worst, used, complete=remaining <= 0)
+    return BookWalk(side, base, quote, levels[0].price, worst, used, complete=remaining <= 0)
 
 
 def walk_book(
@@ -143,7 +143,7 @@ def walk_book(
     *,
     size_base: Decimal | None = None,
     notional_quote: Decimal | None = None,
-) -> Fill:
+) -> BookWalk:
     """:func:`walk_levels` on the side of ``book`` that an order of ``side`` takes."""
     return walk_levels(book.levels(side), side, size_base=size_base, notional_quote=notional_quote)
 

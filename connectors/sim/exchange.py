@@ -30,8 +30,8 @@ from connectors.sim.faults import FaultPlan
 from connectors.sim.market import BookUpdate
 from connectors.sim.market import MarketModel
 from connectors.sim.orders import OrderManager
-from connectors.sim.orders import OrderRequest
 from connectors.sim.orders import SimOrder
+from connectors.sim.orders import SimOrderRequest
 from connectors.sim.scenario import HOUR_MS
 from connectors.sim.scenario import MarketSpec
 from connectors.sim.scenario import Scenario
@@ -344,7 +344,7 @@ class SimExchange(Exchange):  # type: ignore[misc]
         st = self.world.model.books[(self.id, spec.symbol)]
         bids, asks = books.build_levels(spec, st.mid, st.noise_seed, self.world.scenario.levels)
         now = self.world.model.now_ms
-        req = OrderRequest(spec, type, side, amount, price, dict(params or {}))
+        req = SimOrderRequest(spec, type, side, amount, price, dict(params or {}))
         order = self.order_manager.create(req, bids, asks, st.mid, now + self.venue_spec.latency_ms)
         hide_ms = self.faults.hide_for_ms()
         if hide_ms:

@@ -12,7 +12,7 @@ from connectors.sim.scenario import MarketSpec
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class LotFill:
     price: float
     lots: int
 
@@ -43,9 +43,9 @@ def crosses(side: str, limit: float | None, level_price: float) -> bool:
 
 def walk(
     spec: MarketSpec, levels: list[list[float]], side: str, lots: int, limit: float | None
-) -> list[Fill]:
+) -> list[LotFill]:
     """Take up to ``lots`` from ``levels`` (the opposite side, best first) within ``limit``."""
-    fills: list[Fill] = []
+    fills: list[LotFill] = []
     left = lots
     for price, size in levels:
         if left <= 0 or not crosses(side, limit, price):
@@ -53,7 +53,7 @@ def walk(
         level_lots = round(size / spec.amount_step)
         take = min(left, level_lots)
         if take > 0:
-            fills.append(Fill(price, take))
+            fills.append(LotFill(price, take))
             left -= take
     return fills
 
@@ -64,7 +64,7 @@ def fillable_lots(
     return sum(f.lots for f in walk(spec, levels, side, 1 << 62, limit))
 
 
-def vwap(spec: MarketSpec, fills: list[Fill]) -> tuple[float, float, float]:
+def vwap(spec: MarketSpec, fills: list[LotFill]) -> tuple[float, float, float]:
     """(filled amount, average price, quote cost incl. contract size) of ``fills``."""
     lots = sum(f.lots for f in fills)
     if lots == 0:

@@ -20,7 +20,7 @@ from ccxt.base.errors import OrderNotFound
 from connectors.sim import matching
 from connectors.sim import structures
 from connectors.sim.accounts import Account
-from connectors.sim.matching import Fill
+from connectors.sim.matching import LotFill
 from connectors.sim.scenario import MarketSpec
 
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PO")
@@ -53,7 +53,7 @@ class SimOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderRequest:
+class SimOrderRequest:
     spec: MarketSpec
     type: str
     side: str
@@ -73,12 +73,12 @@ class OrderManager:
 
     # ---- validation --------------------------------------------------------------------------
 
-    def _validate(self, req: OrderRequest, mid: float) -> tuple[int, str, bool]:
+    def _validate(self, req: SimOrderRequest, mid: float) -> tuple[int, str, bool]:
         """(lots, time in force, reduce-only) of a valid order; raises InvalidOrder otherwise."""
         lots, tif = self._validate_shape(req)
         return lots, tif, self._validate_state(req, lots, mid)
 
-    def _validate_shape(self, req: OrderRequest) -> tuple[int, str]:
+    def _validate_shape(self, req: SimOrderRequest) -> tuple[int, str]:
         spec, params = req.spec, req.params
         if req.type not in ("market", "limit"):
             raise InvalidOrder(f"{self.venue} order type {req.type!r} is not supported")
@@ -105,7 +105,7 @@ class OrderManager:
             raise InvalidOrder(f"{self.venue} a market order cannot be post-only")
         return lots, tif
 
-    def _validate_state(self, req: OrderRequest, lots: int, mid: float) -> bool:
+    def _validate_state(self, req: SimOrderRequest, lots: int, mid: float) -> bool:
         spec, params = req.spec, req.params
         reduce_only = bool(params.get("reduceOnly"))
         if reduce_only and not spec.swap:
@@ -127,7 +127,7 @@ class OrderManager:
 
     def create(
         self,
-        req: OrderRequest,
+        req: SimOrderRequest,
         bids: list[list[float]],
         asks: list[list[float]],
         mid: float,
@@ -170,7 +170,7 @@ class OrderManager:
         self,
         spec: MarketSpec,
         side: str,
-        fills: list[Fill],
+        fills: list[LotFill],
         resting_lots: int,
         limit: float | None,
         reduce_only: bool,
@@ -215,7 +215,7 @@ class OrderManager:
 
     # ---- fills -------------------------------------------------------------------------------
 
-    def _fill(self, order: SimOrder, fill: Fill, ts: int, liquidity: str) -> None:
+    def _fill(self, order: SimOrder, fill: LotFill, ts: int, liquidity: str) -> None:
         spec = order.spec
         amount = matching.lots_amount(spec, fill.lots)
         rate = spec.taker if liquidity == "taker" else spec.maker
@@ -259,7 +259,7 @@ class OrderManager:
             if lots <= 0:
                 continue
             assert order.price is not None
-            self._fill(order, Fill(order.price, lots), ts, "maker")
+            self._fill(order, LotFill(order.price, lots), ts, "maker")
             if order.remaining_lots == 0:
                 order.status = "closed"
                 self._close(order)
