@@ -52,10 +52,11 @@ def opportunity_id(candidate: Candidate, opened_at_ms: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenOpportunity:
+class TrackedOpportunity:
     """Derived lifecycle state: one open entry of the :class:`OpportunityBook` with the
     evaluation it was last published with; the events it produces become ``arb.opportunity``
-    records (:func:`processors.records.opportunity_record`)."""
+    records (:func:`processors.records.opportunity_record`); it is stored as the
+    ``state.OpenOpportunity`` record (:mod:`processors.snapshots`)."""
 
     id: str
     candidate: Candidate
@@ -68,7 +69,7 @@ class OpenOpportunity:
 @dataclass(frozen=True, slots=True)
 class OpportunityEvent:
     kind: Lifecycle
-    opportunity: OpenOpportunity
+    opportunity: TrackedOpportunity
     at_ms: int
     reasons: tuple[CloseReason, ...] = ()
 
@@ -81,7 +82,7 @@ class OpportunityEvent:
 class OpportunityBook:
     """Open opportunities, sorted by id (a canonical order for digests)."""
 
-    open: tuple[OpenOpportunity, ...] = ()
+    open: tuple[TrackedOpportunity, ...] = ()
 
 
 def _stale(candidate: Candidate, view: MarketView, now_ms: int, config: DetectionConfig) -> bool:
@@ -98,7 +99,7 @@ def _below_exit(evaluation: Evaluation, candidate: Candidate, config: DetectionC
 
 
 def close_reasons(
-    opp: OpenOpportunity,
+    opp: TrackedOpportunity,
     evaluation: Evaluation | None,
     view: MarketView,
     now_ms: int,
@@ -135,7 +136,7 @@ def step(
     state: OpportunityBook, view: MarketView, now_ms: int, config: DetectionConfig
 ) -> tuple[OpportunityBook, list[OpportunityEvent]]:
     events: list[OpportunityEvent] = []
-    kept: list[OpenOpportunity] = []
+    kept: list[TrackedOpportunity] = []
     for opp in state.open:
         evaluation = persistable(evaluate(opp.candidate, view, now_ms, config))
         reasons = close_reasons(opp, evaluation, view, now_ms, config)
@@ -160,7 +161,7 @@ def step(
         if candidate.pair_key in taken:
             continue
         taken.add(candidate.pair_key)
-        opp = OpenOpportunity(
+        opp = TrackedOpportunity(
             id=opportunity_id(candidate, now_ms),
             candidate=candidate,
             opened_at_ms=now_ms,

@@ -25,8 +25,8 @@ from processors.detection import Candidate
 from processors.detection import MarketView
 from processors.detection import id_name
 from processors.lots import Lot
-from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityEvent
+from processors.opportunities import TrackedOpportunity
 from processors.spreads import funding_differential
 from processors.spreads import price_spread_bps
 from processors.units import BPS
@@ -136,7 +136,7 @@ def _ref(key: InstrumentKey, kind: MarketType) -> InstrumentRef:
     return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=kind)
 
 
-def _legs(opp: OpenOpportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
+def _legs(opp: TrackedOpportunity, view: MarketView) -> tuple[arb.OpportunityLeg, ...]:
     ev = opp.evaluation
     legs = []
     pairs = ((opp.candidate.long, Side.BUY, 0), (opp.candidate.short, Side.SELL, 1))

@@ -25,8 +25,8 @@ from processors.costs import CostEstimate
 from processors.detection import Candidate
 from processors.detection import Evaluation
 from processors.funding import LegFundingCash
-from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityBook
+from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
@@ -76,7 +76,7 @@ def lifecycle_of(record: wire.AssetLifecycle) -> tuple[OpportunityBook, int | No
     return OpportunityBook(tuple(_opportunity_of(o) for o in record.open)), record.last_eval_ms
 
 
-def _opportunity_record(opp: OpenOpportunity) -> wire.OpenOpportunity:
+def _opportunity_record(opp: TrackedOpportunity) -> wire.OpenOpportunity:
     ev = opp.evaluation
     if len(ev.costs.leg_funding) != 2:
         detail = f"{opp.id}: expected funding of two legs, was {len(ev.costs.leg_funding)}"
@@ -188,7 +188,7 @@ def _figures_of(r: wire.EvaluationCostFigures) -> CostComponents:
     )
 
 
-def _opportunity_of(record: wire.OpenOpportunity) -> OpenOpportunity:
+def _opportunity_of(record: wire.OpenOpportunity) -> TrackedOpportunity:
     long, short = record.long_leg, record.short_leg
     _known(record.candidate_type.value, f"type of opportunity {record.opportunity_id}")
     candidate = Candidate(
@@ -233,7 +233,7 @@ def _opportunity_of(record: wire.OpenOpportunity) -> OpenOpportunity:
         mids=(long.mid_price, short.mid_price),
         kinds=(_kind_of(long), _kind_of(short)),
     )
-    return OpenOpportunity(
+    return TrackedOpportunity(
         id=record.opportunity_id,
         candidate=candidate,
         opened_at_ms=record.opened_at_ms,

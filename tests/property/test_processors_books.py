@@ -17,8 +17,8 @@ from processors.detection import SPREAD_KINDS
 from processors.detection import Candidate
 from processors.detection import DetectionConfig
 from processors.detection import evaluate
-from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityEvent
+from processors.opportunities import TrackedOpportunity
 from processors.records import opportunity_record
 from processors.spreads import funding_differential
 from processors.spreads import price_spread
@@ -211,7 +211,7 @@ def test_the_wire_total_cost_is_the_sum_of_its_parts(
     ev = evaluate(candidate, view, 0, DetectionConfig())
     assume(ev is not None)
     assert ev is not None
-    opp = OpenOpportunity("id", candidate, 0, 0, ev, ev.carry_sign)
+    opp = TrackedOpportunity("id", candidate, 0, 0, ev, ev.carry_sign)
     costs = opportunity_record(OpportunityEvent(Lifecycle.OPENED, opp, 0), view, "BTC", None).costs
     parts = (
         costs.entry_fees_quote,

@@ -23,8 +23,8 @@ from processors.detection import Candidate
 from processors.detection import Evaluation
 from processors.funding import LegFundingCash
 from processors.market_state import AssetState
-from processors.opportunities import OpenOpportunity
 from processors.opportunities import OpportunityBook
+from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
 from processors.risk_state import RiskState
@@ -97,7 +97,7 @@ evaluations = st.builds(
     kinds=st.tuples(kinds, kinds),
 )
 opportunities = st.builds(
-    OpenOpportunity,
+    TrackedOpportunity,
     id=texts,
     candidate=st.builds(Candidate, st.sampled_from(SPREAD_KINDS), keys, keys),
     opened_at_ms=longs,

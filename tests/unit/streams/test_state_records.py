@@ -13,7 +13,7 @@ from processors.costs import CostEstimate
 from processors.detection import Evaluation
 from processors.market_state import AssetState
 from processors.market_state import MarketReducer
-from processors.opportunities import OpenOpportunity
+from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
 from processors.risk_state import RiskReducer
@@ -155,7 +155,7 @@ def test_a_risk_restart_from_its_table_changes_nothing() -> None:
 # fails here: add it to schemas/avro/state/*.avsc (with a default), regenerate and convert it in
 # processors/snapshots.py (and release the schema).
 PERSISTED_FIELDS = {
-    OpenOpportunity: {
+    TrackedOpportunity: {
         "id",
         "candidate",
         "opened_at_ms",
