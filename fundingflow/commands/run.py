@@ -1,4 +1,4 @@
-"""``fundingflow run``: connectors and worker as one supervised process group, shown live."""
+"""``fundingflow run``: connectors, worker and sinks as one supervised process group, shown live."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def run(
     ] = None,
     refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
 ) -> None:
-    """Run connectors and the worker, and show open opportunities and pipeline health live."""
+    """Run connectors, the worker and the sinks; show open opportunities and pipeline health."""
     from fundingflow.live_view import OpportunityTail
     from fundingflow.live_view import rows as live_rows
     from schemas.codec import Codec
@@ -102,6 +102,7 @@ def run(
         [
             Child("worker", [*me, "worker"], logs / "worker.log"),
             Child("connectors", connect, logs / "connectors.log"),
+            Child("sinks", [*me, "sink"], logs / "sinks.log"),
         ],
         env=_worker_env(venues),
     )
@@ -112,7 +113,10 @@ def run(
         ARB_OPPORTUNITY,
         from_beginning=False,
     )
-    console.print(f"logs: {logs}/worker.log, {logs}/connectors.log — Ctrl-C stops everything")
+    console.print(
+        f"logs: {logs}/worker.log, {logs}/connectors.log, {logs}/sinks.log"
+        " — Ctrl-C stops everything"
+    )
     started = time.monotonic()
     supervisor.start()
     try:

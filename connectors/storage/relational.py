@@ -1,0 +1,273 @@
+"""The PostgreSQL event tables: which topic goes to which table, and each table's columns.
+
+Every table starts with the envelope (``event_id`` is the primary key) and the Kafka position,
+then the record's own columns, and ends with the whole record as JSON (``payload``). The
+tables themselves are created by migration ``0005_event_tables.sql``; a test keeps the two in
+agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from connectors.storage.stores import Consumed
+from schemas.avro_record import AvroRecord
+from schemas.records.common import Envelope
+from schemas.records.common import InstrumentRef
+from schemas.topics import ARB_OPPORTUNITY
+from schemas.topics import CATALOGUE
+from schemas.topics import EXEC_COMMAND
+from schemas.topics import EXEC_FILL
+from schemas.topics import EXEC_ORDER_EVENT
+from schemas.topics import MD_INSTRUMENT
+from schemas.topics import OPS_CONTROL
+from schemas.topics import OPS_INCIDENT
+from schemas.topics import PORTFOLIO_FUNDING
+from schemas.topics import PORTFOLIO_PNL
+from schemas.topics import PORTFOLIO_POSITION
+from schemas.topics import RISK_DECISION
+
+Extract = Callable[[Any], Any]
+
+ENVELOPE_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "event_time_ms",
+    "ingest_time_ms",
+    "source_seq",
+    "correlation_id",
+    "causation_id",
+    "topic",
+    "kafka_partition",
+    "kafka_offset",
+)
+PAYLOAD_COLUMN = "payload"
+
+
+@dataclass(frozen=True, slots=True)
+class EventTable:
+    """One table: its name, the topic it stores and the record columns after the envelope."""
+
+    name: str
+    topic: str
+    columns: tuple[tuple[str, Extract], ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return (*ENVELOPE_COLUMNS, *(c for c, _ in self.columns), PAYLOAD_COLUMN)
+
+    def row(self, item: Consumed) -> tuple[Any, ...]:
+        record = item.record
+        env: Envelope = record.envelope  # type: ignore[attr-defined]
+        own = tuple(extract(record) for _, extract in self.columns)
+        return (
+            env.event_id,
+            env.event_time_ms,
+            env.ingest_time_ms,
+            env.source_seq,
+            env.correlation_id,
+            env.causation_id,
+            item.topic,
+            item.partition,
+            item.offset,
+            *own,
+            record.model_dump_json(),
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Enums as their wire value (psycopg would write an enum's name)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def _field(name: str) -> tuple[str, Extract]:
+    return name, lambda r: _plain(getattr(r, name))
+
+
+def _instrument(get: Callable[[Any], InstrumentRef]) -> tuple[tuple[str, Extract], ...]:
+    return (
+        ("exchange", lambda r: get(r).exchange),
+        ("symbol", lambda r: get(r).symbol),
+        ("market_type", lambda r: get(r).market_type.value),
+    )
+
+
+def _optional(name: str) -> tuple[str, Extract]:
+    return name, lambda r: _plain(getattr(r, name, None))
+
+
+def _record_type(r: AvroRecord) -> str:
+    return type(r).__name__
+
+
+_OWN_INSTRUMENT = _instrument(lambda r: r.instrument)
+
+TABLES: tuple[EventTable, ...] = (
+    EventTable(
+        "event_opportunities",
+        ARB_OPPORTUNITY,
+        (
+            _field("opportunity_id"),
+            _field("lifecycle"),
+            _field("kind"),
+            _field("base_asset"),
+            _field("gross_edge_bps"),
+            _field("net_edge_bps"),
+            _field("net_apr_bps"),
+            _field("max_size_base"),
+            _field("max_notional_quote"),
+            _field("close_reason"),
+        ),
+    ),
+    EventTable(
+        "event_risk_decisions",
+        RISK_DECISION,
+        (
+            _field("decision_id"),
+            _field("opportunity_id"),
+            _field("outcome"),
+            _field("approved_size_base"),
+            _field("approved_notional_quote"),
+        ),
+    ),
+    EventTable(
+        "event_control_commands",
+        OPS_CONTROL,
+        (
+            _field("action"),
+            _field("actor"),
+            _field("reason"),
+            _field("scope"),
+            _field("name"),
+            _field("value"),
+            _field("previous_value"),
+        ),
+    ),
+    EventTable(
+        "event_incidents",
+        OPS_INCIDENT,
+        (
+            _field("incident_id"),
+            _field("severity"),
+            _field("component"),
+            _field("code"),
+            _field("message"),
+        ),
+    ),
+    EventTable(
+        "event_instrument_facts",
+        MD_INSTRUMENT,
+        (
+            *_OWN_INSTRUMENT,
+            _field("venue_symbol"),
+            _field("contract_size_base"),
+            _field("maker_fee"),
+            _field("taker_fee"),
+            _field("funding_interval_ms"),
+            _field("active"),
+        ),
+    ),
+    EventTable(
+        "event_order_commands",
+        EXEC_COMMAND,
+        (
+            ("record_type", _record_type),
+            _field("client_order_id"),
+            *_OWN_INSTRUMENT,
+            _optional("signal_id"),
+            _optional("side"),
+            _optional("size_base"),
+            _optional("limit_price"),
+            _optional("purpose"),
+            _optional("reason"),
+        ),
+    ),
+    EventTable(
+        "event_order_updates",
+        EXEC_ORDER_EVENT,
+        (
+            _field("client_order_id"),
+            _field("venue_order_id"),
+            *_OWN_INSTRUMENT,
+            _field("status"),
+            _field("side"),
+            _field("size_base"),
+            _field("filled_size_base"),
+            _field("average_fill_price"),
+        ),
+    ),
+    EventTable(
+        "event_fills",
+        EXEC_FILL,
+        (
+            _field("fill_id"),
+            _field("client_order_id"),
+            *_OWN_INSTRUMENT,
+            _field("side"),
+            _field("price"),
+            _field("size_base"),
+            ("fee_amount", lambda r: r.fee.amount),
+            ("fee_currency", lambda r: r.fee.currency),
+            _field("liquidity"),
+        ),
+    ),
+    EventTable(
+        "event_position_changes",
+        PORTFOLIO_POSITION,
+        (
+            *_OWN_INSTRUMENT,
+            _field("net_size_base"),
+            _field("average_entry_price"),
+            _field("realized_pnl_quote"),
+            _field("fill_id"),
+        ),
+    ),
+    EventTable(
+        "event_funding_payments",
+        PORTFOLIO_FUNDING,
+        (
+            *_OWN_INSTRUMENT,
+            _field("funding_rate"),
+            _field("funding_interval_ms"),
+            _field("funding_time_ms"),
+            _field("net_size_base"),
+            _field("mark_price"),
+            _field("amount_quote"),
+            _field("quote_currency"),
+        ),
+    ),
+    EventTable(
+        "event_pnl_snapshots",
+        PORTFOLIO_PNL,
+        (
+            _field("scope"),
+            _field("quote_currency"),
+            _field("realized_pnl_quote"),
+            _field("unrealized_pnl_quote"),
+            _field("funding_pnl_quote"),
+            _field("fees_quote"),
+            _field("total_pnl_quote"),
+            _field("gross_exposure_quote"),
+            _field("net_exposure_quote"),
+        ),
+    ),
+)
+"""Every PostgreSQL event table, one per stored topic."""
+
+RELATIONAL_FAMILIES = ("exec", "portfolio")
+"""Topic families stored whole (a new topic of these families needs a table)."""
+
+RELATIONAL_TOPICS: tuple[str, ...] = tuple(t.topic for t in TABLES)
+
+BY_TOPIC: dict[str, EventTable] = {t.topic: t for t in TABLES}
+
+
+def missing_topics() -> list[str]:
+    """Catalogue topics of the stored families that have no table (empty when complete)."""
+    return [
+        spec.name
+        for spec in CATALOGUE
+        if spec.family in RELATIONAL_FAMILIES and spec.name not in BY_TOPIC
+    ]

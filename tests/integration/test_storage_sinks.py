@@ -1,0 +1,208 @@
+"""The sinks on the real broker, PostgreSQL and QuestDB: every event is one row, and consuming
+the same events again (a replay, a new group) adds none.
+
+Twins: without ON CONFLICT the re-consume is refused by the primary key (the sink stops); without
+DEDUP UPSERT KEYS QuestDB doubles every row.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.storage.consumption import Backoff
+from connectors.storage.consumption import SinkLoop
+from connectors.storage.relational import BY_TOPIC
+from connectors.storage.relational import TABLES
+from connectors.storage.runner import SinkConfig
+from connectors.storage.runner import postgres_sink
+from connectors.storage.runner import questdb_sink
+from connectors.storage.stores import StoreRejected
+from connectors.storage.timeseries import SERIES_BY_TOPIC
+from schemas.avro_record import AvroRecord
+from schemas.records.arb import Opportunity
+from schemas.records.arb import SpreadUpdate
+from schemas.records.execution import CancelOrder
+from schemas.records.execution import Fill
+from schemas.records.execution import OrderEvent
+from schemas.records.execution import SubmitOrder
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
+from schemas.records.md import Trade
+from schemas.records.ops import ControlCommand
+from schemas.records.ops import Incident
+from schemas.records.portfolio import FundingPaid
+from schemas.records.portfolio import PnlSnapshot
+from schemas.records.portfolio import PositionChanged
+from schemas.records.risk import RiskDecision
+from tests.event_stores import EventProducer
+from tests.event_stores import create_topics
+from tests.event_stores import delete_topics
+from tests.event_stores import events
+from tests.event_stores import namespace
+from tests.event_stores import no_gaps
+from tests.event_stores import pg_count
+from tests.event_stores import pg_positions
+from tests.event_stores import questdb_counts
+from tests.event_stores import questdb_drop
+from tests.event_stores import wait_until
+from tests.ledger_db import ScratchSchema
+from tests.ledger_db import scratch_schema
+from tests.services import Endpoints
+
+pytestmark = pytest.mark.integration
+
+PG_EVENTS: dict[str, tuple[type[AvroRecord], ...]] = {
+    "arb.opportunity": (Opportunity,),
+    "risk.decision": (RiskDecision,),
+    "ops.control": (ControlCommand,),
+    "ops.incident": (Incident,),
+    "md.instrument": (InstrumentFacts,),
+    "exec.command": (SubmitOrder, CancelOrder),
+    "exec.order_event": (OrderEvent,),
+    "exec.fill": (Fill,),
+    "portfolio.position": (PositionChanged,),
+    "portfolio.funding": (FundingPaid,),
+    "portfolio.pnl": (PnlSnapshot,),
+}
+QDB_EVENTS: dict[str, type[AvroRecord]] = {
+    "md.book": BookSnapshot,
+    "md.trade": Trade,
+    "md.funding": FundingRateUpdate,
+    "arb.spread": SpreadUpdate,
+    "portfolio.pnl": PnlSnapshot,
+}
+PER_TYPE = 150
+
+
+def drain(loop: SinkLoop, expected: int, timeout_s: float = 90.0) -> BaseException | None:
+    """Run ``loop`` until it committed ``expected`` events (or failed); its failure, if any."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loop.run()
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_until(lambda: bool(failure) or loop.committed_events >= expected, timeout_s)
+    loop.stop()
+    thread.join(30)
+    return failure[0] if failure else None
+
+
+@pytest.fixture
+def ns(services: Endpoints) -> Iterator[str]:
+    name = namespace()
+    yield name
+    delete_topics(services.kafka_bootstrap, f"{name}.", {*PG_EVENTS, *QDB_EVENTS})
+
+
+def config(services: Endpoints, ns: str, group: str, topics: set[str]) -> SinkConfig:
+    return SinkConfig(
+        bootstrap=services.kafka_bootstrap,
+        registry_url=services.registry_url,
+        group_prefix=f"{ns}-{group}",
+        topic_prefix=f"{ns}.",
+        topics=frozenset(topics),
+        batch_max=200,
+        backoff=Backoff(initial_s=0.2, maximum_s=1.0),
+    )
+
+
+def test_event_tables_match_the_migration(postgres_conninfo: str) -> None:
+    with scratch_schema(postgres_conninfo) as schema, schema.connect() as conn:
+        for table in TABLES:
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                (schema.name, table.name),
+            ).fetchall()
+            assert [str(r[0]) for r in rows] == [*table.column_names, "recorded_at"], table.name
+
+
+def _pg_roundtrip(
+    services: Endpoints, ns: str, schema: ScratchSchema, *, skip_duplicates: bool
+) -> tuple[dict[str, int], dict[str, int], BaseException | None]:
+    create_topics(services.kafka_bootstrap, f"{ns}.", PG_EVENTS)
+    items = [
+        (topic, record)
+        for topic, types in PG_EVENTS.items()
+        for record_type in types
+        for record in events(record_type, PER_TYPE)
+    ]
+    EventProducer(services.kafka_bootstrap, services.registry_url, f"{ns}.").send(items)
+    expected = {BY_TOPIC[t].name: PER_TYPE * len(types) for t, types in PG_EVENTS.items()}
+    first = postgres_sink(
+        config(services, ns, "first", set(PG_EVENTS)),
+        services.postgres_conninfo,
+        options=schema.options,
+        skip_duplicates=skip_duplicates,
+    )
+    assert drain(first, len(items)) is None
+    after_first = {name: pg_count(schema, name) for name in expected}
+    again = postgres_sink(
+        config(services, ns, "replay", set(PG_EVENTS)),
+        services.postgres_conninfo,
+        options=schema.options,
+        skip_duplicates=skip_duplicates,
+    )
+    failure = drain(again, len(items))
+    after_replay = {name: pg_count(schema, name) for name in expected}
+    assert after_first == expected
+    return after_replay, expected, failure
+
+
+def test_postgres_rows_equal_events_and_a_reconsume_adds_none(services: Endpoints, ns: str) -> None:
+    with scratch_schema(services.postgres_conninfo) as schema:
+        after_replay, expected, failure = _pg_roundtrip(services, ns, schema, skip_duplicates=True)
+        assert failure is None
+        assert after_replay == expected
+        for table in TABLES:
+            assert no_gaps(pg_positions(schema, table.name)), table.name
+
+
+def test_twin_without_on_conflict_the_reconsume_is_refused(services: Endpoints, ns: str) -> None:
+    with scratch_schema(services.postgres_conninfo) as schema:
+        _, _, failure = _pg_roundtrip(services, ns, schema, skip_duplicates=False)
+        assert isinstance(failure, StoreRejected)
+
+
+def _qdb_roundtrip(services: Endpoints, ns: str, *, dedup: bool) -> dict[str, tuple[int, int]]:
+    create_topics(services.kafka_bootstrap, f"{ns}.", QDB_EVENTS)
+    items = [(t, r) for t, rt in QDB_EVENTS.items() for r in events(rt, PER_TYPE)]
+    EventProducer(services.kafka_bootstrap, services.registry_url, f"{ns}.").send(items)
+    q = services.settings.questdb
+    prefix = f"{ns}_"
+    tables = [f"{prefix}{SERIES_BY_TOPIC[t].name}" for t in QDB_EVENTS]
+    try:
+        for group in ("first", "replay"):
+            loop = questdb_sink(
+                config(services, ns, group, set(QDB_EVENTS)),
+                q.host,
+                q.http_port,
+                table_prefix=prefix,
+                dedup=dedup,
+            )
+            assert drain(loop, len(items)) is None
+        target = PER_TYPE if dedup else 2 * PER_TYPE
+        wait_until(lambda: all(questdb_counts(q.http_url, t)[0] >= target for t in tables), 60)
+        return {t: questdb_counts(q.http_url, t) for t in tables}
+    finally:
+        for t in tables:
+            questdb_drop(q.http_url, t)
+
+
+def test_questdb_rows_equal_events_and_a_reconsume_adds_none(services: Endpoints, ns: str) -> None:
+    counts = _qdb_roundtrip(services, ns, dedup=True)
+    assert set(counts.values()) == {(PER_TYPE, PER_TYPE)}
+
+
+def test_twin_without_dedup_keys_questdb_doubles_rows(services: Endpoints, ns: str) -> None:
+    counts = _qdb_roundtrip(services, ns, dedup=False)
+    assert set(counts.values()) == {(2 * PER_TYPE, PER_TYPE)}
