@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
+from confluent_kafka import Consumer
 from confluent_kafka import Producer
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin import NewTopic
 
@@ -111,6 +113,26 @@ class EventProducer:
         thread = threading.Thread(target=run, name="paced-producer")
         thread.start()
         return thread
+
+
+def caught_up(bootstrap: str, group_id: str, topics: Iterable[str]) -> bool:
+    """True when ``group_id`` has committed every partition of ``topics`` up to its end."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False}
+    )
+    try:
+        names = list(topics)
+        meta = consumer.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(t, p) for t in names for p in sorted(meta.topics[t].partitions)
+        ]
+        for tp in consumer.committed(partitions, timeout=10):
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, every_s: float = 0.5) -> bool:
@@ -213,6 +235,8 @@ class LoopbackProxy:
             listener, self._listener = self._listener, None
             victims, self._sockets = self._sockets, []
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread (Linux)
             listener.close()
         for s in victims:
             with contextlib.suppress(OSError):
