@@ -1,5 +1,9 @@
-"""The PostgreSQL store: COPY each batch into session staging tables, then move it into the
-event tables with ``INSERT ... ON CONFLICT (event_id) DO NOTHING``, in one transaction."""
+"""The PostgreSQL store: each batch in one transaction, each table's rows by COPY.
+
+A batch of events not seen before is copied straight into its table (under a savepoint); a
+batch holding an event id the table already has (a re-consume after a crash, a replay) is
+copied into a session staging table instead and moved over with ``INSERT ... ON CONFLICT
+(event_id) DO NOTHING``, so no event is ever stored twice."""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ class PostgresStore:
         self._skip_duplicates = skip_duplicates
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection[Any] | None = None
-        self._statements: dict[str, tuple[sql.Composed, sql.Composed]] = {}
+        self._statements: dict[str, tuple[sql.Composed, sql.Composed, sql.Composed]] = {}
 
     def open(self) -> None:
         self.close()
@@ -95,11 +99,8 @@ class PostgresStore:
             with conn.cursor() as cur:
                 for topic, items in by_table.items():
                     table = self._tables[topic]
-                    copy_stmt, insert_stmt = self._statements_for(table)
-                    with cur.copy(copy_stmt) as copy:
-                        for item in items:
-                            copy.write_row(table.row(item))
-                    cur.execute(insert_stmt)
+                    rows = [table.row(item) for item in items]
+                    self._write_table(cur, table, rows)
                     written[table.name] = len(items)
             conn.commit()
         except _TRANSIENT as exc:
@@ -116,20 +117,45 @@ class PostgresStore:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
-    def _statements_for(self, table: EventTable) -> tuple[sql.Composed, sql.Composed]:
+    def _write_table(
+        self, cur: psycopg.Cursor[Any], table: EventTable, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """COPY straight into the table under a savepoint (the common case: no event seen
+        before); when an event id is already there, COPY into the staging table and move the
+        new rows over with ON CONFLICT (event_id) DO NOTHING instead."""
+        direct, staged, insert = self._statements_for(table)
+        if self._skip_duplicates:
+            try:
+                with cur.connection.transaction():
+                    _copy(cur, direct, rows)
+                return
+            except psycopg.errors.UniqueViolation:
+                pass
+            _copy(cur, staged, rows)
+            cur.execute(insert)
+            return
+        _copy(cur, direct, rows)
+
+    def _statements_for(self, table: EventTable) -> tuple[sql.Composed, sql.Composed, sql.Composed]:
         cached = self._statements.get(table.name)
         if cached is not None:
             return cached
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+        target = sql.Identifier(table.name)
         staging = sql.Identifier(staging_name(table))
-        copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)
-        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            sql.Identifier(table.name), columns, columns, staging
-        )
-        if self._skip_duplicates:
-            insert = sql.SQL("{} ON CONFLICT (event_id) DO NOTHING").format(insert)
-        self._statements[table.name] = (copy_stmt, insert)
-        return copy_stmt, insert
+        direct = sql.SQL("COPY {} ({}) FROM STDIN").format(target, columns)
+        staged = sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)
+        insert = sql.SQL(
+            "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (event_id) DO NOTHING"
+        ).format(target, columns, columns, staging)
+        self._statements[table.name] = (direct, staged, insert)
+        return direct, staged, insert
+
+
+def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, rows: list[tuple[Any, ...]]) -> None:
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -92,8 +92,8 @@ class QuestdbStore:
                 name = self.table_name(table)
                 sender.row(
                     name,
-                    symbols=dict(symbols),
-                    columns={k: v for k, v in columns.items() if v is not None},
+                    symbols=symbols,
+                    columns=columns,
                     at=TimestampNanos(event_ms * 1_000_000),
                 )
                 written[name] += 1

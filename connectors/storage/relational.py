@@ -9,14 +9,14 @@ agreement.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from dataclasses import field
+from operator import attrgetter
 from typing import Any
 
 from connectors.storage.stores import Consumed
 from schemas.avro_record import AvroRecord
-from schemas.records.common import Envelope
-from schemas.records.common import InstrumentRef
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import CATALOGUE
 from schemas.topics import EXEC_COMMAND
@@ -29,8 +29,6 @@ from schemas.topics import PORTFOLIO_FUNDING
 from schemas.topics import PORTFOLIO_PNL
 from schemas.topics import PORTFOLIO_POSITION
 from schemas.topics import RISK_DECISION
-
-Extract = Callable[[Any], Any]
 
 ENVELOPE_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -46,63 +44,81 @@ ENVELOPE_COLUMNS: tuple[str, ...] = (
 PAYLOAD_COLUMN = "payload"
 
 
+RECORD_TYPE = "@type"
+"""Path of the column that holds the record's type name (topics of more than one record)."""
+
+Getter = Callable[[Any], tuple[Any, ...]]
+_ENVELOPE = attrgetter(*(f"envelope.{c}" for c in ENVELOPE_COLUMNS[:6]))
+
+
+def _own_getter(record_type: type[AvroRecord], paths: Sequence[str]) -> Getter:
+    """The record's own column values: one C-level attrgetter when every path exists in
+    ``record_type``, else the present ones with NULL (and the type name) filled in."""
+    fields = record_type.model_fields
+    present = [p for p in paths if p != RECORD_TYPE and p.partition(".")[0] in fields]
+    if len(present) == len(paths) and len(paths) > 1:
+        whole: Getter = attrgetter(*paths)
+        return whole
+    take = attrgetter(*present) if present else None
+    name = record_type.__name__
+
+    def own(record: Any) -> tuple[Any, ...]:
+        got = take(record) if take is not None else ()
+        values = iter(got if len(present) != 1 else (got,))
+        return tuple(
+            name if p == RECORD_TYPE else (next(values) if p in present else None) for p in paths
+        )
+
+    return own
+
+
 @dataclass(frozen=True, slots=True)
 class EventTable:
-    """One table: its name, the topic it stores and the record columns after the envelope."""
+    """One table: its name, the topic it stores and the record columns after the envelope,
+    each with the dotted attribute path of its value (a path a record type lacks: NULL)."""
 
     name: str
     topic: str
-    columns: tuple[tuple[str, Extract], ...]
+    columns: tuple[tuple[str, str], ...]
+    _getters: dict[type[AvroRecord], Getter] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return (*ENVELOPE_COLUMNS, *(c for c, _ in self.columns), PAYLOAD_COLUMN)
 
     def row(self, item: Consumed) -> tuple[Any, ...]:
+        """The COPY row of ``item``; enums are StrEnums, so they are written as their value."""
         record = item.record
-        env: Envelope = record.envelope  # type: ignore[attr-defined]
-        own = tuple(extract(record) for _, extract in self.columns)
+        own = self._getters.get(type(record))
+        if own is None:
+            own = _own_getter(type(record), [path for _, path in self.columns])
+            self._getters[type(record)] = own
         return (
-            env.event_id,
-            env.event_time_ms,
-            env.ingest_time_ms,
-            env.source_seq,
-            env.correlation_id,
-            env.causation_id,
+            *_ENVELOPE(record),
             item.topic,
             item.partition,
             item.offset,
-            *own,
+            *own(record),
             record.model_dump_json(),
         )
 
 
-def _plain(value: Any) -> Any:
-    """Enums as their wire value (psycopg would write an enum's name)."""
-    return value.value if isinstance(value, Enum) else value
+def _field(name: str) -> tuple[str, str]:
+    return name, name
 
 
-def _field(name: str) -> tuple[str, Extract]:
-    return name, lambda r: _plain(getattr(r, name))
-
-
-def _instrument(get: Callable[[Any], InstrumentRef]) -> tuple[tuple[str, Extract], ...]:
+def _instrument(prefix: str) -> tuple[tuple[str, str], ...]:
     return (
-        ("exchange", lambda r: get(r).exchange),
-        ("symbol", lambda r: get(r).symbol),
-        ("market_type", lambda r: get(r).market_type.value),
+        ("exchange", f"{prefix}.exchange"),
+        ("symbol", f"{prefix}.symbol"),
+        ("market_type", f"{prefix}.market_type"),
     )
 
 
-def _optional(name: str) -> tuple[str, Extract]:
-    return name, lambda r: _plain(getattr(r, name, None))
-
-
-def _record_type(r: AvroRecord) -> str:
-    return type(r).__name__
-
-
-_OWN_INSTRUMENT = _instrument(lambda r: r.instrument)
+_optional = _field
+_OWN_INSTRUMENT = _instrument("instrument")
 
 TABLES: tuple[EventTable, ...] = (
     EventTable(
@@ -173,7 +189,7 @@ TABLES: tuple[EventTable, ...] = (
         "event_order_commands",
         EXEC_COMMAND,
         (
-            ("record_type", _record_type),
+            ("record_type", RECORD_TYPE),
             _field("client_order_id"),
             *_OWN_INSTRUMENT,
             _optional("signal_id"),
@@ -208,8 +224,8 @@ TABLES: tuple[EventTable, ...] = (
             _field("side"),
             _field("price"),
             _field("size_base"),
-            ("fee_amount", lambda r: r.fee.amount),
-            ("fee_currency", lambda r: r.fee.currency),
+            ("fee_amount", "fee.amount"),
+            ("fee_currency", "fee.currency"),
             _field("liquidity"),
         ),
     ),

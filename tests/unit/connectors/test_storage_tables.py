@@ -14,6 +14,10 @@ from connectors.storage.timeseries import SERIES_BY_TOPIC
 from connectors.storage.timeseries import _dec
 from fundingflow.stack.migrations import MIGRATIONS
 from schemas.fixed_point import bid_levels
+from schemas.fixed_point import book_snapshot
+from schemas.fixed_point import is_fixed
+from schemas.fixed_point import value_of
+from schemas.records.common import PriceLevel
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.samples import sample
@@ -65,11 +69,47 @@ def test_every_questdb_row_fills_only_declared_columns() -> None:
 
 
 def test_a_book_row_keeps_the_top_levels_exactly() -> None:
-    record = sample(BookSnapshot)
+    record = realistic_book()
+    assert is_fixed(record)
     _, columns, _ = SERIES_BY_TOPIC["md.book"].build(record)
     bids = bid_levels(record)
-    assert columns["bid_price_1"] == bids[0].price
+    assert value_of(columns["bid_price_1"], columns["price_scale"]) == bids[0].price
+    assert value_of(columns["bid_size_1"], columns["size_scale"]) == bids[0].size_base
     assert f"bid_price_{BOOK_LEVELS + 1}" not in columns
+
+
+def realistic_book(levels: int = 7) -> BookSnapshot:
+    base = sample(BookSnapshot)
+    bids = [
+        PriceLevel(price=Decimal("65000.5") - i, size_base=Decimal("0.125")) for i in range(levels)
+    ]
+    asks = [PriceLevel(price=Decimal("65001.5") + i, size_base=Decimal("2")) for i in range(levels)]
+    return book_snapshot(
+        envelope=base.envelope, instrument=base.instrument, depth=levels, bids=bids, asks=asks
+    )
+
+
+def test_a_book_too_precise_for_int64_keeps_its_level_columns_null() -> None:
+    _, columns, _ = SERIES_BY_TOPIC["md.book"].build(sample(BookSnapshot))
+    assert "bid_price_1" not in columns
+    assert "price_scale" not in columns
+
+
+def test_a_decimal_book_is_stored_in_fixed_point_too() -> None:
+    levels = (PriceLevel(price=Decimal("65000.125"), size_base=Decimal("0.5")),)
+    record = sample(BookSnapshot).model_copy(
+        update={
+            "bids": levels,
+            "asks": levels,
+            "bid_prices": (),
+            "bid_sizes": (),
+            "ask_prices": (),
+            "ask_sizes": (),
+        }
+    )
+    _, columns, _ = SERIES_BY_TOPIC["md.book"].build(record)
+    assert (columns["bid_price_1"], columns["price_scale"]) == (65000125, 3)
+    assert (columns["ask_size_1"], columns["size_scale"]) == (5, 1)
 
 
 def test_decimals_beyond_eighteen_places_round_half_even() -> None:
