@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
 from connectors.storage.consumption import Backoff
 from connectors.storage.consumption import SinkLoop
+from connectors.storage.questdb_store import QuestdbStore
 from connectors.storage.relational import BY_TOPIC
 from connectors.storage.relational import TABLES
 from connectors.storage.runner import SinkConfig
 from connectors.storage.runner import postgres_sink
 from connectors.storage.runner import questdb_sink
+from connectors.storage.stores import Consumed
 from connectors.storage.stores import StoreRejected
 from connectors.storage.timeseries import SERIES_BY_TOPIC
 from schemas.avro_record import AvroRecord
@@ -48,9 +51,12 @@ from tests.event_stores import pg_count
 from tests.event_stores import pg_positions
 from tests.event_stores import questdb_counts
 from tests.event_stores import questdb_drop
+from tests.event_stores import questdb_query
+from tests.event_stores import questdb_settled
 from tests.event_stores import wait_until
 from tests.ledger_db import ScratchSchema
 from tests.ledger_db import scratch_schema
+from tests.services import REPO
 from tests.services import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -76,6 +82,7 @@ QDB_EVENTS: dict[str, type[AvroRecord]] = {
     "portfolio.pnl": PnlSnapshot,
 }
 PER_TYPE = 150
+MD_F = "md.funding"
 
 
 def drain(loop: SinkLoop, expected: int, timeout_s: float = 90.0) -> BaseException | None:
@@ -190,8 +197,7 @@ def _qdb_roundtrip(services: Endpoints, ns: str, *, dedup: bool) -> dict[str, tu
                 dedup=dedup,
             )
             assert drain(loop, len(items)) is None
-        target = PER_TYPE if dedup else 2 * PER_TYPE
-        wait_until(lambda: all(questdb_counts(q.http_url, t)[0] >= target for t in tables), 60)
+        assert wait_until(lambda: all(questdb_settled(q.http_url, t) for t in tables), 60)
         return {t: questdb_counts(q.http_url, t) for t in tables}
     finally:
         for t in tables:
@@ -206,3 +212,45 @@ def test_questdb_rows_equal_events_and_a_reconsume_adds_none(services: Endpoints
 def test_twin_without_dedup_keys_questdb_doubles_rows(services: Endpoints, ns: str) -> None:
     counts = _qdb_roundtrip(services, ns, dedup=False)
     assert set(counts.values()) == {(2 * PER_TYPE, PER_TYPE)}
+
+
+def readme_sql(marker: str) -> str:
+    text = (REPO / "README.md").read_text()
+    block = text.split(f"<!-- {marker} -->", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return block.strip().rstrip(";")
+
+
+def test_the_readme_funding_apr_query_gives_the_annualized_rate(services: Endpoints) -> None:
+    q = services.settings.questdb
+    prefix = f"{namespace()}_"
+    store = QuestdbStore(q.host, q.http_port, table_prefix=prefix, tables=[SERIES_BY_TOPIC[MD_F]])
+    rate = {"okx": Decimal("0.0001"), "bybit": Decimal("-0.00005")}
+    batch = [
+        Consumed(
+            record.model_copy(
+                update={
+                    "funding_rate": rate[venue],
+                    "funding_interval_ms": 8 * 3_600_000,
+                    "instrument": record.instrument.model_copy(update={"exchange": venue}),  # type: ignore[attr-defined]
+                }
+            ),
+            MD_F,
+            0,
+            i,
+        )
+        for i, record in enumerate(events(FundingRateUpdate, 40))
+        for venue in (("okx", "bybit")[i % 2],)
+    ]
+    table = f"{prefix}md_funding"
+    try:
+        store.open()
+        store.write(batch)
+        store.close()
+        assert wait_until(lambda: questdb_settled(q.http_url, table), 60)
+        query = readme_sql("questdb-funding-apr").replace("FROM md_funding", f"FROM {table}")
+        query = query.replace("dateadd('d', -7, now())", "'2026-01-01'")
+        rows = questdb_query(q.http_url, query)
+    finally:
+        questdb_drop(q.http_url, table)
+    apr = {str(r[1]): round(float(str(r[3])), 9) for r in rows}
+    assert apr == {"okx": 10.95, "bybit": -5.475}  # 3 fundings a day x 365, in percent
