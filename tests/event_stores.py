@@ -115,6 +115,25 @@ class EventProducer:
         return thread
 
 
+def committed_offsets(bootstrap: str, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """``topic:partition`` -> the offset ``group_id`` committed (negative: none yet)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False}
+    )
+    try:
+        names = list(topics)
+        meta = consumer.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(t, p) for t in names for p in sorted(meta.topics[t].partitions)
+        ]
+        return {
+            f"{tp.topic}:{tp.partition}": tp.offset
+            for tp in consumer.committed(partitions, timeout=10)
+        }
+    finally:
+        consumer.close()
+
+
 def caught_up(bootstrap: str, group_id: str, topics: Iterable[str]) -> bool:
     """True when ``group_id`` has committed every partition of ``topics`` up to its end."""
     consumer = Consumer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +68,19 @@ def _worker_env(venues: str) -> dict[str, str]:
     return env
 
 
+def pipeline_children(venues: str, assets: str, speed: str, seed: int, logs: Path) -> list[Child]:
+    """The supervised processes of ``run``: worker, connectors and the event stores' sinks."""
+    me = [sys.executable, "-m", "fundingflow"]
+    connect = [*me, "connect", "--venues", venues, "--assets", assets]
+    if venues == "sim":
+        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
+    return [
+        Child("worker", [*me, "worker"], logs / "worker.log"),
+        Child("connectors", connect, logs / "connectors.log"),
+        Child("sinks", [*me, "sink"], logs / "sinks.log"),
+    ]
+
+
 @app.command()
 def run(
     venues: Annotated[
@@ -94,17 +108,8 @@ def run(
             f"services not healthy: {', '.join(unhealthy)}; run `fundingflow stack up` first"
         )
     logs = settings.stack.home.resolve() / "logs"
-    me = [sys.executable, "-m", "fundingflow"]
-    connect = [*me, "connect", "--venues", venues, "--assets", assets]
-    if venues == "sim":
-        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
     supervisor = Supervisor(
-        [
-            Child("worker", [*me, "worker"], logs / "worker.log"),
-            Child("connectors", connect, logs / "connectors.log"),
-            Child("sinks", [*me, "sink"], logs / "sinks.log"),
-        ],
-        env=_worker_env(venues),
+        pipeline_children(venues, assets, speed, seed, logs), env=_worker_env(venues)
     )
     watcher = TopicWatcher(settings.kafka.bootstrap, WATCHED)
     tail = OpportunityTail(

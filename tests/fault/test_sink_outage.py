@@ -4,8 +4,9 @@ The shared stack's databases stay up: each sink talks to its database through a 
 proxy of the test, which refuses and drops every connection for the outage.
 Guard: a write the store cannot make stops the consumption without a commit; the sink retries
 opening the store with backoff and rejoins the group at the committed offsets.
-Oracle: once the stream ended and the group caught up, rows == events, one per event id, and
-(PostgreSQL) no offset gap.
+Oracle: the sink reports its store down and commits nothing until the database is back; once
+the stream ended and the group caught up, rows == events, one per event id, and (PostgreSQL) no
+offset gap.
 Twin: dropping the batch the store refused (``Guards(wait_for_store=False)``) must lose events.
 """
 
@@ -15,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.storage.consumption import Backoff
 from connectors.storage.consumption import Guards
@@ -31,6 +34,7 @@ from schemas.records.portfolio import PnlSnapshot
 from tests.event_stores import EventProducer
 from tests.event_stores import LoopbackProxy
 from tests.event_stores import caught_up
+from tests.event_stores import committed_offsets
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
 from tests.event_stores import events
@@ -75,6 +79,20 @@ def config(services: Endpoints, ns: str, topic: str, guards: Guards) -> SinkConf
     )
 
 
+@dataclass(frozen=True)
+class Outage:
+    """What the sink did while its database was cut off."""
+
+    stopped: bool
+    """The sink reported its store down (``fundingflow_sink_store_up`` 0)."""
+    committed_at_stop: dict[str, int]
+    committed_at_restore: dict[str, int]
+
+
+def store_up(name: str) -> float | None:
+    return REGISTRY.get_sample_value("fundingflow_sink_store_up", {"sink": name})
+
+
 def outage_mid_stream(
     services: Endpoints,
     ns: str,
@@ -83,30 +101,36 @@ def outage_mid_stream(
     items: list[tuple[str, AvroRecord]],
     written: Callable[[], int],
     outage_s: float,
-) -> None:
+) -> Outage:
     """Stream paced while the sink runs; cut the proxy for ``outage_s`` once rows arrive."""
     thread = threading.Thread(target=loop.run)
     thread.start()
     producer = EventProducer(services.kafka_bootstrap, services.registry_url, f"{ns}.")
     sending = producer.send_paced(items, chunk=100, pause_s=0.1)
+    group, topics = loop.config.group_id, list(loop.config.topics)
+    name = loop.config.name
     try:
         assert wait_until(lambda: written() > 0, 60)
         proxy.cut()
-        time.sleep(outage_s)
+        cut_at = time.monotonic()
+        stopped = wait_until(lambda: store_up(name) == 0, outage_s / 2, every_s=0.05)
+        at_stop = committed_offsets(services.kafka_bootstrap, group, topics)
+        time.sleep(max(0.0, outage_s - (time.monotonic() - cut_at)))
+        at_restore = committed_offsets(services.kafka_bootstrap, group, topics)
         proxy.restore()
         sending.join()
-        group, topics = loop.config.group_id, list(loop.config.topics)
         assert wait_until(lambda: caught_up(services.kafka_bootstrap, group, topics), 120)
     finally:
         sending.join()
         loop.stop()
         thread.join(60)
         proxy.close()
+    return Outage(stopped, at_stop, at_restore)
 
 
 def postgres_outage(
     services: Endpoints, ns: str, guards: Guards, outage_s: float
-) -> list[tuple[str, int, int, str]]:
+) -> tuple[Outage, list[tuple[str, int, int, str]]]:
     items = [(PG_TOPIC, r) for r in events(PnlSnapshot, EVENTS)]
     p = services.settings.postgres
     proxy = LoopbackProxy(p.port, p.host)
@@ -115,7 +139,7 @@ def postgres_outage(
         loop = postgres_sink(
             config(services, ns, PG_TOPIC, guards), conninfo, options=schema.options
         )
-        outage_mid_stream(
+        outage = outage_mid_stream(
             services,
             ns,
             loop,
@@ -124,12 +148,12 @@ def postgres_outage(
             lambda: pg_count(schema, "event_pnl_snapshots"),
             outage_s,
         )
-        return pg_positions(schema, "event_pnl_snapshots")
+        return outage, pg_positions(schema, "event_pnl_snapshots")
 
 
 def questdb_outage(
     services: Endpoints, ns: str, guards: Guards, outage_s: float
-) -> tuple[int, int]:
+) -> tuple[Outage, tuple[int, int]]:
     items = [(QDB_TOPIC, r) for r in events(FundingRateUpdate, EVENTS)]
     q = services.settings.questdb
     proxy = LoopbackProxy(q.http_port, q.host)
@@ -139,7 +163,7 @@ def questdb_outage(
         loop = questdb_sink(
             config(services, ns, QDB_TOPIC, guards), q.host, proxy.port, table_prefix=prefix
         )
-        outage_mid_stream(
+        outage = outage_mid_stream(
             services,
             ns,
             loop,
@@ -149,27 +173,32 @@ def questdb_outage(
             outage_s,
         )
         assert wait_until(lambda: questdb_settled(q.http_url, table), 60)
-        return questdb_counts(q.http_url, table)
+        return outage, questdb_counts(q.http_url, table)
     finally:
         questdb_drop(q.http_url, table)
 
 
 def test_postgres_outage_loses_nothing(services: Endpoints, ns: str) -> None:
-    rows = postgres_outage(services, ns, Guards(), OUTAGE_S)
+    outage, rows = postgres_outage(services, ns, Guards(), OUTAGE_S)
+    assert outage.stopped
+    assert outage.committed_at_restore == outage.committed_at_stop
     assert len(rows) == EVENTS
     assert len({r[3] for r in rows}) == EVENTS
     assert no_gaps(rows)
 
 
 def test_twin_dropping_refused_batches_loses_postgres_rows(services: Endpoints, ns: str) -> None:
-    rows = postgres_outage(services, ns, Guards(wait_for_store=False), TWIN_OUTAGE_S)
+    _, rows = postgres_outage(services, ns, Guards(wait_for_store=False), TWIN_OUTAGE_S)
     assert len(rows) < EVENTS
 
 
 def test_questdb_outage_loses_nothing(services: Endpoints, ns: str) -> None:
-    assert questdb_outage(services, ns, Guards(), OUTAGE_S) == (EVENTS, EVENTS)
+    outage, counts = questdb_outage(services, ns, Guards(), OUTAGE_S)
+    assert outage.stopped
+    assert outage.committed_at_restore == outage.committed_at_stop
+    assert counts == (EVENTS, EVENTS)
 
 
 def test_twin_dropping_refused_batches_loses_questdb_rows(services: Endpoints, ns: str) -> None:
-    rows, _ = questdb_outage(services, ns, Guards(wait_for_store=False), TWIN_OUTAGE_S)
+    _, (rows, _) = questdb_outage(services, ns, Guards(wait_for_store=False), TWIN_OUTAGE_S)
     assert rows < EVENTS
