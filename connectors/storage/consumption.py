@@ -85,6 +85,7 @@ class SinkLoop:
         self._store = store
         self._stop = threading.Event()
         self.committed_events = 0
+        self._newest_committed_ms = 0
         """Events written and committed by this loop (re-consumed ones included)."""
 
     def stop(self) -> None:
@@ -136,6 +137,7 @@ class SinkLoop:
                     retry_in_s=delay,
                 )
                 attempt += 1
+                self._report_stalled()
                 self._stop.wait(delay)
                 continue
             if attempt:
@@ -245,7 +247,14 @@ class SinkLoop:
                 lag = max(0, high - offset - 1)
                 metrics.LAG_RECORDS.labels(name, topic, str(partition)).set(lag)
         if newest_ms > 0:
+            self._newest_committed_ms = max(self._newest_committed_ms, newest_ms)
             metrics.LAG_SECONDS.labels(name).set(max(0.0, time.time() - newest_ms / 1000))
+
+    def _report_stalled(self) -> None:
+        """While the store is down nothing is committed: the newest committed message ages."""
+        if self._newest_committed_ms > 0:
+            age_s = time.time() - self._newest_committed_ms / 1000
+            metrics.LAG_SECONDS.labels(self.config.name).set(max(0.0, age_s))
 
 
 def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:

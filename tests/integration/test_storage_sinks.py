@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from confluent_kafka import Producer
+from prometheus_client import REGISTRY
 
 from connectors.storage.consumption import Backoff
 from connectors.storage.consumption import SinkLoop
@@ -165,11 +167,29 @@ def _pg_roundtrip(
     return after_replay, expected, failure
 
 
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_postgres_rows_equal_events_and_a_reconsume_adds_none(services: Endpoints, ns: str) -> None:
+    fills = {"sink": "postgres", "table": "event_fills"}
+    before = _sample("fundingflow_sink_rows_written_total", fills)
     with scratch_schema(services.postgres_conninfo) as schema:
         after_replay, expected, failure = _pg_roundtrip(services, ns, schema, skip_duplicates=True)
         assert failure is None
         assert after_replay == expected
+        # both passes handed every fill to the store; the caught-up partitions have no lag
+        written = _sample("fundingflow_sink_rows_written_total", fills) - before
+        assert written == 2 * expected["event_fills"]
+        lags = [
+            sample.value
+            for metric in REGISTRY.collect()
+            if metric.name == "fundingflow_sink_lag_records"
+            for sample in metric.samples
+            if sample.labels["topic"].startswith(f"{ns}.")
+        ]
+        assert lags
+        assert set(lags) == {0}
         for table in TABLES:
             assert no_gaps(pg_positions(schema, table.name)), table.name
 
@@ -254,3 +274,24 @@ def test_the_readme_funding_apr_query_gives_the_annualized_rate(services: Endpoi
         questdb_drop(q.http_url, table)
     apr = {str(r[1]): round(float(str(r[3])), 9) for r in rows}
     assert apr == {"okx": 10.95, "bybit": -5.475}  # 3 fundings a day x 365, in percent
+
+
+def test_an_undecodable_message_is_counted_and_skipped(services: Endpoints, ns: str) -> None:
+    topic = "ops.incident"
+    create_topics(services.kafka_bootstrap, f"{ns}.", [topic])
+    good = events(Incident, 10)
+    producer = EventProducer(services.kafka_bootstrap, services.registry_url, f"{ns}.")
+    producer.send((topic, r) for r in good[:5])
+    raw = Producer({"bootstrap.servers": services.kafka_bootstrap})
+    raw.produce(f"{ns}.{topic}", b"\x00\x00\x00\x00\x01garbage", b"component-1")
+    assert raw.flush(30) == 0
+    producer.send((topic, r) for r in good[5:])
+    labels = {"sink": "postgres", "topic": topic}
+    before = _sample("fundingflow_sink_undecodable_total", labels)
+    with scratch_schema(services.postgres_conninfo) as schema:
+        loop = postgres_sink(
+            config(services, ns, "bad", {topic}), services.postgres_conninfo, options=schema.options
+        )
+        assert drain(loop, len(good)) is None
+        assert pg_count(schema, "event_incidents") == len(good)
+    assert _sample("fundingflow_sink_undecodable_total", labels) - before == 1
