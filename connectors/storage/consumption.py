@@ -190,9 +190,11 @@ class SinkLoop:
             error = message.error()
             topic = message.topic() or ""
             if error is not None:
-                if error.code() in _IGNORED_ERRORS:
-                    continue
-                raise KafkaException(error)
+                if error.fatal():
+                    raise KafkaException(error)
+                if error.code() not in _IGNORED_ERRORS:
+                    log.warning("sink.kafka_error", sink=self.config.name, error=str(error))
+                continue
             logical = self.config.topics[topic]
             try:
                 record = self._codec.decode_for_topic(message.value() or b"", logical)

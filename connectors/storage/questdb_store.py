@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from questdb import QuestDBError
+from questdb import QuestDBErrorCode
 from questdb import Sender
 from questdb import TimestampNanos
 
@@ -20,6 +21,17 @@ from connectors.storage.stores import StoreRejected
 from connectors.storage.stores import StoreUnavailable
 from connectors.storage.timeseries import SERIES_BY_TOPIC
 from connectors.storage.timeseries import SeriesTable
+
+_REFUSALS = frozenset(
+    {
+        QuestDBErrorCode.ServerFlushError,
+        QuestDBErrorCode.ServerRejection,
+        QuestDBErrorCode.ServerSchemaMismatch,
+        QuestDBErrorCode.ServerParseError,
+    }
+)
+"""Errors that may be the server refusing the rows (a flush that never reached it has the same
+code, so the server is asked whether it answers before the batch is called refused)."""
 
 
 class QuestdbStore:
@@ -100,8 +112,18 @@ class QuestdbStore:
             sender.flush()
         except QuestDBError as exc:
             self.close()
+            if exc.code in _REFUSALS and self._answers():
+                raise StoreRejected(f"QuestDB refused the batch: {exc}") from exc
             raise StoreUnavailable(f"QuestDB ILP flush failed: {exc}") from exc
         return dict(written)
+
+    def _answers(self) -> bool:
+        """Whether the server answers a query now (then a refused flush was about the rows)."""
+        try:
+            self.execute("SELECT 1")
+        except (StoreUnavailable, StoreRejected):
+            return False
+        return True
 
     def close(self) -> None:
         sender, self._sender = self._sender, None

@@ -295,3 +295,23 @@ def test_an_undecodable_message_is_counted_and_skipped(services: Endpoints, ns: 
         assert drain(loop, len(good)) is None
         assert pg_count(schema, "event_incidents") == len(good)
     assert _sample("fundingflow_sink_undecodable_total", labels) - before == 1
+
+
+def test_rows_questdb_refuses_stop_the_sink_with_the_reason(services: Endpoints) -> None:
+    q = services.settings.questdb
+    prefix = f"{namespace()}_"
+    table = f"{prefix}md_funding"
+    store = QuestdbStore(q.host, q.http_port, table_prefix=prefix, tables=[SERIES_BY_TOPIC[MD_F]])
+    try:
+        # a table of that name whose funding_rate is no decimal: the server refuses the rows
+        store.execute(
+            f"CREATE TABLE {table} (ts TIMESTAMP, funding_rate LONG) TIMESTAMP(ts)"
+            " PARTITION BY DAY WAL"
+        )
+        store.open()
+        batch = [Consumed(r, MD_F, 0, i) for i, r in enumerate(events(FundingRateUpdate, 3))]
+        with pytest.raises(StoreRejected, match="refused"):
+            store.write(batch)
+    finally:
+        store.close()
+        questdb_drop(q.http_url, table)
