@@ -171,7 +171,7 @@ class SinkLoop:
                 continue
             offsets = _next_offsets(messages)
             if not self.config.guards.commit_after_write:
-                _commit(consumer, offsets)
+                _commit(consumer, offsets, self.config.name)
             try:
                 self._write(batch)
             except StoreUnavailable as exc:
@@ -179,7 +179,7 @@ class SinkLoop:
                     return exc
                 log.error("sink.batch_dropped", sink=self.config.name, events=len(batch))
             if self.config.guards.commit_after_write:
-                _commit(consumer, offsets)
+                _commit(consumer, offsets, self.config.name)
             self.committed_events += len(batch)
             self._observe(consumer, messages, batch)
         return None
@@ -269,6 +269,15 @@ def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
     return [TopicPartition(t, p, o) for (t, p), o in nexts.items()]
 
 
-def _commit(consumer: Consumer, offsets: list[TopicPartition]) -> None:
-    if offsets:
+def _commit(consumer: Consumer, offsets: list[TopicPartition], sink: str) -> None:
+    """Commit ``offsets``; a commit the group refuses (a rebalance took partitions away) is
+    logged: the batch is durable, so whoever owns the partitions now re-consumes it harmlessly."""
+    if not offsets:
+        return
+    try:
         consumer.commit(offsets=offsets, asynchronous=False)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and error.fatal():
+            raise
+        log.warning("sink.commit_refused", sink=sink, reason=str(exc), partitions=len(offsets))

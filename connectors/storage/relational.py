@@ -117,7 +117,6 @@ def _instrument(prefix: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-_optional = _field
 _OWN_INSTRUMENT = _instrument("instrument")
 
 TABLES: tuple[EventTable, ...] = (
@@ -192,12 +191,12 @@ TABLES: tuple[EventTable, ...] = (
             ("record_type", RECORD_TYPE),
             _field("client_order_id"),
             *_OWN_INSTRUMENT,
-            _optional("signal_id"),
-            _optional("side"),
-            _optional("size_base"),
-            _optional("limit_price"),
-            _optional("purpose"),
-            _optional("reason"),
+            _field("signal_id"),
+            _field("side"),
+            _field("size_base"),
+            _field("limit_price"),
+            _field("purpose"),
+            _field("reason"),
         ),
     ),
     EventTable(

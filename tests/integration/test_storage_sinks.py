@@ -44,6 +44,7 @@ from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 from schemas.records.risk import RiskDecision
 from tests.event_stores import EventProducer
+from tests.event_stores import caught_up
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
 from tests.event_stores import events
@@ -192,6 +193,15 @@ def test_postgres_rows_equal_events_and_a_reconsume_adds_none(services: Endpoint
         assert set(lags) == {0}
         for table in TABLES:
             assert no_gaps(pg_positions(schema, table.name)), table.name
+        fill = events(Fill, 1)[0]
+        assert isinstance(fill, Fill)
+        with schema.connect() as conn:
+            stored = conn.execute(
+                "SELECT side, market_type, liquidity, payload->>'side', price FROM event_fills"
+                " LIMIT 1"
+            ).fetchone()
+        wire = (fill.side.value, fill.instrument.market_type.value, fill.liquidity.value)
+        assert stored == (*wire, fill.side.value, fill.price)
 
 
 def test_twin_without_on_conflict_the_reconsume_is_refused(services: Endpoints, ns: str) -> None:
@@ -315,3 +325,44 @@ def test_rows_questdb_refuses_stop_the_sink_with_the_reason(services: Endpoints)
     finally:
         store.close()
         questdb_drop(q.http_url, table)
+
+
+def test_two_sinks_in_one_group_store_every_event_once(services: Endpoints, ns: str) -> None:
+    """A second sink joining mid-stream takes partitions over (a rebalance): still one row per
+    event and no gap."""
+    topic = "exec.fill"
+    create_topics(services.kafka_bootstrap, f"{ns}.", [topic])
+    fills = []
+    for i, record in enumerate(events(Fill, 4000)):
+        # distinct client order ids spread the fills over every partition
+        fills.append((topic, record.model_copy(update={"client_order_id": f"order-{i % 30}"})))
+    producer = EventProducer(services.kafka_bootstrap, services.registry_url, f"{ns}.")
+    with scratch_schema(services.postgres_conninfo) as schema:
+        loops = [
+            postgres_sink(
+                config(services, ns, "pair", {topic}),
+                services.postgres_conninfo,
+                options=schema.options,
+            )
+            for _ in range(2)
+        ]
+        threads = [threading.Thread(target=loop.run) for loop in loops]
+        threads[0].start()
+        sending = producer.send_paced(fills, chunk=40, pause_s=0.1)
+        try:
+            assert wait_until(lambda: pg_count(schema, "event_fills") > 0, 60)
+            threads[1].start()
+            sending.join()
+            group, physical = loops[0].config.group_id, list(loops[0].config.topics)
+            assert wait_until(lambda: caught_up(services.kafka_bootstrap, group, physical), 120)
+        finally:
+            sending.join()
+            for loop in loops:
+                loop.stop()
+            for thread in threads:
+                if thread.ident is not None:  # started
+                    thread.join(60)
+        rows = pg_positions(schema, "event_fills")
+        assert loops[1].committed_events > 0
+    assert len(rows) == len(fills)
+    assert no_gaps(rows)
