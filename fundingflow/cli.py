@@ -17,6 +17,7 @@ from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import run as run_commands
 from fundingflow.commands import schemas as schemas_commands
+from fundingflow.commands import sink as sink_commands
 from fundingflow.commands import stack as stack_commands
 from fundingflow.commands import streams as streams_commands
 from fundingflow.commands import topics as topics_commands
@@ -43,6 +44,7 @@ app.registered_commands += connect_commands.app.registered_commands
 app.registered_commands += streams_commands.app.registered_commands
 app.add_typer(streams_commands.state_app, name="state")
 app.registered_commands += api_commands.app.registered_commands
+app.registered_commands += sink_commands.app.registered_commands
 add_registered_commands(app)  # fundingflow bench, from the benchmarks package
 
 

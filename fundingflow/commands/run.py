@@ -1,9 +1,10 @@
-"""``fundingflow run``: connectors and worker as one supervised process group, shown live."""
+"""``fundingflow run``: connectors, worker and sinks as one supervised process group, shown live."""
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +68,19 @@ def _worker_env(venues: str) -> dict[str, str]:
     return env
 
 
+def pipeline_children(venues: str, assets: str, speed: str, seed: int, logs: Path) -> list[Child]:
+    """The supervised processes of ``run``: worker, connectors and the event stores' sinks."""
+    me = [sys.executable, "-m", "fundingflow"]
+    connect = [*me, "connect", "--venues", venues, "--assets", assets]
+    if venues == "sim":
+        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
+    return [
+        Child("worker", [*me, "worker"], logs / "worker.log"),
+        Child("connectors", connect, logs / "connectors.log"),
+        Child("sinks", [*me, "sink"], logs / "sinks.log"),
+    ]
+
+
 @app.command()
 def run(
     venues: Annotated[
@@ -80,7 +94,7 @@ def run(
     ] = None,
     refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
 ) -> None:
-    """Run connectors and the worker, and show open opportunities and pipeline health live."""
+    """Run connectors, the worker and the sinks; show open opportunities and pipeline health."""
     from fundingflow.live_view import OpportunityTail
     from fundingflow.live_view import rows as live_rows
     from schemas.codec import Codec
@@ -94,16 +108,8 @@ def run(
             f"services not healthy: {', '.join(unhealthy)}; run `fundingflow stack up` first"
         )
     logs = settings.stack.home.resolve() / "logs"
-    me = [sys.executable, "-m", "fundingflow"]
-    connect = [*me, "connect", "--venues", venues, "--assets", assets]
-    if venues == "sim":
-        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
     supervisor = Supervisor(
-        [
-            Child("worker", [*me, "worker"], logs / "worker.log"),
-            Child("connectors", connect, logs / "connectors.log"),
-        ],
-        env=_worker_env(venues),
+        pipeline_children(venues, assets, speed, seed, logs), env=_worker_env(venues)
     )
     watcher = TopicWatcher(settings.kafka.bootstrap, WATCHED)
     tail = OpportunityTail(
@@ -112,7 +118,10 @@ def run(
         ARB_OPPORTUNITY,
         from_beginning=False,
     )
-    console.print(f"logs: {logs}/worker.log, {logs}/connectors.log — Ctrl-C stops everything")
+    console.print(
+        f"logs: {logs}/worker.log, {logs}/connectors.log, {logs}/sinks.log"
+        " — Ctrl-C stops everything"
+    )
     started = time.monotonic()
     supervisor.start()
     try:

@@ -1,0 +1,235 @@
+"""Sink throughput on the stack's PostgreSQL and QuestDB: rows/s, each with a baseline.
+
+    python -m benchmarks.sink_throughput [--rows 100000] [--batch 10000] [--only postgres|questdb]
+        [--end-to-end] [--json]
+
+Store only (the default): decoded events handed to the store in ``--batch`` batches, the way
+the sink loop hands them over. PostgreSQL: COPY into the staging table plus ``INSERT ... ON
+CONFLICT DO NOTHING`` (target >= 80k rows/s), against ``executemany`` of the same INSERT with
+VALUES (the baseline). QuestDB: ILP/HTTP, one flush per batch (target >= 150k rows/s), against
+a flush every 100 rows (the baseline). ``--end-to-end`` also runs the whole sink (Kafka consume,
+Avro decode, write, commit) over a scratch topic. Scratch schemas, tables and topics are
+dropped afterwards. Prints figures only; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+
+from connectors.storage.consumption import SinkLoop
+from connectors.storage.postgres_store import PostgresStore
+from connectors.storage.questdb_store import QuestdbStore
+from connectors.storage.relational import BY_TOPIC
+from connectors.storage.runner import SinkConfig
+from connectors.storage.runner import postgres_sink
+from connectors.storage.runner import questdb_sink
+from connectors.storage.stores import Consumed
+from connectors.storage.timeseries import SERIES_BY_TOPIC
+from fundingflow.settings import load_settings
+from schemas.avro_record import AvroRecord
+from schemas.fixed_point import book_snapshot
+from schemas.records.common import PriceLevel
+from schemas.records.md import BookSnapshot
+from schemas.records.portfolio import PnlSnapshot
+from schemas.samples import sample
+from schemas.topics import MD_BOOK
+from schemas.topics import PORTFOLIO_PNL
+from tests.event_stores import EventProducer
+from tests.event_stores import caught_up
+from tests.event_stores import create_topics
+from tests.event_stores import delete_topics
+from tests.event_stores import questdb_drop
+from tests.event_stores import wait_until
+from tests.ledger_db import scratch_schema
+
+TARGETS = {"postgres": 80_000.0, "questdb": 150_000.0}
+T0_MS = 1_767_225_600_000
+
+
+def book(levels: int = 10) -> BookSnapshot:
+    """A book of ``levels`` per side in fixed-point columns, as the connectors publish one."""
+    base = sample(BookSnapshot)
+    bids = [
+        PriceLevel(price=Decimal("65000.5") - i, size_base=Decimal("0.125")) for i in range(levels)
+    ]
+    asks = [
+        PriceLevel(price=Decimal("65001.5") + i, size_base=Decimal("2.5")) for i in range(levels)
+    ]
+    return book_snapshot(
+        envelope=base.envelope, instrument=base.instrument, depth=levels, bids=bids, asks=asks
+    )
+
+
+def consumed(record_type: type[AvroRecord], topic: str, rows: int) -> list[Consumed]:
+    base: AvroRecord = book() if record_type is BookSnapshot else sample(record_type)
+    out = []
+    for i in range(rows):
+        env = base.envelope.model_copy(  # type: ignore[attr-defined]
+            update={"event_id": str(uuid.uuid4()), "event_time_ms": T0_MS + i}
+        )
+        out.append(Consumed(base.model_copy(update={"envelope": env}), topic, i % 3, i // 3))
+    return out
+
+
+def _rate(rows: int, seconds: float) -> float:
+    return rows / seconds if seconds > 0 else 0.0
+
+
+def _batches(items: list[Consumed], batch: int) -> list[list[Consumed]]:
+    return [items[i : i + batch] for i in range(0, len(items), batch)]
+
+
+def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
+    items = consumed(PnlSnapshot, PORTFOLIO_PNL, rows)
+    table = BY_TOPIC[PORTFOLIO_PNL]
+    conninfo = load_settings().postgres.conninfo()
+    with scratch_schema(conninfo) as schema:
+        store = PostgresStore(conninfo, options=schema.options, tables=[table])
+        store.open()
+        began = time.perf_counter()
+        for chunk in _batches(items, batch):
+            store.write(chunk)
+        sink_s = time.perf_counter() - began
+        store.close()
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+        marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.column_names)
+        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING")
+        statement = insert.format(sql.Identifier("baseline_pnl"), columns, marks)
+        baseline_items = consumed(PnlSnapshot, PORTFOLIO_PNL, min(rows, 20_000))
+        with schema.connect() as conn:
+            conn.execute("CREATE TABLE baseline_pnl (LIKE event_pnl_snapshots INCLUDING ALL)")
+            conn.commit()
+            began = time.perf_counter()
+            with conn.cursor() as cur:
+                for chunk in _batches(baseline_items, batch):
+                    cur.executemany(statement, [table.row(item) for item in chunk])
+                    conn.commit()
+            baseline_s = time.perf_counter() - began
+    return {
+        "postgres_rows": rows,
+        "postgres_copy_rows_per_s": _rate(rows, sink_s),
+        "postgres_baseline_executemany_rows_per_s": _rate(len(baseline_items), baseline_s),
+        "postgres_target_rows_per_s": TARGETS["postgres"],
+    }
+
+
+def questdb_store_figures(rows: int, batch: int) -> dict[str, float]:
+    q = load_settings().questdb
+    prefix = f"bench{uuid.uuid4().hex[:8]}_"
+    series = SERIES_BY_TOPIC[MD_BOOK]
+    figures: dict[str, float] = {"questdb_rows": rows}
+    try:
+        for label, flush_every, count in (
+            ("ilp", batch, rows),
+            ("baseline_flush100", 100, rows // 5),
+        ):
+            store = QuestdbStore(
+                q.host, q.http_port, table_prefix=f"{prefix}{label}_", tables=[series]
+            )
+            items = consumed(BookSnapshot, MD_BOOK, count)
+            store.open()
+            began = time.perf_counter()
+            for chunk in _batches(items, flush_every):
+                store.write(chunk)
+            figures[f"questdb_{label}_rows_per_s"] = _rate(count, time.perf_counter() - began)
+            store.close()
+    finally:
+        for label in ("ilp", "baseline_flush100"):
+            questdb_drop(q.http_url, f"{prefix}{label}_{series.name}")
+    figures["questdb_target_rows_per_s"] = TARGETS["questdb"]
+    return figures
+
+
+def end_to_end_figures(rows: int, batch: int, only: str | None) -> dict[str, float]:
+    """The whole sink over a scratch topic that already holds ``rows`` events."""
+    settings = load_settings()
+    ns = f"bench{uuid.uuid4().hex[:8]}"
+    figures: dict[str, float] = {}
+    chosen = [s for s in ("postgres", "questdb") if only in (None, s)]
+    topics = {"postgres": PORTFOLIO_PNL, "questdb": MD_BOOK}
+    records: dict[str, type[AvroRecord]] = {"postgres": PnlSnapshot, "questdb": BookSnapshot}
+    create_topics(settings.kafka.bootstrap, f"{ns}.", [topics[s] for s in chosen])
+    producer = EventProducer(settings.kafka.bootstrap, settings.registry.url, f"{ns}.")
+    try:
+        for name in chosen:
+            items = consumed(records[name], topics[name], rows)
+            producer.send((topics[name], item.record) for item in items)
+            config = SinkConfig(
+                bootstrap=settings.kafka.bootstrap,
+                registry_url=settings.registry.url,
+                group_prefix=ns,
+                topic_prefix=f"{ns}.",
+                topics=frozenset({topics[name]}),
+                batch_max=batch,
+            )
+            figures[f"{name}_end_to_end_rows_per_s"] = _drive(name, config, rows, ns, settings)
+    finally:
+        delete_topics(settings.kafka.bootstrap, f"{ns}.", [topics[s] for s in chosen])
+    return figures
+
+
+def _drive(name: str, config: SinkConfig, rows: int, ns: str, settings: Any) -> float:
+    physical = [f"{ns}.{t}" for t in config.topics or ()]
+    if name == "postgres":
+        with scratch_schema(settings.postgres.conninfo()) as schema:
+            loop = postgres_sink(config, settings.postgres.conninfo(), options=schema.options)
+            return _timed(loop, rows, settings.kafka.bootstrap, physical)
+    q = settings.questdb
+    loop = questdb_sink(config, q.host, q.http_port, table_prefix=f"{ns}_")
+    try:
+        return _timed(loop, rows, settings.kafka.bootstrap, physical)
+    finally:
+        questdb_drop(q.http_url, f"{ns}_{SERIES_BY_TOPIC[MD_BOOK].name}")
+
+
+def _timed(loop: SinkLoop, rows: int, bootstrap: str, physical: list[str]) -> float:
+    """Rows/s from the first committed batch to the last (the group join is not counted)."""
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    wait_until(lambda: loop.committed_events > 0, 120, every_s=0.005)
+    began, first = time.perf_counter(), loop.committed_events
+    wait_until(lambda: loop.committed_events >= rows, 600, every_s=0.02)
+    elapsed = time.perf_counter() - began
+    loop.stop()
+    thread.join()
+    wait_until(lambda: caught_up(bootstrap, loop.config.group_id, physical), 30)
+    return _rate(rows - first, elapsed)
+
+
+def run(rows: int, batch: int, only: str | None, end_to_end: bool) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    if only in (None, "postgres"):
+        figures.update(postgres_store_figures(rows, batch))
+    if only in (None, "questdb"):
+        figures.update(questdb_store_figures(rows, batch))
+    if end_to_end:
+        figures.update(end_to_end_figures(rows, batch, only))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--only", choices=("postgres", "questdb"))
+    parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures = run(args.rows, args.batch, args.only, args.end_to_end)
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+        return
+    for name, value in figures.items():
+        print(f"{name:>42}: {value:,.0f}")
+
+
+if __name__ == "__main__":
+    main()

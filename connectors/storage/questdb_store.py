@@ -1,0 +1,132 @@
+"""The QuestDB store: tables created over HTTP ``/exec`` (with their DEDUP keys), rows sent over
+ILP/HTTP; a batch is durable when the sender's ``flush`` returned."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+
+from questdb import QuestDBError
+from questdb import QuestDBErrorCode
+from questdb import Sender
+from questdb import TimestampNanos
+
+from connectors.storage.stores import Consumed
+from connectors.storage.stores import StoreRejected
+from connectors.storage.stores import StoreUnavailable
+from connectors.storage.timeseries import SERIES_BY_TOPIC
+from connectors.storage.timeseries import SeriesTable
+
+_REFUSALS = frozenset(
+    {
+        QuestDBErrorCode.ServerFlushError,
+        QuestDBErrorCode.ServerRejection,
+        QuestDBErrorCode.ServerSchemaMismatch,
+        QuestDBErrorCode.ServerParseError,
+    }
+)
+"""Errors that may be the server refusing the rows (a flush that never reached it has the same
+code, so the server is asked whether it answers before the batch is called refused)."""
+
+
+class QuestdbStore:
+    """Writes event batches to QuestDB's time-series tables (names get ``table_prefix``)."""
+
+    name = "questdb"
+
+    def __init__(
+        self,
+        host: str,
+        http_port: int,
+        *,
+        table_prefix: str = "",
+        tables: Sequence[SeriesTable] | None = None,
+        dedup: bool = True,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        """``dedup`` off (only the twin test) creates the tables without DEDUP UPSERT KEYS."""
+        self._host = host
+        self._port = http_port
+        self._prefix = table_prefix
+        self._tables = {t.topic: t for t in tables} if tables is not None else SERIES_BY_TOPIC
+        self._dedup = dedup
+        self._timeout_s = request_timeout_s
+        self._sender: Sender | None = None
+
+    def table_name(self, table: SeriesTable) -> str:
+        return f"{self._prefix}{table.name}"
+
+    def open(self) -> None:
+        self.close()
+        for table in self._tables.values():
+            self.execute(table.ddl(self.table_name(table), dedup=self._dedup))
+        timeout_ms = int(self._timeout_s * 1000)
+        conf = (
+            f"http::addr={self._host}:{self._port};auto_flush=off;"
+            f"retry_timeout=1000;request_timeout={timeout_ms};"
+        )
+        try:
+            sender = Sender.from_conf(conf)
+            sender.establish()  # type: ignore[no-untyped-call]
+        except QuestDBError as exc:
+            raise StoreUnavailable(f"QuestDB ILP: {exc}") from exc
+        self._sender = sender
+
+    def execute(self, query: str) -> dict[str, object]:
+        """Run one SQL statement over HTTP ``/exec``; its JSON answer."""
+        url = f"http://{self._host}:{self._port}/exec?" + urllib.parse.urlencode({"query": query})
+        try:
+            with urllib.request.urlopen(url, timeout=self._timeout_s) as resp:
+                answer: dict[str, object] = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode("utf-8", errors="replace")[:300]
+            if exc.code >= 500:
+                raise StoreUnavailable(f"QuestDB /exec answered {exc.code}: {body}") from exc
+            raise StoreRejected(f"QuestDB refused {query[:80]!r}: {body}") from exc
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"QuestDB /exec unreachable: {exc}") from exc
+        return answer
+
+    def write(self, batch: Sequence[Consumed]) -> dict[str, int]:
+        sender = self._sender
+        if sender is None:
+            raise StoreUnavailable("QuestDB: not connected")
+        written: Counter[str] = Counter()
+        try:
+            for item in batch:
+                table = self._tables[item.topic]
+                symbols, columns, event_ms = table.build(item.record)
+                name = self.table_name(table)
+                sender.row(
+                    name,
+                    symbols=symbols,
+                    columns=columns,
+                    at=TimestampNanos(event_ms * 1_000_000),
+                )
+                written[name] += 1
+            sender.flush()
+        except QuestDBError as exc:
+            self.close()
+            if exc.code in _REFUSALS and self._answers():
+                raise StoreRejected(f"QuestDB refused the batch: {exc}") from exc
+            raise StoreUnavailable(f"QuestDB ILP flush failed: {exc}") from exc
+        return dict(written)
+
+    def _answers(self) -> bool:
+        """Whether the server answers a query now (then a refused flush was about the rows)."""
+        try:
+            self.execute("SELECT 1")
+        except (StoreUnavailable, StoreRejected):
+            return False
+        return True
+
+    def close(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            with contextlib.suppress(QuestDBError):
+                sender.close(flush=False)

@@ -1,0 +1,124 @@
+"""The sinks' table maps: every stored topic has a table, and records become complete rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connectors.storage.relational import BY_TOPIC
+from connectors.storage.relational import TABLES
+from connectors.storage.relational import missing_topics
+from connectors.storage.stores import Consumed
+from connectors.storage.timeseries import BOOK_LEVELS
+from connectors.storage.timeseries import SERIES
+from connectors.storage.timeseries import SERIES_BY_TOPIC
+from connectors.storage.timeseries import _dec
+from fundingflow.stack.migrations import MIGRATIONS
+from schemas.fixed_point import bid_levels
+from schemas.fixed_point import book_snapshot
+from schemas.fixed_point import is_fixed
+from schemas.fixed_point import value_of
+from schemas.records.common import PriceLevel
+from schemas.records.md import BookSnapshot
+from schemas.records.md import FundingRateUpdate
+from schemas.samples import sample
+from schemas.topics import by_name
+
+
+def test_every_exec_and_portfolio_topic_has_a_postgres_table() -> None:
+    assert missing_topics() == []
+
+
+def test_the_migration_creates_every_postgres_table() -> None:
+    text = (MIGRATIONS / "0005_event_tables.sql").read_text()
+    for table in TABLES:
+        assert f"CREATE TABLE IF NOT EXISTS {table.name} (" in text
+
+
+def test_a_row_has_one_value_per_column_for_every_record_of_the_topic() -> None:
+    for table in TABLES:
+        for record_type in by_name(table.topic).value_records:
+            row = table.row(Consumed(sample(record_type), table.topic, 2, 41))
+            assert len(row) == len(table.column_names), (table.name, record_type.__name__)
+            assert row[0] == sample(record_type).envelope.event_id  # type: ignore[attr-defined]
+            assert row[6:9] == (table.topic, 2, 41)
+
+
+def test_enums_are_written_as_their_wire_value() -> None:
+    table = BY_TOPIC["exec.fill"]
+    record = sample(by_name("exec.fill").value_records[0])
+    row = dict(zip(table.column_names, table.row(Consumed(record, "exec.fill", 0, 0)), strict=True))
+    assert row["side"] == record.side.value  # type: ignore[attr-defined]
+    assert row["market_type"] == record.instrument.market_type.value  # type: ignore[attr-defined]
+
+
+def test_questdb_tables_dedup_on_the_designated_timestamp_and_event_id() -> None:
+    for table in SERIES:
+        ddl = table.ddl(table.name)
+        assert "TIMESTAMP(ts) PARTITION BY DAY WAL" in ddl
+        assert ddl.endswith("DEDUP UPSERT KEYS(ts, event_id)")
+        assert "DEDUP" not in table.ddl(table.name, dedup=False)
+
+
+def test_every_questdb_row_fills_only_declared_columns() -> None:
+    for table in SERIES:
+        record = sample(by_name(table.topic).value_records[0])
+        symbols, columns, event_ms = table.build(record)
+        assert set(symbols) == set(table.symbols)
+        assert set(columns) <= {name for name, _ in table.columns}
+        assert event_ms == record.envelope.event_time_ms  # type: ignore[attr-defined]
+
+
+def test_a_book_row_keeps_the_top_levels_exactly() -> None:
+    record = realistic_book()
+    assert is_fixed(record)
+    _, columns, _ = SERIES_BY_TOPIC["md.book"].build(record)
+    bids = bid_levels(record)
+    assert value_of(columns["bid_price_1"], columns["price_scale"]) == bids[0].price
+    assert value_of(columns["bid_size_1"], columns["size_scale"]) == bids[0].size_base
+    assert f"bid_price_{BOOK_LEVELS + 1}" not in columns
+
+
+def realistic_book(levels: int = 7) -> BookSnapshot:
+    base = sample(BookSnapshot)
+    bids = [
+        PriceLevel(price=Decimal("65000.5") - i, size_base=Decimal("0.125")) for i in range(levels)
+    ]
+    asks = [PriceLevel(price=Decimal("65001.5") + i, size_base=Decimal("2")) for i in range(levels)]
+    return book_snapshot(
+        envelope=base.envelope, instrument=base.instrument, depth=levels, bids=bids, asks=asks
+    )
+
+
+def test_a_book_too_precise_for_int64_keeps_its_level_columns_null() -> None:
+    _, columns, _ = SERIES_BY_TOPIC["md.book"].build(sample(BookSnapshot))
+    assert "bid_price_1" not in columns
+    assert "price_scale" not in columns
+
+
+def test_a_decimal_book_is_stored_in_fixed_point_too() -> None:
+    levels = (PriceLevel(price=Decimal("65000.125"), size_base=Decimal("0.5")),)
+    record = sample(BookSnapshot).model_copy(
+        update={
+            "bids": levels,
+            "asks": levels,
+            "bid_prices": (),
+            "bid_sizes": (),
+            "ask_prices": (),
+            "ask_sizes": (),
+        }
+    )
+    _, columns, _ = SERIES_BY_TOPIC["md.book"].build(record)
+    assert (columns["bid_price_1"], columns["price_scale"]) == (65000125, 3)
+    assert (columns["ask_size_1"], columns["size_scale"]) == (5, 1)
+
+
+def test_decimals_beyond_eighteen_places_round_half_even() -> None:
+    assert _dec(Decimal("0.0000000000000000125")) == Decimal("0.000000000000000012")
+    assert _dec(Decimal("1.5")) == Decimal("1.5")
+    assert _dec(None) is None
+
+
+def test_funding_row_leaves_missing_optionals_out() -> None:
+    record = sample(FundingRateUpdate).model_copy(update={"index_price": None})
+    _, columns, _ = SERIES_BY_TOPIC["md.funding"].build(record)
+    assert columns["index_price"] is None
