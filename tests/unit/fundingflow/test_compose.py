@@ -41,7 +41,7 @@ def test_every_local_service_is_in_compose_with_the_same_ports(compose: dict[str
 
 
 def test_compose_has_the_operator_and_application_services(compose: dict[str, Any]) -> None:
-    expected = {"kafka-ui", "prometheus", "grafana", "connectors", "worker", "api"}
+    expected = {"kafka-ui", "prometheus", "grafana", "connectors", "worker", "sinks", "api"}
     assert expected <= set(compose["services"])
 
 

@@ -58,7 +58,7 @@ def test_published_ports_are_loopback_only(normalized: dict[str, Any]) -> None:
 
 
 def test_application_services_build_from_the_repository(normalized: dict[str, Any]) -> None:
-    for name in ("connectors", "worker", "api", "init"):
+    for name in ("connectors", "worker", "sinks", "api", "init"):
         service = normalized["services"][name]
         assert service["build"]["dockerfile"] == "Dockerfile", name
         assert Path(service["build"]["context"]).resolve() == REPO, name
