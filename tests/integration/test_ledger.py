@@ -13,6 +13,7 @@ from executors.errors import LedgerError
 from executors.errors import LedgerNotMigrated
 from executors.errors import UnknownOrder
 from executors.ledger import Ledger
+from fundingflow.stack.migrations import MIGRATIONS
 from fundingflow.stack.migrations import apply_on
 from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
@@ -236,4 +237,6 @@ def test_the_migrations_apply_once(schema: ScratchSchema) -> None:
     with schema.connect() as conn:
         assert apply_on(conn) == []  # the fixture applied them all already
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == ["0001_ledger", "0002_order_intents"]
+    shipped = sorted(path.stem for path in MIGRATIONS.glob("*.sql"))
+    assert names == shipped
+    assert names[:2] == ["0001_ledger", "0002_order_intents"]
