@@ -24,6 +24,7 @@ from schemas.records.dlq import DeadLetter
 from schemas.records.execution import CancelOrder
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderEvent
+from schemas.records.execution import PairUpdate
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -54,6 +55,7 @@ RISK_DECISION = "risk.decision"
 EXEC_COMMAND = "exec.command"
 EXEC_ORDER_EVENT = "exec.order_event"
 EXEC_FILL = "exec.fill"
+EXEC_PAIR = "exec.pair"
 PORTFOLIO_POSITION = "portfolio.position"
 PORTFOLIO_FUNDING = "portfolio.funding"
 PORTFOLIO_PNL = "portfolio.pnl"
@@ -107,6 +109,7 @@ _KEYS: dict[type[AvroRecord], Callable[[Any], str | bytes]] = {
     CancelOrder: lambda r: r.client_order_id,
     OrderEvent: lambda r: r.client_order_id,
     Fill: lambda r: r.client_order_id,
+    PairUpdate: lambda r: r.signal_id,
     PositionChanged: lambda r: instrument_key(r.instrument),
     FundingPaid: lambda r: instrument_key(r.instrument),
     PnlSnapshot: lambda r: r.scope,
@@ -209,6 +212,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     _spec(EXEC_COMMAND, (SubmitOrder, CancelOrder), _ORDER_KEY, 3, FOREVER),
     _spec(EXEC_ORDER_EVENT, (OrderEvent,), _ORDER_KEY, 3, FOREVER),
     _spec(EXEC_FILL, (Fill,), _ORDER_KEY, 3, FOREVER),
+    _spec(
+        EXEC_PAIR, (PairUpdate,), "signal id (every change of one pair stays in order)", 3, FOREVER
+    ),
     _spec(PORTFOLIO_POSITION, (PositionChanged,), "exchange:symbol", 3, FOREVER),
     _spec(PORTFOLIO_FUNDING, (FundingPaid,), "exchange:symbol", 3, FOREVER),
     _spec(PORTFOLIO_PNL, (PnlSnapshot,), "scope ('portfolio' or an opportunity id)", 3, FOREVER),

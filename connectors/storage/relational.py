@@ -22,6 +22,7 @@ from schemas.topics import CATALOGUE
 from schemas.topics import EXEC_COMMAND
 from schemas.topics import EXEC_FILL
 from schemas.topics import EXEC_ORDER_EVENT
+from schemas.topics import EXEC_PAIR
 from schemas.topics import MD_INSTRUMENT
 from schemas.topics import OPS_CONTROL
 from schemas.topics import OPS_INCIDENT
@@ -226,6 +227,18 @@ TABLES: tuple[EventTable, ...] = (
             ("fee_amount", "fee.amount"),
             ("fee_currency", "fee.currency"),
             _field("liquidity"),
+        ),
+    ),
+    EventTable(
+        "event_pair_updates",
+        EXEC_PAIR,
+        (
+            _field("signal_id"),
+            _field("opportunity_id"),
+            _field("seq"),
+            _field("status"),
+            _field("target_size_base"),
+            _field("detail"),
         ),
     ),
     EventTable(

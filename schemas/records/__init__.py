@@ -18,6 +18,8 @@ from schemas.records.dlq import DeadLetterHeader
 from schemas.records.execution import CancelOrder
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderEvent
+from schemas.records.execution import PairLeg
+from schemas.records.execution import PairUpdate
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -58,6 +60,7 @@ EVENT_RECORDS: tuple[type[AvroRecord], ...] = (
     CancelOrder,
     Fill,
     OrderEvent,
+    PairUpdate,
     SubmitOrder,
     BookSnapshot,
     FundingRateUpdate,
@@ -97,6 +100,8 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.execution.CancelOrder": CancelOrder,
     "fundingflow.execution.Fill": Fill,
     "fundingflow.execution.OrderEvent": OrderEvent,
+    "fundingflow.execution.PairLeg": PairLeg,
+    "fundingflow.execution.PairUpdate": PairUpdate,
     "fundingflow.execution.SubmitOrder": SubmitOrder,
     "fundingflow.md.BookSnapshot": BookSnapshot,
     "fundingflow.md.FundingRateUpdate": FundingRateUpdate,

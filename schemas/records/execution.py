@@ -235,6 +235,164 @@ class OrderEvent(AvroRecord):
         )
 
 
+class PairStatus(StrEnum):
+    """Where the pair is. ENTERING: the first leg's entry is working. HEDGING: the second leg is
+    sized from the first leg's actual fill and working. UNWINDING: what could not be hedged is
+    being taken back. HEDGED: both legs hold the same base size within one lot. CLOSING: both
+    legs are being closed because the opportunity closed. Terminal: CLOSED, UNWOUND (nothing
+    held), REJECTED (nothing was ever filled).
+    """
+
+    UNKNOWN = "UNKNOWN"
+    ENTERING = "ENTERING"
+    HEDGING = "HEDGING"
+    UNWINDING = "UNWINDING"
+    HEDGED = "HEDGED"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+    UNWOUND = "UNWOUND"
+    REJECTED = "REJECTED"
+
+
+class PairLeg(AvroRecord):
+    """One leg of a pair: what it entered and what it took back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.execution.PairLeg"
+
+    instrument: InstrumentRef
+    """The leg's instrument."""
+
+    side: Side
+    """Entry side of the leg; unwind and close orders take the other side."""
+
+    lot_base: AvroDecimal
+    """The venue's size step in base units (amount increment times contract size)."""
+
+    min_base: AvroDecimal
+    """The venue's minimum order size in base units."""
+
+    entered_base: AvroDecimal
+    """Base size filled by this leg's entry orders."""
+
+    entered_notional_quote: AvroDecimal
+    """Quote notional of the entry fills (sum of price times size)."""
+
+    exited_base: AvroDecimal
+    """Base size filled by this leg's unwind and close orders."""
+
+    exited_notional_quote: AvroDecimal
+    """Quote notional of the unwind and close fills."""
+
+    orders_sent: Int
+    """Orders of this leg submitted so far, all purposes (the next order's slice index is derived
+    from it).
+    """
+
+    working_client_order_id: str | None = None
+    """The leg's order in flight, if any."""
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "instrument": InstrumentRef.to_avro(self.instrument),
+            "side": self.side,
+            "lot_base": self.lot_base,
+            "min_base": self.min_base,
+            "entered_base": self.entered_base,
+            "entered_notional_quote": self.entered_notional_quote,
+            "exited_base": self.exited_base,
+            "exited_notional_quote": self.exited_notional_quote,
+            "orders_sent": self.orders_sent,
+            "working_client_order_id": self.working_client_order_id,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "instrument": InstrumentRef.from_avro(datum["instrument"]),
+                "side": Side(datum["side"]),
+                "lot_base": datum["lot_base"],
+                "min_base": datum["min_base"],
+                "entered_base": datum["entered_base"],
+                "entered_notional_quote": datum["entered_notional_quote"],
+                "exited_base": datum["exited_base"],
+                "exited_notional_quote": datum["exited_notional_quote"],
+                "orders_sent": datum["orders_sent"],
+                "working_client_order_id": datum["working_client_order_id"],
+            }
+        )
+
+
+class PairUpdate(AvroRecord):
+    """The state of one approved signal's two-leg position after a change: the pair is one tracked
+    object from the decision to a terminal state (HEDGED then CLOSED, UNWOUND or REJECTED).
+    Sizes are base units (contract sizes already converted), prices quote per base, notionals
+    quote.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.execution.PairUpdate"
+
+    envelope: Envelope
+    """Identity, time and lineage of this event."""
+
+    signal_id: str
+    """RiskDecision.decision_id this pair executes; the key of the pair."""
+
+    opportunity_id: str
+    """The opportunity the decision approved; its close closes the pair."""
+
+    seq: Int
+    """Change number of this pair, from 0 (opened); one PairUpdate per change."""
+
+    status: PairStatus
+    """Status after this change."""
+
+    target_size_base: AvroDecimal
+    """Base size the pair aims to hold on each leg: the approved size rounded down to both legs'
+    lots.
+    """
+
+    legs: tuple[PairLeg, ...]
+    """The two legs, in the decision's order; leg 0 enters first."""
+
+    hedge_attempts: Int
+    """Orders sent to hedge, unwind or close after the first try of each (bounded by policy)."""
+
+    detail: str | None = None
+    """Why the pair is where it is (the refusal, the failed leg, the close reason)."""
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "envelope": Envelope.to_avro(self.envelope),
+            "signal_id": self.signal_id,
+            "opportunity_id": self.opportunity_id,
+            "seq": self.seq,
+            "status": self.status,
+            "target_size_base": self.target_size_base,
+            "legs": [PairLeg.to_avro(item) for item in self.legs],
+            "hedge_attempts": self.hedge_attempts,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "envelope": Envelope.from_avro(datum["envelope"]),
+                "signal_id": datum["signal_id"],
+                "opportunity_id": datum["opportunity_id"],
+                "seq": datum["seq"],
+                "status": PairStatus(datum["status"]),
+                "target_size_base": datum["target_size_base"],
+                "legs": tuple(PairLeg.from_avro(item) for item in datum["legs"]),
+                "hedge_attempts": datum["hedge_attempts"],
+                "detail": datum["detail"],
+            }
+        )
+
+
 class OrderPurpose(StrEnum):
     """What an order is for; part of its client order id. ENTRY: opens the position of a decision's
     leg. UNWIND: takes back a leg whose hedge failed. CLOSE: closes the position when the

@@ -29,7 +29,7 @@ def test_every_exec_and_portfolio_topic_has_a_postgres_table() -> None:
 
 
 def test_the_migration_creates_every_postgres_table() -> None:
-    text = (MIGRATIONS / "0005_event_tables.sql").read_text()
+    text = "".join(path.read_text() for path in sorted(MIGRATIONS.glob("*.sql")))
     for table in TABLES:
         assert f"CREATE TABLE IF NOT EXISTS {table.name} (" in text
 
