@@ -16,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 import structlog
 
@@ -68,6 +69,9 @@ class FeedConfig:
     venue_factory: Callable[[str], Sequence[Venue]] | None = None
     """Builds the venues of one configured id (tests inject scripted ones); default: ccxt or
     the sim world."""
+    order_gateway: tuple[str, int] | None = None
+    """(host, port) to serve the simulated venues' accounts on for a paper executor
+    (``connectors.sim.gateway``); None: not served."""
 
 
 @dataclass
@@ -201,6 +205,7 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
     )
     venues = [venue for vid in config.venues for venue in factory(vid)]
     feed = _Feed(config, sink, venues)
+    gateway = await _start_gateway(config, venues)
     started = time.monotonic()
     sink.start([MD_INSTRUMENT, MD_BOOK, MD_FUNDING, MD_TRADE, DLQ_MD])
     tasks: list[asyncio.Task[None]] = []
@@ -244,9 +249,36 @@ async def run_feed(config: FeedConfig, sink: Sink) -> FeedStats:
         await asyncio.gather(*tasks, *side_tasks, return_exceptions=True)
         for venue in venues:
             await venue.close()
+        if gateway is not None:
+            await gateway.stop()
         feed.stats.wall_s = time.monotonic() - started
     sink.close()
     return feed.stats
+
+
+async def _start_gateway(config: FeedConfig, venues: Sequence[Venue]) -> Any:
+    """Serve the sim venues' accounts when asked; a port in use is logged, not fatal (the
+    market feed does not depend on it)."""
+    if config.order_gateway is None:
+        return None
+    from connectors.ccxt_venue import CcxtVenue
+    from connectors.sim.exchange import SimExchange
+    from connectors.sim.gateway import OrderGateway
+
+    sims = {
+        v.id: v.exchange
+        for v in venues
+        if isinstance(v, CcxtVenue) and isinstance(v.exchange, SimExchange)
+    }
+    if not sims:
+        return None
+    gateway = OrderGateway(sims, *config.order_gateway)
+    try:
+        await gateway.start()
+    except OSError as exc:
+        log.error("order_gateway_not_started", address=config.order_gateway, error=str(exc))
+        return None
+    return gateway
 
 
 async def _wait(tasks: list[asyncio.Task[None]], duration_s: float | None) -> None:

@@ -39,10 +39,18 @@ from processors.orders import Refused
 from processors.orders import Report
 from processors.orders import apply as reduce
 from processors.orders import new_order
+from processors.records import derived_id
+from schemas.records.common import Envelope
+from schemas.records.common import InstrumentRef
+from schemas.records.common import MarketType
+from schemas.records.common import OrderType
+from schemas.records.common import Side
+from schemas.records.common import TimeInForce
+from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
 from schemas.records.execution import SubmitOrder
 
-REQUIRED_MIGRATION = "0002_order_intents"
+REQUIRED_MIGRATION = "0006_execution"
 UNRESOLVED = frozenset({OrderStatus.SUBMITTED, OrderStatus.OUTCOME_UNKNOWN})
 """Sent orders whose outcome the venue has not stated: settle them by client id."""
 
@@ -114,7 +122,9 @@ class Ledger:
 
     # act
 
-    def record_intent(self, order: SubmitOrder, *, now_ms: int) -> OrderState:
+    def record_intent(
+        self, order: SubmitOrder, *, now_ms: int, venue_session: str = "live"
+    ) -> OrderState:
         """Record ``order`` as NEW and commit; the caller may send it only after this returns."""
         key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
         if client_order_id(key).hex != order.client_order_id:
@@ -128,8 +138,9 @@ class Ledger:
                 self.conn.execute(
                     "INSERT INTO orders (client_order_id, signal_id, leg_index, slice_index,"
                     " purpose, exchange, symbol, market_type, side, order_type, time_in_force,"
-                    " amount_base, price_quote, reduce_only, status, created_ms, updated_ms)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " amount_base, price_quote, reduce_only, status, created_ms, updated_ms,"
+                    " venue_session) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s, %s, %s)",
                     (
                         order.client_order_id,
                         order.signal_id,
@@ -148,6 +159,7 @@ class Ledger:
                         state.status.value,
                         now_ms,
                         now_ms,
+                        venue_session,
                     ),
                 )
                 self._insert_transition(state, 0, None, None, now_ms)
@@ -210,7 +222,8 @@ class Ledger:
     ) -> None:
         self.conn.execute(
             "INSERT INTO order_transitions (client_order_id, seq, from_status, to_status,"
-            " filled_base, report, recorded_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            " filled_base, report, recorded_ms, average_price_quote, venue_order_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 state.client_order_id,
                 seq,
@@ -219,6 +232,8 @@ class Ledger:
                 state.filled_base,
                 Jsonb(report_json(report)),
                 now_ms,
+                state.average_price,
+                state.venue_order_id,
             ),
         )
 
@@ -227,6 +242,49 @@ class Ledger:
     def get(self, cid: str) -> OrderState | None:
         row = self.conn.execute(_SELECT_STATE + " WHERE client_order_id = %s", (cid,)).fetchone()
         return None if row is None else _state(row)
+
+    def submitted(self, cid: str) -> SubmitOrder:
+        """The order as it was recorded (what a send of the intent sends)."""
+        row = self.conn.execute(
+            "SELECT exchange, symbol, market_type, side, order_type, amount_base, price_quote,"
+            " signal_id, leg_index, slice_index, purpose, time_in_force, reduce_only, created_ms"
+            " FROM orders WHERE client_order_id = %s",
+            (cid,),
+        ).fetchone()
+        if row is None:
+            raise UnknownOrder(cid)
+        return SubmitOrder(
+            envelope=Envelope(
+                event_id=derived_id("command", cid, 0),
+                event_time_ms=int(row[13]),
+                ingest_time_ms=int(row[13]),
+                correlation_id=str(row[7]),
+            ),
+            client_order_id=cid,
+            signal_id=str(row[7]),
+            leg_index=int(row[8]),
+            slice_index=int(row[9]),
+            instrument=InstrumentRef(
+                exchange=str(row[0]), symbol=str(row[1]), market_type=MarketType(row[2])
+            ),
+            side=Side(row[3]),
+            order_type=OrderType(row[4]),
+            size_base=Decimal(row[5]),
+            limit_price=None if row[6] is None else Decimal(row[6]),
+            purpose=OrderPurpose(row[10]),
+            time_in_force=TimeInForce(row[11]),
+            reduce_only=bool(row[12]),
+        )
+
+    def net_positions(self, venue_session: str) -> dict[tuple[str, str], Decimal]:
+        """Net filled base size per (exchange, symbol) of the session's orders (buys +)."""
+        rows = self.conn.execute(
+            "SELECT exchange, symbol, sum(CASE side WHEN 'BUY' THEN filled_base"
+            " ELSE -filled_base END) FROM orders WHERE venue_session = %s"
+            " GROUP BY exchange, symbol",
+            (venue_session,),
+        ).fetchall()
+        return {(str(r[0]), str(r[1])): Decimal(r[2]) for r in rows}
 
     def in_statuses(self, statuses: Iterable[OrderStatus]) -> list[OrderState]:
         """Orders in any of ``statuses``, by client order id."""

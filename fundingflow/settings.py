@@ -105,6 +105,22 @@ class StackSettings(_Frozen):
     start_timeout_s: float = Field(default=120.0, gt=0)
 
 
+class ExecutorSettings(_Frozen):
+    """The execution consumer and the simulated venues' order gateway it trades on."""
+
+    gateway_host: str = LOOPBACK
+    gateway_port: int = Field(default=8790, ge=0, le=65535)
+    """Port of the sim venues' order gateway (served by ``connect --venues sim``; 0: none)."""
+    group: str = "fundingflow-executor"
+    reconcile_every_s: float = Field(default=30.0, gt=0)
+    max_decision_age_ms: int = Field(default=60_000, gt=0)
+    """Decisions further than this from the venue's clock are not traded (stale)."""
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+
 class Settings(BaseSettings):
     """Everything fundingflow reads from the outside world."""
 
@@ -123,6 +139,7 @@ class Settings(BaseSettings):
     stack: StackSettings = StackSettings()
     connectors: ConnectorSettings = ConnectorSettings()
     streams: StreamsSettings = StreamsSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     log_level: str = "INFO"
     log_json: bool | None = None
 

@@ -68,3 +68,7 @@ class VenueRejected(VenueError):  # noqa: N818
 
 class OutcomeUnknown(VenueError):  # noqa: N818
     """The request may or may not have taken effect; reconcile, never retry blindly."""
+
+
+class VenueOrderNotFound(VenueRejected):
+    """The venue has no order with that id (yet: a venue may show a new order late)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from processors.dead_letters import Source
 from processors.market_state import MarketReducer
 from processors.market_state import asset_of_key
 from processors.market_state import record_key
@@ -31,7 +32,6 @@ from schemas.records.md import InstrumentFacts
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.stream import SequencedBatch
-from streams.dlq import Source
 
 
 @dataclass(frozen=True, slots=True)

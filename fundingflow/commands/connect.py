@@ -85,6 +85,13 @@ def connect(
     speed: Speed = "max",
     sim_start: SimStart = "scenario",
     sink: Annotated[str, typer.Option("--sink", help="kafka or stdout")] = "kafka",
+    order_gateway: Annotated[
+        bool,
+        typer.Option(
+            "--order-gateway/--no-order-gateway",
+            help="Serve the sim venues' accounts to a paper executor (settings: executor).",
+        ),
+    ] = True,
 ) -> None:
     """Stream books, funding and trades from venues; bad payloads go to dlq.md."""
     from connectors.cli_commands import SINKS
@@ -92,10 +99,15 @@ def connect(
 
     if sink not in SINKS:
         raise typer.BadParameter(f"--sink must be one of {', '.join(SINKS)}, was {sink!r}")
+    import dataclasses
+
     from fundingflow.log import configure_logging
 
     config = _feed_config(venues, assets, duration, limit, seed, speed, sim_start)
     settings = load_settings()
+    if order_gateway and settings.executor.gateway_port:
+        address = (settings.executor.gateway_host, settings.executor.gateway_port)
+        config = dataclasses.replace(config, order_gateway=address)
     configure_logging(settings.log_level, settings.log_json)  # logs to stderr, data on stdout
     stats = run_connect(
         config, sink, bootstrap=settings.kafka.bootstrap, registry_url=settings.registry.url

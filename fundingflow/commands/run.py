@@ -69,16 +69,20 @@ def _worker_env(venues: str) -> dict[str, str]:
 
 
 def pipeline_children(venues: str, assets: str, speed: str, seed: int, logs: Path) -> list[Child]:
-    """The supervised processes of ``run``: worker, connectors and the event stores' sinks."""
+    """The supervised processes of ``run``: worker, connectors, the event stores' sinks and,
+    on the sim, the paper executor."""
     me = [sys.executable, "-m", "fundingflow"]
     connect = [*me, "connect", "--venues", venues, "--assets", assets]
     if venues == "sim":
         connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
-    return [
+    children = [
         Child("worker", [*me, "worker"], logs / "worker.log"),
         Child("connectors", connect, logs / "connectors.log"),
         Child("sinks", [*me, "sink"], logs / "sinks.log"),
     ]
+    if venues == "sim":  # paper trading on the sim venues; live trading is `execute --live`
+        children.append(Child("executor", [*me, "execute"], logs / "executor.log"))
+    return children
 
 
 @app.command()
@@ -119,7 +123,7 @@ def run(
         from_beginning=False,
     )
     console.print(
-        f"logs: {logs}/worker.log, {logs}/connectors.log, {logs}/sinks.log"
+        f"logs: {logs}/worker.log, {logs}/connectors.log, {logs}/sinks.log, {logs}/executor.log"
         " — Ctrl-C stops everything"
     )
     started = time.monotonic()

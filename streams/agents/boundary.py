@@ -11,9 +11,9 @@ from typing import Any
 
 import structlog
 
+from processors.dead_letters import dead_letter
+from processors.dead_letters import source_of
 from streams.batches import Refusal
-from streams.dlq import dead_letter
-from streams.dlq import source_of
 from streams.wiring import Wiring
 
 log = structlog.get_logger("streams")

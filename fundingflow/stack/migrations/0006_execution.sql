@@ -60,3 +60,33 @@ CREATE TABLE IF NOT EXISTS event_pair_updates (
     recorded_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS event_pair_updates_by_signal ON event_pair_updates (signal_id, seq);
+
+-- The executor's outbox: a stored order change is published to exec.* once (after its commit);
+-- rows still false after a crash are published on the next start (event ids are derived from
+-- the client order id and seq, so a re-publish is a duplicate the sinks drop).
+ALTER TABLE order_transitions ADD COLUMN IF NOT EXISTS published BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS order_transitions_unpublished
+    ON order_transitions (recorded_ms) WHERE NOT published;
+CREATE INDEX IF NOT EXISTS pair_transitions_unpublished
+    ON pair_transitions (at_ms) WHERE NOT published;
+
+-- The venue world an order was sent to: a paper venue restarted with a new world is another
+-- account (its session), a live venue's session is 'live'.
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS venue_session TEXT NOT NULL DEFAULT 'live';
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS venue_session TEXT NOT NULL DEFAULT 'live';
+
+-- The order's venue id and average fill price after each change, so the outbox can state every
+-- change (and price every fill increment) from the table alone.
+ALTER TABLE order_transitions ADD COLUMN IF NOT EXISTS average_price_quote NUMERIC(38, 18);
+ALTER TABLE order_transitions ADD COLUMN IF NOT EXISTS venue_order_id TEXT;
+
+-- A spot holding is a balance, not a position: the executor notes each venue's base balances
+-- the first time it sees a session, and reconciles spot legs as the change since then.
+CREATE TABLE IF NOT EXISTS venue_baselines (
+    venue_session TEXT    NOT NULL,
+    exchange      TEXT    NOT NULL,
+    currency      TEXT    NOT NULL,
+    total         NUMERIC NOT NULL,
+    noted_ms      BIGINT  NOT NULL,
+    PRIMARY KEY (venue_session, exchange, currency)
+);

@@ -1,0 +1,149 @@
+"""The executor's pairs on PostgreSQL (migration ``0006_execution``).
+
+A pair is stored as its latest :class:`~schemas.records.execution.PairUpdate`, Confluent-framed
+Avro under the ``exec.pair`` subject (so it evolves with the schema, never pickled), plus the
+columns a query needs; every change is also a ``pair_transitions`` row, the outbox the executor
+publishes to ``exec.pair`` from. Writes take the caller's connection and join its transaction,
+so a pair change and the order intents it causes commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from processors.pairs import TERMINAL
+from schemas.codec import Codec
+from schemas.records.execution import PairUpdate
+from schemas.topics import EXEC_PAIR
+
+_TERMINAL = [s.value for s in TERMINAL]
+
+
+class PairStore:
+    def __init__(self, conn: psycopg.Connection[Any], codec: Codec) -> None:
+        self.conn = conn
+        self.codec = codec
+
+    def _encode(self, pair: PairUpdate) -> bytes:
+        return self.codec.encode(pair, EXEC_PAIR)
+
+    def _decode(self, data: bytes) -> PairUpdate:
+        return self.codec.decode_as(bytes(data), PairUpdate)
+
+    def insert(self, pair: PairUpdate, *, venue_session: str) -> bool:
+        """Store a new pair (seq 0); False when the signal already has one (a redelivery)."""
+        state = self._encode(pair)
+        row = self.conn.execute(
+            "INSERT INTO pairs (signal_id, opportunity_id, status, seq, target_size_base, detail,"
+            " created_ms, updated_ms, state, venue_session)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id",
+            (
+                pair.signal_id,
+                pair.opportunity_id,
+                pair.status.value,
+                pair.seq,
+                pair.target_size_base,
+                pair.detail,
+                pair.envelope.event_time_ms,
+                pair.envelope.event_time_ms,
+                state,
+                venue_session,
+            ),
+        ).fetchone()
+        if row is None:
+            return False
+        self._transition(pair, state)
+        return True
+
+    def update(self, pair: PairUpdate) -> None:
+        """Store the pair's next change (its seq must follow the stored one)."""
+        state = self._encode(pair)
+        updated = self.conn.execute(
+            "UPDATE pairs SET status = %s, seq = %s, detail = %s, updated_ms = %s, state = %s"
+            " WHERE signal_id = %s AND seq = %s",
+            (
+                pair.status.value,
+                pair.seq,
+                pair.detail,
+                pair.envelope.event_time_ms,
+                state,
+                pair.signal_id,
+                pair.seq - 1,
+            ),
+        ).rowcount
+        if updated != 1:
+            raise RuntimeError(f"pair {pair.signal_id}: seq {pair.seq} does not follow the stored")
+        self._transition(pair, state)
+
+    def _transition(self, pair: PairUpdate, state: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO pair_transitions (signal_id, seq, status, detail, at_ms, state)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                pair.signal_id,
+                pair.seq,
+                pair.status.value,
+                pair.detail,
+                pair.envelope.event_time_ms,
+                state,
+            ),
+        )
+
+    def request_close(self, opportunity_id: str, reason: str) -> list[str]:
+        """Mark the opportunity's pairs to close; the signal ids marked."""
+        rows = self.conn.execute(
+            "UPDATE pairs SET close_requested = %s WHERE opportunity_id = %s"
+            " AND close_requested IS NULL AND NOT (status = ANY(%s)) RETURNING signal_id",
+            (reason, opportunity_id, _TERMINAL),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def close_reason(self, signal_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT close_requested FROM pairs WHERE signal_id = %s", (signal_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def get(self, signal_id: str) -> PairUpdate | None:
+        row = self.conn.execute(
+            "SELECT state FROM pairs WHERE signal_id = %s", (signal_id,)
+        ).fetchone()
+        return None if row is None else self._decode(row[0])
+
+    def active(self, venue_session: str | None = None) -> list[PairUpdate]:
+        """Pairs not in a terminal state (of one venue session, or all), oldest first."""
+        sql = "SELECT state FROM pairs WHERE NOT (status = ANY(%s))"
+        params: list[Any] = [_TERMINAL]
+        if venue_session is not None:
+            sql += " AND venue_session = %s"
+            params.append(venue_session)
+        rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
+        return [self._decode(r[0]) for r in rows]
+
+    def all(self, venue_session: str | None = None) -> list[PairUpdate]:
+        sql = "SELECT state FROM pairs"
+        params: list[Any] = []
+        if venue_session is not None:
+            sql += " WHERE venue_session = %s"
+            params.append(venue_session)
+        rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
+        return [self._decode(r[0]) for r in rows]
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[str, int, PairUpdate]]:
+        rows = self.conn.execute(
+            "SELECT signal_id, seq, state FROM pair_transitions WHERE NOT published"
+            " ORDER BY at_ms, signal_id, seq LIMIT %s",
+            (limit,),
+        ).fetchall()
+        return [(str(r[0]), int(r[1]), self._decode(r[2])) for r in rows]
+
+    def mark_published(self, keys: list[tuple[str, int]]) -> None:
+        if keys:
+            self.conn.execute(
+                "UPDATE pair_transitions SET published = true"
+                " WHERE (signal_id, seq) IN (SELECT * FROM unnest(%s::text[], %s::int[]))",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            )

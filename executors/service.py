@@ -1,0 +1,198 @@
+"""The execution consumer: ``risk.decision``, ``arb.opportunity`` and ``ops.control`` to orders.
+
+One confluent-kafka consumer (group ``fundingflow-executor``, auto commit off) reads the three
+topics. Per polled batch: approved decisions open pairs, closed opportunities mark their pairs
+to close, control commands engage or release the kill switch; then the engine drives every
+active pair; then the batch's offsets are committed (its state is durable in PostgreSQL by
+then); then the outbox publishes what changed. On start, and every ``reconcile_every_s``, the
+engine reconciles with the venues (a mismatch halts trading). A message that cannot be decoded
+is dead-lettered to ``dlq.exec`` with its reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer
+from confluent_kafka import KafkaError
+from confluent_kafka import Message
+
+from executors.engine import Executor
+from processors.dead_letters import dead_letter
+from processors.dead_letters import source_of
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.records.arb import Lifecycle
+from schemas.records.arb import Opportunity
+from schemas.records.ops import ControlAction
+from schemas.records.ops import ControlCommand
+from schemas.records.risk import RiskDecision
+from schemas.topics import ARB_OPPORTUNITY
+from schemas.topics import DLQ_EXEC
+from schemas.topics import OPS_CONTROL
+from schemas.topics import RISK_DECISION
+
+log = structlog.get_logger("fundingflow.executor")
+
+GROUP = "fundingflow-executor"
+TOPICS = (RISK_DECISION, ARB_OPPORTUNITY, OPS_CONTROL)
+
+
+@dataclass(slots=True)
+class ServiceStats:
+    decisions: int = 0
+    opened: int = 0
+    closes: int = 0
+    controls: int = 0
+    dead_letters: int = 0
+    changes: int = 0
+    published: int = 0
+    batches: int = 0
+    reconciliations: int = 0
+    halted_by_reconciliation: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def consumer_config(bootstrap: str, group: str = GROUP) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "session.timeout.ms": 10_000,
+        "max.poll.interval.ms": 300_000,
+    }
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        executor: Executor,
+        consumer: Consumer,
+        codec: Codec,
+        *,
+        topics: tuple[str, ...] = TOPICS,
+        batch_size: int = 500,
+        poll_s: float = 0.2,
+        reconcile_every_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.executor = executor
+        self.consumer = consumer
+        self.codec = codec
+        self.topics = topics
+        self.batch_size = batch_size
+        self.poll_s = poll_s
+        self.reconcile_every_s = reconcile_every_s
+        self.clock = clock
+        self.stats = ServiceStats()
+        self._last_reconcile = float("-inf")
+
+    async def start(self) -> None:
+        """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
+        self.stats.published += self.executor.publish()
+        await self._reconcile()
+        self.stats.changes += await self.executor.drive()
+        self.stats.published += self.executor.publish()
+        self.consumer.subscribe(list(self.topics))
+
+    async def _reconcile(self) -> None:
+        result = await self.executor.reconcile()
+        self.stats.reconciliations += 1
+        self.stats.halted_by_reconciliation |= not result.clean
+        self._last_reconcile = self.clock()
+        log.info(
+            "reconciled",
+            settled=result.settled,
+            mismatches=len(result.mismatches),
+            external_orders=len(result.external_orders),
+        )
+
+    async def step(self) -> int:
+        """One batch: poll, apply, drive, commit, publish; the messages consumed."""
+        messages = await asyncio.to_thread(self.consumer.consume, self.batch_size, self.poll_s)
+        good = [m for m in messages if not self._broker_error(m)]
+        for message in good:
+            await self._handle(message)
+        self.stats.changes += await self.executor.drive()
+        if good:
+            self.executor.crash.reached("before_offset_commit")
+            self.consumer.commit(asynchronous=False)
+            self.stats.batches += 1
+        self.stats.published += self.executor.publish()
+        if self.clock() - self._last_reconcile >= self.reconcile_every_s:
+            await self._reconcile()
+        return len(good)
+
+    def _broker_error(self, message: Message) -> bool:
+        err = message.error()
+        if err is None:
+            return False
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("consume_error", error=str(err))
+        return True
+
+    async def _handle(self, message: Message) -> None:
+        topic = message.topic() or ""
+        raw = message.value() or b""
+        try:
+            record = self.codec.decode_for_topic(raw, topic)
+        except DecodeError as exc:
+            self._dead_letter(message, raw, exc)
+            return
+        if isinstance(record, RiskDecision):
+            self.stats.decisions += 1
+            if await self.executor.open(record) is not None:
+                self.stats.opened += 1
+        elif isinstance(record, Opportunity):
+            if record.lifecycle is Lifecycle.CLOSED:
+                reason = record.close_reason.value if record.close_reason else "closed"
+                self.stats.closes += len(self.executor.request_close(record.opportunity_id, reason))
+        elif isinstance(record, ControlCommand):
+            self.stats.controls += 1
+            self._control(record)
+
+    def _control(self, command: ControlCommand) -> None:
+        """Engage or release the kill switch; a release also clears this session's halt from
+        reconciliation (resuming is always an explicit command)."""
+        if command.scope not in (None, "global"):
+            return
+        event_id = command.envelope.event_id
+        if command.action is ControlAction.KILL_SWITCH_ENGAGE:
+            self.executor.set_halt(True, command.reason, event_id)
+        elif command.action is ControlAction.KILL_SWITCH_RELEASE:
+            self.executor.set_halt(False, command.reason, event_id)
+            self.executor.set_halt(False, command.reason, event_id, self.executor.session_scope)
+
+    def _dead_letter(self, message: Message, raw: bytes, error: BaseException) -> None:
+        topic, partition, offset = message.topic() or "", message.partition(), message.offset()
+        raw_headers = message.headers() or []
+        pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+        headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in pairs]
+        source = source_of(topic, partition or 0, offset or 0, message.key(), headers)
+        _, stamp = message.timestamp()
+        record = dead_letter(source, raw, error, "executor", int(stamp))
+        self.executor.publisher.publish(DLQ_EXEC, record)
+        self.stats.dead_letters += 1
+        log.warning("dead_letter", topic=topic, offset=offset, reason=record.reason.value)
+
+    async def run(self, stop: asyncio.Event, *, until_idle_s: float | None = None) -> ServiceStats:
+        """Until ``stop`` is set (or nothing arrived for ``until_idle_s``)."""
+        await self.start()
+        idle_since = self.clock()
+        while not stop.is_set():
+            if await self.step():
+                idle_since = self.clock()
+            elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
+                break
+        return self.stats
+
+    def close(self) -> None:
+        self.consumer.close()
