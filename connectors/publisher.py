@@ -73,7 +73,11 @@ class KafkaPublisher:
         *,
         low_latency: bool = True,
         producer_extra: dict[str, Any] | None = None,
+        topic_prefix: str = "",
     ) -> None:
+        self.topic_prefix = topic_prefix
+        """Namespace of the topics produced to (``<prefix><catalogue name>``); the schema is
+        the catalogue topic's."""
         self.registry = ConfluentRegistry(registry) if isinstance(registry, str) else registry
         self.codec = Codec(self.registry)
         self.config = producer_config(bootstrap, low_latency=low_latency, **(producer_extra or {}))
@@ -93,6 +97,7 @@ class KafkaPublisher:
 
     def publish(self, topic: str, record: AvroRecord) -> None:
         value = self.codec.encode(record, topic)
+        topic = self.topic_prefix + topic
         key = key_for(record)
         by = partition_key_for(record)
         partition = -1  # the default partitioner's choice from the key

@@ -90,6 +90,9 @@ CRASH_POINTS = (
     "before_offset_commit",  # the batch's state is stored, its offsets not committed
 )
 CRASH_ENV = "FUNDINGFLOW_EXECUTOR_CRASH_AT"
+UNSAFE_RESEND_ENV = "FUNDINGFLOW_EXECUTOR_UNSAFE_RESEND"
+"""Fault tests' twin only: resend an order whose outcome is unknown instead of fetching it by
+client id (the guard removed, to show the tests catch the duplicates it makes). Never set."""
 MAX_DECISION_AGE_MS = 60_000
 """A decision older (or newer) than this on the venue's clock is stale: it is not traded."""
 HALT_SCOPE = "global"
@@ -396,10 +399,22 @@ class Executor:
                 return state
         return await self._resolve(cid, state, order.instrument, venue)
 
+    async def _resend_unsafely(
+        self, cid: str, order: SubmitOrder, venue: OrderVenue
+    ) -> OrderState | None:
+        try:
+            event = await venue.submit(order)
+        except VenueError:
+            return None
+        state, _ = self.ledger.apply(cid, _report(event), now_ms=self.clock())
+        return state if state.status in ORDER_TERMINAL else None
+
     async def _resolve(
         self, cid: str, state: OrderState, instrument: InstrumentRef, venue: OrderVenue
     ) -> OrderState | None:
         """Fetch a sent order by client id (cancel an IOC left open); its state when terminal."""
+        if os.environ.get(UNSAFE_RESEND_ENV) == "1":  # the twin: the guard removed
+            return await self._resend_unsafely(cid, self.ledger.submitted(cid), venue)
         try:
             event = await venue.fetch_by_client_id(cid, instrument)
         except VenueOrderNotFound:

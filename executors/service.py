@@ -78,7 +78,7 @@ class ExecutionService:
         consumer: Consumer,
         codec: Codec,
         *,
-        topics: tuple[str, ...] = TOPICS,
+        topic_prefix: str = "",
         batch_size: int = 500,
         poll_s: float = 0.2,
         reconcile_every_s: float = 30.0,
@@ -87,7 +87,8 @@ class ExecutionService:
         self.executor = executor
         self.consumer = consumer
         self.codec = codec
-        self.topics = topics
+        self.topic_prefix = topic_prefix
+        self.topics = tuple(topic_prefix + t for t in TOPICS)
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.reconcile_every_s = reconcile_every_s
@@ -143,7 +144,7 @@ class ExecutionService:
         topic = message.topic() or ""
         raw = message.value() or b""
         try:
-            record = self.codec.decode_for_topic(raw, topic)
+            record = self.codec.decode_for_topic(raw, topic.removeprefix(self.topic_prefix))
         except DecodeError as exc:
             self._dead_letter(message, raw, exc)
             return

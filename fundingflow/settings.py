@@ -72,12 +72,17 @@ class PostgresSettings(_Frozen):
     password: SecretStr = SecretStr("fundingflow")
     database: str = "fundingflow"
     registry_database: str = "apicurio"
+    schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """The schema (search_path) of the project's tables; None: the database's default."""
 
     def conninfo(self, database: str | None = None) -> str:
         """A libpq connection string; never log it (it holds the password)."""
         db = database or self.database
         secret = self.password.get_secret_value()
-        return f"host={self.host} port={self.port} user={self.user} password={secret} dbname={db}"
+        info = f"host={self.host} port={self.port} user={self.user} password={secret} dbname={db}"
+        if self.schema_name is not None and database is None:
+            info += f" options='-c search_path={self.schema_name}'"
+        return info
 
 
 class QuestDBSettings(_Frozen):

@@ -86,7 +86,11 @@ def _live_venues(settings: Settings, ids: list[str]) -> list[OrderVenue]:
 
 
 async def _execute(
-    settings: Settings, venues: list[OrderVenue], duration: float | None, idle: float | None
+    settings: Settings,
+    venues: list[OrderVenue],
+    duration: float | None,
+    idle: float | None,
+    prefix: str,
 ) -> dict[str, Any]:
     import psycopg
     from confluent_kafka import Consumer
@@ -94,7 +98,6 @@ async def _execute(
     from connectors.publisher import KafkaPublisher
     from executors.engine import CrashPlan
     from executors.engine import Executor
-    from executors.service import TOPICS
     from executors.service import ExecutionService
     from executors.service import consumer_config
     from schemas.topics import DLQ_EXEC
@@ -104,7 +107,7 @@ async def _execute(
     from schemas.topics import EXEC_PAIR
     from schemas.topics import OPS_INCIDENT
 
-    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url)
+    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
     publisher.register(
         [EXEC_COMMAND, EXEC_ORDER_EVENT, EXEC_FILL, EXEC_PAIR, OPS_INCIDENT, DLQ_EXEC]
     )
@@ -118,9 +121,13 @@ async def _execute(
         crash=CrashPlan.from_env(),
         max_decision_age_ms=ex.max_decision_age_ms,
     )
-    consumer = Consumer(consumer_config(settings.kafka.bootstrap, ex.group))
+    consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + ex.group))
     service = ExecutionService(
-        executor, consumer, publisher.codec, topics=TOPICS, reconcile_every_s=ex.reconcile_every_s
+        executor,
+        consumer,
+        publisher.codec,
+        topic_prefix=prefix,
+        reconcile_every_s=ex.reconcile_every_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,6 +169,9 @@ def execute(
     until_idle: Annotated[
         float | None, typer.Option(min=0.1, help="Stop after N seconds without a message.")
     ] = None,
+    topic_prefix: Annotated[
+        str, typer.Option(help="Namespace prefix of every topic read and written, and the group.")
+    ] = "",
     wait_s: Annotated[
         float, typer.Option("--wait", min=0, help="Seconds to wait for the sim order gateway.")
     ] = 30.0,
@@ -179,7 +189,7 @@ def execute(
         else:
             url = gateway or settings.executor.gateway_url
             venues = await _wait_for_gateway(settings, url, wait_s)
-        return await _execute(settings, venues, duration, until_idle)
+        return await _execute(settings, venues, duration, until_idle, topic_prefix)
 
     summary = asyncio.run(main())
     if as_json:
