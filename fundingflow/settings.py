@@ -8,6 +8,7 @@ Environment variables use the prefix ``FUNDINGFLOW_`` and ``__`` for nesting, e.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,9 @@ class ExecutorSettings(_Frozen):
     reconcile_every_s: float = Field(default=30.0, gt=0)
     max_decision_age_ms: int = Field(default=60_000, gt=0)
     """Decisions further than this from the venue's clock are not traded (stale)."""
+    position_tolerance_base: Decimal | None = Field(default=None, ge=0)
+    """How far a venue's position may differ from the ledger's before trading halts; None:
+    one lot of the instrument."""
 
     @property
     def gateway_url(self) -> str:

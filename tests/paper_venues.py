@@ -169,3 +169,44 @@ def start_executor(
         stdout=out,
         stderr=out,
     )
+
+
+def read_topic(bootstrap: str, registry_url: str, topic: str, idle_s: float = 3.0) -> list[Any]:
+    """Every record on ``topic`` from the beginning (until nothing arrives for ``idle_s``)."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    from schemas.codec import Codec
+    from schemas.registry import ConfluentRegistry
+
+    codec = Codec(ConfluentRegistry(registry_url))
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-read-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[Any] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_s:
+            for message in consumer.consume(500, 0.5):
+                if message.error() is None and message.value():
+                    out.append(codec.decode(message.value() or b""))
+                    last = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def submit_on(venues: PaperVenues, venue: str, symbol: str, side: str, amount: float) -> None:
+    """Place an order on a venue directly, as someone else on the account would."""
+    exchange = venues.exchanges[venue]
+    future = asyncio.run_coroutine_threadsafe(
+        exchange.create_order(symbol, "market", side, amount), venues._loop
+    )
+    future.result(10)

@@ -120,6 +120,7 @@ async def _execute(
         publisher,
         crash=CrashPlan.from_env(),
         max_decision_age_ms=ex.max_decision_age_ms,
+        position_tolerance=ex.position_tolerance_base,
     )
     consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + ex.group))
     service = ExecutionService(
