@@ -40,6 +40,7 @@ app.add_typer(stack_commands.app, name="stack")
 app.add_typer(topics_commands.app, name="topics")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(schemas_commands.app, name="schemas")
+app.add_typer(execute_commands.control_app, name="control")
 app.registered_commands += run_commands.app.registered_commands
 app.registered_commands += connect_commands.app.registered_commands
 app.registered_commands += streams_commands.app.registered_commands

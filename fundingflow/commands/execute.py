@@ -327,3 +327,63 @@ def positions(
         ["session", "exchange", "symbol", "net base", "net cost (quote)", "orders"],
         [tuple(r.values()) for r in out],
     )
+
+
+control_app = typer.Typer(help="Kill switch: stop new orders at once, resume explicitly.")
+
+
+def _send_control(action: str, reason: str, actor: str, prefix: str, as_json: bool) -> None:
+    import time
+    import uuid
+
+    from connectors.publisher import KafkaPublisher
+    from schemas.records.common import Envelope
+    from schemas.records.ops import ControlAction
+    from schemas.records.ops import ControlCommand
+    from schemas.topics import OPS_CONTROL
+
+    if not reason.strip():
+        raise typer.BadParameter("--reason must say why")
+    settings = load_settings()
+    now = int(time.time() * 1000)
+    command = ControlCommand(
+        envelope=Envelope(event_id=str(uuid.uuid4()), event_time_ms=now, ingest_time_ms=now),
+        action=ControlAction(action),
+        actor=actor,
+        reason=reason,
+        scope="global",
+    )
+    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
+    publisher.register([OPS_CONTROL])
+    publisher.publish(OPS_CONTROL, command)
+    publisher.close()
+    summary = {
+        "action": action,
+        "event_id": command.envelope.event_id,
+        "topic": prefix + OPS_CONTROL,
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        print_table("ops.control", ["field", "value"], list(summary.items()))
+
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept with the command).")]
+Actor = Annotated[str, typer.Option("--actor", help="Who.")]
+Prefix = Annotated[str, typer.Option("--topic-prefix", help="Namespace of ops.control.")]
+
+
+@control_app.command("kill")
+def kill(
+    reason: Reason, actor: Actor = "operator", topic_prefix: Prefix = "", as_json: JsonOpt = False
+) -> None:
+    """Engage the kill switch: risk approves nothing and the executor sends no new entry."""
+    _send_control("KILL_SWITCH_ENGAGE", reason, actor, topic_prefix, as_json)
+
+
+@control_app.command("resume")
+def resume(
+    reason: Reason, actor: Actor = "operator", topic_prefix: Prefix = "", as_json: JsonOpt = False
+) -> None:
+    """Release the kill switch (and a halt from reconciliation of the current session)."""
+    _send_control("KILL_SWITCH_RELEASE", reason, actor, topic_prefix, as_json)
