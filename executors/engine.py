@@ -43,6 +43,7 @@ from executors.ledger import Ledger
 from executors.outbox import Publisher
 from executors.outbox import drain
 from executors.pair_store import PairStore
+from executors.portfolio import Portfolio
 from executors.venues import OrderVenue
 from processors.orders import OPEN
 from processors.orders import TERMINAL as ORDER_TERMINAL
@@ -79,6 +80,7 @@ from schemas.records.ops import Severity
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
 from schemas.topics import OPS_INCIDENT
+from schemas.topics import PORTFOLIO_PNL
 
 log = structlog.get_logger("fundingflow.executor")
 
@@ -179,6 +181,9 @@ class Executor:
         self.max_decision_age_ms = max_decision_age_ms
         self.position_tolerance = position_tolerance
         self.facts: dict[tuple[str, str], InstrumentFacts] = {}
+        self.portfolio = Portfolio(self.ledger, self.pairs)
+        self.marks: dict[tuple[str, str], Decimal] = {}
+        """The venues' mark prices from the last reconciliation (perp positions)."""
         sessions = sorted({v.session for v in self.venues.values()})
         self.session = "|".join(sessions) or "live"
 
@@ -269,7 +274,7 @@ class Executor:
             if not self.pairs.insert(pair, venue_session=self.session):
                 return self.pairs.get(decision.decision_id)
             for order in orders:
-                self.ledger.record_intent(order, now_ms=now, venue_session=self.session)
+                self._record_intent(order, now)
         log.info(
             "pair_opened",
             signal=pair.signal_id,
@@ -279,9 +284,26 @@ class Executor:
         )
         return pair
 
+    def _record_intent(self, order: SubmitOrder, now: int) -> None:
+        facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
+        self.ledger.record_intent(
+            order,
+            now_ms=now,
+            venue_session=self.session,
+            fee_rate=None if facts is None else facts.taker_fee,
+            fee_currency=None if facts is None else facts.settle,
+        )
+
     def request_close(self, opportunity_id: str, reason: str) -> list[str]:
         with self.conn.transaction():
             return self.pairs.request_close(opportunity_id, reason)
+
+    async def prepare(self) -> None:
+        """Load the facts of every active pair's instruments (the fee terms of their orders)."""
+        for pair in self.pairs.active(self.session):
+            for leg in pair.legs:
+                if leg.instrument.exchange in self.venues:
+                    await self._facts(leg.instrument)
 
     # ---------------------------------------------------------------------------- driving
 
@@ -351,7 +373,7 @@ class Executor:
         with self.conn.transaction():
             self.pairs.update(pair)
             for order in orders:
-                self.ledger.record_intent(order, now_ms=now, venue_session=self.session)
+                self._record_intent(order, now)
         log.info(
             "pair_changed",
             signal=pair.signal_id,
@@ -479,6 +501,8 @@ class Executor:
                 sign = Decimal(1) if p.side.value == "LONG" else Decimal(-1)
                 key = (p.instrument.exchange, p.instrument.symbol)
                 seen[key] = seen.get(key, Decimal(0)) + sign * p.size_base
+                if p.mark_price is not None:
+                    self.marks[key] = p.mark_price
             baseline = self._baseline(vid, {b.currency: b.total for b in balances})
             totals = {b.currency: b.total for b in balances}
             for exchange, symbol in spot:
@@ -548,4 +572,12 @@ class Executor:
 
     def publish(self) -> int:
         """Publish every stored change not yet published (the outbox)."""
-        return drain(self.ledger, self.pairs, self.publisher, self.facts)
+        return drain(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill)
+
+    def publish_pnl(self) -> int:
+        """Publish the book's PnL and every pair's, valued at the venues' last marks."""
+        snapshots = self.portfolio.snapshots(self.marks, self.clock())
+        for pnl in snapshots:
+            self.publisher.publish(PORTFOLIO_PNL, pnl)
+        self.publisher.flush()
+        return len(snapshots)

@@ -123,7 +123,13 @@ class Ledger:
     # act
 
     def record_intent(
-        self, order: SubmitOrder, *, now_ms: int, venue_session: str = "live"
+        self,
+        order: SubmitOrder,
+        *,
+        now_ms: int,
+        venue_session: str = "live",
+        fee_rate: Decimal | None = None,
+        fee_currency: str | None = None,
     ) -> OrderState:
         """Record ``order`` as NEW and commit; the caller may send it only after this returns."""
         key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
@@ -139,8 +145,8 @@ class Ledger:
                     "INSERT INTO orders (client_order_id, signal_id, leg_index, slice_index,"
                     " purpose, exchange, symbol, market_type, side, order_type, time_in_force,"
                     " amount_base, price_quote, reduce_only, status, created_ms, updated_ms,"
-                    " venue_session) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                    " %s, %s, %s, %s, %s)",
+                    " venue_session, fee_rate, fee_currency) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         order.client_order_id,
                         order.signal_id,
@@ -160,6 +166,8 @@ class Ledger:
                         now_ms,
                         now_ms,
                         venue_session,
+                        fee_rate,
+                        fee_currency,
                     ),
                 )
                 self._insert_transition(state, 0, None, None, now_ms)

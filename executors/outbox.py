@@ -15,7 +15,7 @@ the instrument (market and IOC orders take liquidity). The intent (seq 0) is als
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,12 +39,13 @@ from schemas.records.execution import LiquidityRole
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
-from schemas.records.md import InstrumentFacts
+from schemas.records.portfolio import PositionChanged
 from schemas.scalars import QUANTUM
 from schemas.topics import EXEC_COMMAND
 from schemas.topics import EXEC_FILL
 from schemas.topics import EXEC_ORDER_EVENT
 from schemas.topics import EXEC_PAIR
+from schemas.topics import PORTFOLIO_POSITION
 
 ZERO = Decimal(0)
 
@@ -80,6 +81,8 @@ class OrderChange:
     time_in_force: TimeInForce
     reduce_only: bool
     detail: str | None
+    fee_rate: Decimal | None
+    fee_currency: str | None
 
 
 _SELECT = (
@@ -87,7 +90,7 @@ _SELECT = (
     " t.venue_order_id, t.recorded_ms, coalesce(p.filled_base, 0), p.average_price_quote,"
     " o.exchange, o.symbol, o.market_type, o.side, o.order_type, o.amount_base, o.price_quote,"
     " o.signal_id, o.leg_index, o.slice_index, o.purpose, o.time_in_force, o.reduce_only,"
-    " t.report->>'detail'"
+    " t.report->>'detail', o.fee_rate, o.fee_currency"
     " FROM order_transitions t JOIN orders o USING (client_order_id)"
     " LEFT JOIN order_transitions p"
     "   ON p.client_order_id = t.client_order_id AND p.seq = t.seq - 1"
@@ -121,6 +124,8 @@ def _change(r: tuple[Any, ...]) -> OrderChange:
         time_in_force=TimeInForce(r[20]),
         reduce_only=bool(r[21]),
         detail=r[22],
+        fee_rate=_dec(r[23]),
+        fee_currency=r[24],
     )
 
 
@@ -170,13 +175,14 @@ def fill_price(change: OrderChange) -> Decimal | None:
     return ((change.average_price * change.filled_base - before) / increment).quantize(QUANTUM)
 
 
-def fill_record(change: OrderChange, facts: InstrumentFacts | None) -> Fill | None:
+def fill_record(change: OrderChange) -> Fill | None:
+    """The fill of the change's increment, its fee at the order's recorded taker rate."""
     price = fill_price(change)
     if price is None:
         return None
     size = change.filled_base - change.filled_before
-    rate = ZERO if facts is None or facts.taker_fee is None else facts.taker_fee
-    currency = "USDT" if facts is None or facts.settle is None else facts.settle
+    rate = change.fee_rate or ZERO
+    currency = change.fee_currency or change.instrument.symbol.split(":")[-1].split("/")[-1]
     return Fill(
         envelope=_envelope("fill", change),
         fill_id=derived_id("fill", change.client_order_id, change.seq),
@@ -195,11 +201,11 @@ def drain(
     ledger: Ledger,
     pairs: PairStore,
     publisher: Publisher,
-    facts: Mapping[tuple[str, str], InstrumentFacts],
+    on_fill: Callable[[Fill], tuple[PositionChanged, ...]] | None = None,
 ) -> int:
     """Publish every unpublished change, wait for the broker, mark them; the count published.
 
-    ``facts`` (by exchange and symbol) gives each fill its fee rate and currency."""
+    ``on_fill`` books each fill (the portfolio) and returns the position records to publish."""
     conn = ledger.conn
     total = 0
     while True:
@@ -211,10 +217,11 @@ def drain(
             if change.seq == 0:
                 publisher.publish(EXEC_COMMAND, ledger.submitted(change.client_order_id))
             publisher.publish(EXEC_ORDER_EVENT, order_event(change))
-            ins = change.instrument
-            fill = fill_record(change, facts.get((ins.exchange, ins.symbol)))
+            fill = fill_record(change)
             if fill is not None:
                 publisher.publish(EXEC_FILL, fill)
+                for position in on_fill(fill) if on_fill is not None else ():
+                    publisher.publish(PORTFOLIO_POSITION, position)
         for _, _, pair in pair_rows:
             publisher.publish(EXEC_PAIR, pair)
         publisher.flush()

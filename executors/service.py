@@ -98,7 +98,9 @@ class ExecutionService:
 
     async def start(self) -> None:
         """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
+        self.executor.portfolio.load()
         self.stats.published += self.executor.publish()
+        await self.executor.prepare()
         await self._reconcile()
         self.stats.changes += await self.executor.drive()
         self.stats.published += self.executor.publish()
@@ -109,6 +111,7 @@ class ExecutionService:
         self.stats.reconciliations += 1
         self.stats.halted_by_reconciliation |= not result.clean
         self._last_reconcile = self.clock()
+        self.stats.published += self.executor.publish_pnl()
         log.info(
             "reconciled",
             settled=result.settled,
@@ -193,6 +196,7 @@ class ExecutionService:
                 idle_since = self.clock()
             elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
                 break
+        self.stats.published += self.executor.publish_pnl()
         return self.stats
 
     def close(self) -> None:

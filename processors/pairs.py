@@ -123,6 +123,7 @@ def open_pair(
         PairLeg(
             instrument=leg.instrument,
             side=leg.side,
+            expected_price=leg.entry_price,
             lot_base=lot.lot_base,
             min_base=lot.min_base,
             entered_base=ZERO,

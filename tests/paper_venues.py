@@ -43,6 +43,8 @@ EXECUTOR_TOPICS = (
     "exec.pair",
     "ops.incident",
     "dlq.exec",
+    "portfolio.position",
+    "portfolio.pnl",
 )
 
 

@@ -106,10 +106,21 @@ async def _execute(
     from schemas.topics import EXEC_ORDER_EVENT
     from schemas.topics import EXEC_PAIR
     from schemas.topics import OPS_INCIDENT
+    from schemas.topics import PORTFOLIO_PNL
+    from schemas.topics import PORTFOLIO_POSITION
 
     publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
     publisher.register(
-        [EXEC_COMMAND, EXEC_ORDER_EVENT, EXEC_FILL, EXEC_PAIR, OPS_INCIDENT, DLQ_EXEC]
+        [
+            EXEC_COMMAND,
+            EXEC_ORDER_EVENT,
+            EXEC_FILL,
+            EXEC_PAIR,
+            OPS_INCIDENT,
+            DLQ_EXEC,
+            PORTFOLIO_POSITION,
+            PORTFOLIO_PNL,
+        ]
     )
     conn = psycopg.connect(settings.postgres.conninfo(), autocommit=True)
     ex = settings.executor
@@ -140,10 +151,10 @@ async def _execute(
         stats = await service.run(stop, until_idle_s=idle)
     finally:
         service.close()
-        publisher.close()
         for v in venues:
             await v.close()
         conn.close()
+        publisher.close()
     return {
         "session": executor.session,
         "decisions": stats.decisions,
@@ -387,3 +398,48 @@ def resume(
 ) -> None:
     """Release the kill switch (and a halt from reconciliation of the current session)."""
     _send_control("KILL_SWITCH_RELEASE", reason, actor, topic_prefix, as_json)
+
+
+@app.command()
+def pnl(
+    signal_id: Annotated[str | None, typer.Option("--signal", help="One pair only.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """PnL from the ledger's fills, split so the parts add up: total = price + funding - fees -
+    slippage (open holdings valued at their last fill)."""
+    import time
+
+    from executors.ledger import Ledger
+    from executors.pair_store import PairStore
+    from executors.portfolio import Portfolio
+    from schemas.codec import Codec
+    from schemas.registry import ConfluentRegistry
+
+    settings = load_settings()
+    with _connect(settings) as conn:
+        ledger = Ledger(conn)
+        book = Portfolio(ledger, PairStore(conn, Codec(ConfluentRegistry(settings.registry.url))))
+        book.load(published_only=False)
+        snapshots = book.snapshots({}, int(time.time() * 1000))
+    if signal_id is not None:
+        snapshots = [s for s in snapshots if s.scope == signal_id]
+        if not snapshots:
+            raise typer.BadParameter(f"--signal {signal_id}: no fills for that signal")
+    fields = [
+        "realized_pnl_quote", "unrealized_pnl_quote", "funding_pnl_quote", "fees_quote",
+        "slippage_quote", "price_pnl_quote", "total_pnl_quote", "gross_exposure_quote",
+    ]  # fmt: skip
+    rows = [
+        {"scope": s.scope, **{f: str(_cents(getattr(s, f))) for f in fields}} for s in snapshots
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    heads = ["scope", "realized", "unrealized", "funding", "fees", "slippage", "price", "total",
+             "gross exposure"]  # fmt: skip
+    print_table(f"pnl ({snapshots[0].quote_currency})" if snapshots else "pnl", heads,
+                [tuple(r.values()) for r in rows])  # fmt: skip
+
+
+def _cents(value: Decimal | None) -> Decimal:
+    return (value or Decimal(0)).quantize(Decimal("0.01"))

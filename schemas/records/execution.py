@@ -266,6 +266,11 @@ class PairLeg(AvroRecord):
     side: Side
     """Entry side of the leg; unwind and close orders take the other side."""
 
+    expected_price: AvroDecimal | None = None
+    """The leg's price when the opportunity was decided (quote per base): slippage is measured from
+    it.
+    """
+
     lot_base: AvroDecimal
     """The venue's size step in base units (amount increment times contract size)."""
 
@@ -296,6 +301,7 @@ class PairLeg(AvroRecord):
         return {
             "instrument": InstrumentRef.to_avro(self.instrument),
             "side": self.side,
+            "expected_price": self.expected_price,
             "lot_base": self.lot_base,
             "min_base": self.min_base,
             "entered_base": self.entered_base,
@@ -312,6 +318,7 @@ class PairLeg(AvroRecord):
             {
                 "instrument": InstrumentRef.from_avro(datum["instrument"]),
                 "side": Side(datum["side"]),
+                "expected_price": datum["expected_price"],
                 "lot_base": datum["lot_base"],
                 "min_base": datum["min_base"],
                 "entered_base": datum["entered_base"],

@@ -108,6 +108,17 @@ class PnlSnapshot(AvroRecord):
     total_pnl_quote: AvroDecimal
     """realized + unrealized + funding - fees, quote currency."""
 
+    price_pnl_quote: AvroDecimal | None = None
+    """PnL of price moves measured from the prices the opportunity expected (realized + unrealized
+    + slippage), quote currency; with funding, fees and slippage it adds up to the total: total
+    = price + funding - fees - slippage. Null from writers before the split.
+    """
+
+    slippage_quote: AvroDecimal | None = None
+    """Cost of filling worse than the expected prices (positive: worse), quote currency. Null from
+    writers before the split.
+    """
+
     gross_exposure_quote: AvroDecimal
     """Sum of absolute position notionals, quote currency."""
 
@@ -124,6 +135,8 @@ class PnlSnapshot(AvroRecord):
             "funding_pnl_quote": self.funding_pnl_quote,
             "fees_quote": self.fees_quote,
             "total_pnl_quote": self.total_pnl_quote,
+            "price_pnl_quote": self.price_pnl_quote,
+            "slippage_quote": self.slippage_quote,
             "gross_exposure_quote": self.gross_exposure_quote,
             "net_exposure_quote": self.net_exposure_quote,
         }
@@ -140,6 +153,8 @@ class PnlSnapshot(AvroRecord):
                 "funding_pnl_quote": datum["funding_pnl_quote"],
                 "fees_quote": datum["fees_quote"],
                 "total_pnl_quote": datum["total_pnl_quote"],
+                "price_pnl_quote": datum["price_pnl_quote"],
+                "slippage_quote": datum["slippage_quote"],
                 "gross_exposure_quote": datum["gross_exposure_quote"],
                 "net_exposure_quote": datum["net_exposure_quote"],
             }

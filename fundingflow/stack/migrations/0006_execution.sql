@@ -90,3 +90,8 @@ CREATE TABLE IF NOT EXISTS venue_baselines (
     noted_ms      BIGINT  NOT NULL,
     PRIMARY KEY (venue_session, exchange, currency)
 );
+
+-- The fee terms an order was sent under (the venue's taker rate and settle currency), so every
+-- fill and its fee can be stated again from the ledger alone.
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS fee_rate NUMERIC(38, 18);
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS fee_currency TEXT;

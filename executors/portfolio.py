@@ -1,0 +1,111 @@
+"""The executor's portfolio: holdings from the ledger's fills, published to ``portfolio.*``.
+
+Holdings are never stored apart from the ledger: every fill is stated again from
+``order_transitions`` (``executors.outbox``), so the book after a restart is the fold of the
+same fills (``processors.portfolio``). Each new fill publishes its ``portfolio.position``
+record; :meth:`Portfolio.snapshots` gives a ``portfolio.pnl`` record for the whole book and one
+per pair (scope = the signal id), with slippage measured from the pair legs' expected prices.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+
+from executors.ledger import Ledger
+from executors.outbox import fill_record
+from executors.outbox import order_changes
+from executors.pair_store import PairStore
+from processors.portfolio import Holding
+from processors.portfolio import Key
+from processors.portfolio import apply
+from processors.portfolio import key_of
+from processors.portfolio import slippage_of
+from processors.portfolio import snapshot
+from schemas.records.execution import Fill
+from schemas.records.execution import OrderPurpose
+from schemas.records.portfolio import PnlSnapshot
+from schemas.records.portfolio import PositionChanged
+
+PORTFOLIO_SCOPE = "portfolio"
+ZERO = Decimal(0)
+
+
+class Portfolio:
+    def __init__(self, ledger: Ledger, pairs: PairStore, quote_currency: str = "USDT") -> None:
+        self.ledger = ledger
+        self.pairs = pairs
+        self.quote_currency = quote_currency
+        self.total: dict[Key, Holding] = {}
+        self.by_signal: defaultdict[str, dict[Key, Holding]] = defaultdict(dict)
+        self.slippage: defaultdict[str, Decimal] = defaultdict(Decimal)
+        self.last_price: dict[Key, Decimal] = {}
+        self._signal_of: dict[str, tuple[str, int, OrderPurpose]] = {}
+
+    def load(self, *, published_only: bool = True) -> int:
+        """Fold the ledger's fills (those already published, when the outbox will publish the
+        rest through :meth:`on_fill`); the number folded."""
+        n = 0
+        for change in order_changes(self.ledger.conn, unpublished_only=False, limit=10_000_000):
+            fill = fill_record(change)
+            if fill is None:
+                continue
+            if published_only and not self._published(change.client_order_id, change.seq):
+                continue
+            self.on_fill(fill)
+            n += 1
+        return n
+
+    def _published(self, cid: str, seq: int) -> bool:
+        row = self.ledger.conn.execute(
+            "SELECT published FROM order_transitions WHERE client_order_id = %s AND seq = %s",
+            (cid, seq),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _order(self, cid: str) -> tuple[str, int, OrderPurpose]:
+        known = self._signal_of.get(cid)
+        if known is None:
+            order = self.ledger.submitted(cid)
+            known = self._signal_of[cid] = (order.signal_id, order.leg_index, order.purpose)
+        return known
+
+    def on_fill(self, fill: Fill) -> tuple[PositionChanged, ...]:
+        """Book one fill; the position record of the change."""
+        self.total, changes = apply(self.total, fill)
+        signal, leg, purpose = self._order(fill.client_order_id)
+        self.by_signal[signal], _ = apply(self.by_signal[signal], fill)
+        self.last_price[key_of(fill.instrument)] = fill.price
+        if purpose is OrderPurpose.ENTRY:
+            pair = self.pairs.get(signal)
+            expected = None if pair is None else pair.legs[leg].expected_price
+            if expected is not None:
+                self.slippage[signal] += slippage_of(fill, expected)
+        return changes
+
+    def snapshots(self, marks: Mapping[Key, Decimal], at_ms: int) -> list[PnlSnapshot]:
+        """The book's PnL and each pair's; a holding without a mark is valued at its last fill."""
+        prices = {**self.last_price, **marks}
+        out = [
+            snapshot(
+                self.total,
+                prices,
+                scope=PORTFOLIO_SCOPE,
+                at_ms=at_ms,
+                quote_currency=self.quote_currency,
+                slippage_quote=sum(self.slippage.values(), ZERO),
+            )
+        ]
+        for signal, holdings in sorted(self.by_signal.items()):
+            out.append(
+                snapshot(
+                    holdings,
+                    prices,
+                    scope=signal,
+                    at_ms=at_ms,
+                    quote_currency=self.quote_currency,
+                    slippage_quote=self.slippage[signal],
+                )
+            )
+        return out
