@@ -24,9 +24,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -183,13 +183,19 @@ def merge_key_of(settings: StreamsSettings, codec: Codec) -> Callable[[Any], tup
         topic = m.topic()
         time_ms = m.timestamp()[1]
         if topic in by_event_time:
-            try:
-                time_ms = codec.decode(m.value() or b"").envelope.event_time_ms  # type: ignore[attr-defined]
-            except Exception:  # noqa: S110 - undecodable: its broker time (the agent refuses it)
-                pass
+            time_ms = _event_time_or(codec, m.value() or b"", time_ms)
         return (time_ms, rank.get(topic, len(rank)), m.partition(), m.offset())
 
     return key
+
+
+def _event_time_or(codec: Codec, raw: bytes, fallback: int) -> int:
+    """The record's event time; ``fallback`` (its broker time) when it does not decode (the
+    agent then dead-letters it)."""
+    try:
+        return int(codec.decode(raw).envelope.event_time_ms)  # type: ignore[attr-defined]
+    except Exception:
+        return fallback
 
 
 @dataclass(slots=True)
