@@ -66,6 +66,9 @@ class ReplayError(FundingflowError):
 @dataclass(frozen=True, slots=True)
 class PartitionRange:
     topic: str
+    """Catalogue name."""
+    source: str
+    """Physical name of the recorded topic (the deployment's topic prefix + the name)."""
     partition: int
     first: int
     stop: int
@@ -110,10 +113,17 @@ def _consumer(bootstrap: str, group: str) -> Any:
 
 
 def plan_range(
-    bootstrap: str, topics: list[str], start: Bound, end: Bound, *, explicit: bool
+    bootstrap: str,
+    topics: list[str],
+    start: Bound,
+    end: Bound,
+    *,
+    explicit: bool,
+    source_prefix: str = "",
 ) -> ReplayPlan:
-    """Offsets [first, stop) per partition of ``topics`` (read-only). A topic absent from the
-    broker is an error when the user named it (``explicit``), skipped for the defaults."""
+    """Offsets [first, stop) per partition of ``source_prefix + topic`` for each catalogue
+    topic (read-only). A topic absent from the broker is an error when the user named it
+    (``explicit``), skipped for the defaults."""
     from confluent_kafka import KafkaException
     from confluent_kafka import TopicPartition
 
@@ -124,7 +134,8 @@ def plan_range(
         except KafkaException as exc:
             raise ReplayError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
         parts: list[PartitionRange] = []
-        for topic in topics:
+        for logical in topics:
+            topic = source_prefix + logical
             meta = present.get(topic)
             if meta is None or meta.error is not None:
                 if explicit:
@@ -150,7 +161,7 @@ def plan_range(
                 first, stop = partition_range(
                     start, end, p, low, high, at.get("start", {}).get(p), at.get("end", {}).get(p)
                 )
-                parts.append(PartitionRange(topic, p, first, stop))
+                parts.append(PartitionRange(logical, topic, p, first, stop))
     finally:
         consumer.close()
     return ReplayPlan(tuple(parts))
@@ -178,9 +189,12 @@ def namespace_in_use(bootstrap: str, namespace: str) -> list[str]:
     return sorted(topics) + [f"group {g}" for g in sorted(groups)]
 
 
-def create_namespace(bootstrap: str, namespace: str, replication_factor: int = 1) -> list[str]:
-    """Create ``<namespace>.<topic>`` for every catalogue topic (same partitions, kept forever,
-    never compacted); refuses a namespace that already has topics or groups."""
+def create_namespace(
+    bootstrap: str, namespace: str, settings: StreamsSettings, replication_factor: int = 1
+) -> list[str]:
+    """Create ``settings.topic(name)`` (``<namespace>.`` + name) for every catalogue topic (same
+    partitions, kept forever, never compacted); refuses a namespace that already has topics or
+    consumer groups."""
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.admin import NewTopic
 
@@ -193,7 +207,7 @@ def create_namespace(bootstrap: str, namespace: str, replication_factor: int = 1
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     config = {"cleanup.policy": "delete", "retention.ms": "-1"}
     wanted = [
-        NewTopic(f"{namespace}.{s.name}", s.partitions, replication_factor, config=config)
+        NewTopic(settings.topic(s.name), s.partitions, replication_factor, config=config)
         for s in CATALOGUE
     ]
     for name, future in admin.create_topics(wanted, operation_timeout=TIMEOUT_S).items():
@@ -217,13 +231,13 @@ def read_range(bootstrap: str, plan: ReplayPlan, idle_timeout_s: float = 30.0) -
     """Every message of the plan, each partition in offset order (partitions interleaved)."""
     from confluent_kafka import TopicPartition
 
-    todo = {(p.topic, p.partition): p.stop for p in plan.parts if p.count > 0}
+    todo = {(p.source, p.partition): p.stop for p in plan.parts if p.count > 0}
     if not todo:
         return
     consumer = _consumer(bootstrap, "fundingflow-replay-read")
     try:
         consumer.incremental_assign(
-            [TopicPartition(p.topic, p.partition, p.first) for p in plan.parts if p.count > 0]
+            [TopicPartition(p.source, p.partition, p.first) for p in plan.parts if p.count > 0]
         )
         last_progress = time.monotonic()
         while todo:
@@ -277,11 +291,11 @@ def _event_time(m: Any, codec: Codec) -> int:
 def republish(
     bootstrap: str,
     messages: Iterator[Any],
-    namespace: str,
+    targets: dict[str, str],
     progress: Progress | None = None,
     total: int = 0,
 ) -> dict[tuple[str, int], int]:
-    """Produce each message to ``<namespace>.<topic>``, same partition, key, value, timestamp
+    """Produce each message to ``targets[its topic]``, same partition, key, value, timestamp
     and headers (idempotent producer: each partition's order kept). Returns the count per
     target partition; raises if any message stays undelivered."""
     from confluent_kafka import Producer
@@ -306,10 +320,9 @@ def republish(
         }
     )
     counts: dict[tuple[str, int], int] = {}
-    prefix = f"{namespace}."
     done = 0
     for m in messages:
-        target = prefix + m.topic()
+        target = targets[m.topic()]
         _kind, timestamp = m.timestamp()
         while True:
             try:
@@ -385,7 +398,6 @@ def replay_worker_settings(base: StreamsSettings, namespace: str, workdir: Path)
         update={
             "digest_path": workdir / "digest.json",
             "digest_interval_s": 0.3,
-            "digest_detail": False,
             "sequencer_ends_path": workdir / "sequencer-ends.json",
             "web_port": None,
         }
@@ -418,6 +430,7 @@ class ReplayRun:
         self.worker: subprocess.Popen[bytes] | None = None
         self._probe: Any = None
         self._groups: Any = None
+        self._agents: Any = None
 
     @property
     def log_path(self) -> Path:
@@ -427,7 +440,7 @@ class ReplayRun:
         started = time.monotonic()
         s = self.settings
         result = ReplayResult(self.namespace, s.app_id, self.plan)
-        create_namespace(s.bootstrap, self.namespace, self.replication_factor)
+        create_namespace(s.bootstrap, self.namespace, s, self.replication_factor)
         self.deadline = time.monotonic() + self.timeout_s
         self.worker = start_worker(s, self.log_path)
         try:
@@ -435,20 +448,25 @@ class ReplayRun:
             messages = read_range(s.bootstrap, self.plan)
             if self.speed is not None:
                 messages = paced(messages, self.speed, Codec(ConfluentRegistry(s.registry_url)))
-            counts = republish(
-                s.bootstrap, messages, self.namespace, self.progress, self.plan.total
-            )
+            targets = {p.source: s.topic(p.topic) for p in self.plan.parts}
+            counts = republish(s.bootstrap, messages, targets, self.progress, self.plan.total)
             result.republish_s = time.monotonic() - t0
             result.republished = sum(counts.values())
             self._wait_for_agents()
+            document = self._settled_document()
         finally:
             self._stop_worker()
-            for client in (self._probe, self._groups):
+        try:
+            return self._finish(result, document, started)
+        finally:
+            for client in (self._probe, self._groups, self._agents):
                 if client is not None:
                     client.close()
-        document = read_digest(s.digest_path) if s.digest_path is not None else None
-        if document is None:
-            raise ReplayError(f"the worker wrote no digest; log:\n{self._log_tail()}")
+
+    def _finish(
+        self, result: ReplayResult, document: dict[str, Any], started: float
+    ) -> ReplayResult:
+        s = self.settings
         result.cut, result.digest = document["cut"], str(document["digest"])
         result.opportunities = sum(self._highs(s.topic(ARB_OPPORTUNITY)).values())
         result.decisions = sum(self._highs(s.topic(RISK_DECISION)).values())
@@ -474,6 +492,24 @@ class ReplayRun:
         self._wait_sequenced(ends)
         self._wait_applied(s.risk_sequenced, _nonzero(self._highs(s.risk_sequenced)))
 
+    def _settled_document(self) -> dict[str, Any]:
+        """The worker's periodic digest once its cut is the sequenced topics' ends and two
+        writes in a row agree (everything below the ends is applied by then). The digest
+        written at shutdown is not used: it is taken while the worker leaves its partitions."""
+        path = self.settings.digest_path
+        assert path is not None
+        last: dict[str, Any] | None = None
+        s = self.settings
+        wanted = {t: _nonzero(self._highs(t)) for t in (s.md_sequenced, s.risk_sequenced)}
+        wanted = {t: e for t, e in wanted.items() if e}
+        while True:
+            document = read_digest(path)
+            if document is not None and document == last and document["cut"] == wanted:
+                return document
+            last = document
+            self._check_alive("settling the digest")
+            time.sleep(self.settings.digest_interval_s)
+
     def _wait_sequenced(self, ends: Ends) -> None:
         """Until the sequencer committed every source partition up to its end."""
         from confluent_kafka import TopicPartition
@@ -491,13 +527,19 @@ class ReplayRun:
             self._check_alive(f"sequencing ({done} of {total} inputs)")
 
     def _wait_applied(self, topic: str, ends: dict[int, int]) -> None:
-        """Until the worker's digest cut of sequenced ``topic`` reaches ``ends``."""
-        path = self.settings.digest_path
-        assert path is not None
+        """Until the agents committed sequenced ``topic`` up to ``ends``: Faust commits an
+        offset only once its event was processed and every send it made acknowledged, so the
+        outputs (``arb.opportunity``, ``risk.decision``) are complete up to there. (The digest's
+        cut is not this signal: for a partition nothing was processed on yet, it holds the
+        consumer's fetch position.)"""
+        from confluent_kafka import TopicPartition
+
+        if self._agents is None:
+            self._agents = _consumer(self.settings.bootstrap, self.settings.app_id)
+        wanted = [TopicPartition(topic, p) for p in sorted(ends)]
         while True:
-            document = read_digest(path)
-            cut = document["cut"].get(topic, {}) if document is not None else {}
-            if all(cut.get(p, 0) >= end for p, end in ends.items()):
+            committed = self._agents.committed(wanted, timeout=TIMEOUT_S)
+            if all(tp.offset >= ends[tp.partition] for tp in committed):
                 return
             self._check_alive(f"applying {topic}")
 

@@ -63,7 +63,14 @@ def replay(
         namespace = check_namespace(into)
         chosen = select_topics(topics)
         factor = parse_speed(speed)
-        plan = plan_range(base.bootstrap, chosen, first, stop, explicit=topics is not None)
+        plan = plan_range(
+            base.bootstrap,
+            chosen,
+            first,
+            stop,
+            explicit=topics is not None,
+            source_prefix=base.topic_prefix,
+        )
         if plan.total == 0:
             raise ReplayInputError(
                 f"the range --from {start} --to {end} holds no message of {', '.join(chosen)}"
