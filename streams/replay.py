@@ -363,6 +363,9 @@ class ReplayResult:
     plan: ReplayPlan
     republished: int = 0
     republish_s: float = 0.0
+    """Reading the range and producing it, until the last message was acknowledged."""
+    agents_s: float = 0.0
+    """From the start of the re-publish until the agents applied everything."""
     elapsed_s: float = 0.0
     cut: dict[str, dict[int, int]] = field(default_factory=dict)
     digest: str | None = None
@@ -382,6 +385,7 @@ class ReplayResult:
             "republished": self.republished,
             "republish_s": round(self.republish_s, 3),
             "republish_events_per_s": round(self.republish_rate, 1),
+            "agents_s": round(self.agents_s, 3),
             "elapsed_s": round(self.elapsed_s, 3),
             "opportunities": self.opportunities,
             "decisions": self.decisions,
@@ -454,6 +458,7 @@ class ReplayRun:
             result.republished = sum(counts.values())
             self._wait_for_agents()
             document = self._settled_document()
+            result.agents_s = time.monotonic() - t0
         finally:
             self._stop_worker()
         try:
@@ -494,8 +499,8 @@ class ReplayRun:
 
     def _settled_document(self) -> dict[str, Any]:
         """The worker's periodic digest once its cut is the sequenced topics' ends and two
-        writes in a row agree (everything below the ends is applied by then). The digest
-        written at shutdown is not used: it is taken while the worker leaves its partitions."""
+        writes in a row agree (everything below the ends is applied by then, see
+        :meth:`_wait_applied`), read while the worker still runs."""
         path = self.settings.digest_path
         assert path is not None
         last: dict[str, Any] | None = None

@@ -106,6 +106,7 @@ def replay(
             ("topics", ", ".join(plan.topics)),
             ("re-published", result.republished),
             ("re-publish rate", f"{result.republish_rate:,.0f} events/s"),
+            ("agents done after", f"{result.agents_s:.1f} s"),
             ("elapsed", f"{result.elapsed_s:.1f} s"),
             ("opportunities", result.opportunities),
             ("decisions", result.decisions),

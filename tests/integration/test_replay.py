@@ -86,7 +86,7 @@ def _read_all(bootstrap: str, codec: Codec, topic: str) -> dict[int, list[Any]]:
             while len(records) < high:
                 for m in consumer.consume(1000, 1.0):
                     if m.error() is None:
-                        records.append(codec.decode(m.value()))
+                        records.append(codec.decode(m.value() or b""))
             out[p] = records
     finally:
         consumer.close()

@@ -165,3 +165,22 @@ def test_a_source_without_a_known_end_holds_its_target_back() -> None:
     assert merge.ready() == []
     merge.set_ends({ARB_OPPORTUNITY: {5: 0}, OPS_CONTROL: {0: 1}})
     assert [m.topic() for m in merge.ready()] == [OPS_CONTROL]
+
+
+def test_paced_republishing_merges_partitions_by_event_time_keeping_each_ones_order() -> None:
+    from streams.replay import paced
+
+    # Values that are not records: their broker timestamps stand for the event times.
+    messages = [
+        _Message(MD_BOOK, 0, 0, 10),
+        _Message(MD_BOOK, 0, 1, 5),  # out of order inside its partition: stays after offset 0
+        _Message(MD_BOOK, 1, 0, 7),
+        _Message(MD_FUNDING, 0, 0, 1),
+    ]
+    out = list(paced(iter(messages), 1e9, Codec(InMemoryRegistry())))
+    assert [(m.topic(), m.partition(), m.offset()) for m in out] == [
+        (MD_FUNDING, 0, 0),
+        (MD_BOOK, 1, 0),
+        (MD_BOOK, 0, 0),
+        (MD_BOOK, 0, 1),
+    ]
