@@ -134,6 +134,7 @@ def plan_range(
         except KafkaException as exc:
             raise ReplayError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
         parts: list[PartitionRange] = []
+        seen: set[int] = set()
         for logical in topics:
             topic = source_prefix + logical
             meta = present.get(topic)
@@ -142,13 +143,7 @@ def plan_range(
                     raise ReplayInputError(f"topic {topic} does not exist on the broker")
                 continue
             partitions = sorted(meta.partitions)
-            for bound in (start, end):
-                unknown = sorted(set(bound.partitions) - set(partitions))
-                if unknown:
-                    raise ReplayInputError(
-                        f"{topic} has partitions {partitions[0]}..{partitions[-1]}; "
-                        f"{bound.describe()} names partition {unknown[0]}"
-                    )
+            seen.update(partitions)
             at = {
                 which: _offsets_at(consumer, topic, partitions, bound.time_ms)
                 for which, bound in (("start", start), ("end", end))
@@ -164,6 +159,13 @@ def plan_range(
                 parts.append(PartitionRange(logical, topic, p, first, stop))
     finally:
         consumer.close()
+    for bound in (start, end):
+        unknown = sorted(set(bound.partitions) - seen)
+        if unknown and seen:
+            raise ReplayInputError(
+                f"{bound.describe()} names partition {unknown[0]}, which none of "
+                f"{', '.join(topics)} has (partitions 0..{max(seen)})"
+            )
     return ReplayPlan(tuple(parts))
 
 

@@ -32,6 +32,7 @@ from schemas.topics import RISK_DECISION
 from schemas.topics import key_for
 from schemas.topics import partition_for
 from streams.replay import plan_range
+from streams.replay_range import ReplayInputError
 from streams.replay_range import parse_bound
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -229,5 +230,9 @@ def test_time_bounds_map_to_offsets_inclusive_from_exclusive_to(kafka_bootstrap:
         assert planned(str(base + 30), str(base + 10_000)) == {0: (3, 10)}  # past the end
         assert planned(str(base + 30), "offset:5") == {0: (3, 5)}
         assert planned("0:2", "0:4,1:0") == {0: (2, 4)}
+        with pytest.raises(ReplayInputError, match="names partition 9"):
+            planned("9:1", "offset:5")
+        with pytest.raises(ReplayInputError, match="inverted range on partition 0"):
+            planned(str(base + 80), "offset:2")
     finally:
         delete_topics(kafka_bootstrap, [prefix + MD_BOOK])
