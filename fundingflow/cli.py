@@ -16,6 +16,7 @@ from fundingflow.commands import api as api_commands
 from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import execute as execute_commands
+from fundingflow.commands import replay as replay_commands
 from fundingflow.commands import run as run_commands
 from fundingflow.commands import schemas as schemas_commands
 from fundingflow.commands import sink as sink_commands
@@ -48,6 +49,7 @@ app.add_typer(streams_commands.state_app, name="state")
 app.registered_commands += api_commands.app.registered_commands
 app.registered_commands += sink_commands.app.registered_commands
 app.registered_commands += execute_commands.app.registered_commands
+app.registered_commands += replay_commands.app.registered_commands
 add_registered_commands(app)  # fundingflow bench, from the benchmarks package
 
 

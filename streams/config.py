@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import model_validator
 
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
@@ -39,6 +40,11 @@ class StreamsSettings(_Frozen):
     registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     topic_prefix: str = ""
     """Prepended to every catalogue topic name (tests isolate themselves with it)."""
+    namespace: str = ""
+    """Isolated topic namespace (e.g. a replay's): when set, the app id and the topic prefix
+    start with ``<namespace>.``, so every topic the worker reads or writes (catalogue topics,
+    sequenced topics, table changelogs, the assignor's, the consumer groups) is
+    ``<namespace>.``-prefixed and never one of the live ones."""
     market: MarketSettings = MarketSettings()
     risk: RiskSettings = RiskSettings()
     data_dir: Path = Path(".local") / "faust"
@@ -98,8 +104,34 @@ class StreamsSettings(_Frozen):
     """How often the sequencer commits the source offsets its delivered batches carry."""
     sequencer_fetch_wait_ms: int = Field(default=20, ge=0)
     """How long the broker may hold an empty fetch of the sequencer (idle latency only)."""
+    sequencer_ends_path: Path | None = None
+    """Ordered sequencing (a replay's): a JSON file ``{physical topic: {partition: end}}`` of
+    the source partitions' final end offsets. When set, the sequencer merges the sources of
+    each sequenced partition in a fixed order (time, topic, partition, offset) instead of
+    arrival order, holding a message until every source partition of its target has a later
+    one or is known complete, so two runs over the same input sequence it identically
+    (:class:`streams.sequencer.OrderedMerge`). Sources the file does not list yet wait."""
     create_internal_topics: bool = True
     """Create the internal topics before the agents subscribe (off only in its twin test)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_namespace(cls, data: object) -> object:
+        """Prefix the app id and the topic prefix with the namespace (idempotent)."""
+        if not isinstance(data, dict) or not data.get("namespace"):
+            return data
+        ns = f"{data['namespace']}."
+        app_id = str(data.get("app_id", "fundingflow"))
+        prefix = str(data.get("topic_prefix", ""))
+        return {
+            **data,
+            "app_id": app_id if app_id.startswith(ns) else ns + app_id,
+            "topic_prefix": prefix if prefix.startswith(ns) else ns + prefix,
+        }
+
+    def in_namespace(self, namespace: str) -> StreamsSettings:
+        """These settings in ``namespace`` (app id and topic prefix prefixed with it)."""
+        return StreamsSettings.model_validate({**self.model_dump(), "namespace": namespace})
 
     def topic(self, name: str) -> str:
         """Physical name of catalogue topic ``name``."""

@@ -19,11 +19,14 @@ the replay reads the same log the agents did.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -36,6 +39,7 @@ from schemas.topics import MD_FUNDING
 from schemas.topics import MD_INSTRUMENT
 from schemas.topics import OPS_CONTROL
 from schemas.topics import STREAM_BATCH
+from schemas.topics import by_name
 from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
@@ -61,6 +65,137 @@ def routes(settings: StreamsSettings) -> dict[str, Route]:
         settings.topic(ARB_OPPORTUNITY): risk,
         settings.topic(OPS_CONTROL): risk,
     }
+
+
+MERGE_RANK = (MD_INSTRUMENT, MD_FUNDING, MD_BOOK, OPS_CONTROL, ARB_OPPORTUNITY)
+"""Tie-break of the ordered merge between source topics at the same time: an instrument's
+facts before its quotes, a control command before an opportunity."""
+
+TopicPartitionKey = tuple[str, int]
+Ends = dict[str, dict[int, int]]
+
+
+def source_partitions(settings: StreamsSettings) -> dict[str, int]:
+    """Physical source topic -> its partition count (the catalogue's)."""
+    logical = (MD_BOOK, MD_FUNDING, MD_INSTRUMENT, ARB_OPPORTUNITY, OPS_CONTROL)
+    return {settings.topic(name): by_name(name).partitions for name in logical}
+
+
+def read_ends(path: Path) -> Ends | None:
+    """The ends file of an ordered sequencer; None while it is absent or half-written."""
+    try:
+        raw = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return {t: {int(p): int(o) for p, o in parts.items()} for t, parts in raw.items()}
+
+
+def write_ends(path: Path, ends: Ends) -> None:
+    """Write (atomically) the ends file an ordered sequencer reads."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({t: {str(p): o for p, o in ps.items()} for t, ps in ends.items()}))
+    tmp.replace(path)
+
+
+class OrderedMerge:
+    """The ordered sequencing of a replay: per target partition, a merge of its source
+    partitions by ``order_key`` (time, topic rank, partition, offset).
+
+    A message is released only when every source partition of its target has a buffered
+    message or is known complete (consumed up to its end in ``ends``), so the order does not
+    depend on how fetches happened to interleave the sources: two runs over the same input
+    release the same sequence. Sources with no known end hold their target back. One
+    sequencer per app id (a replay's worker), reading its sources from the start."""
+
+    def __init__(
+        self,
+        route_of: dict[str, Route],
+        partitions_of: dict[str, int],
+        order_key: Callable[[Any], tuple[int, ...]],
+    ) -> None:
+        self.order_key = order_key
+        self.slots: dict[tuple[str, int], list[TopicPartitionKey]] = {}
+        for topic in sorted(route_of):
+            route = route_of[topic]
+            for p in range(partitions_of[topic]):
+                slot = (route.target, p if route.same_partition else 0)
+                self.slots.setdefault(slot, []).append((topic, p))
+        self.buffers: dict[TopicPartitionKey, deque[tuple[tuple[int, ...], Any]]] = {}
+        self.consumed: dict[TopicPartitionKey, int] = {}
+        """Next offset of each source partition after what was consumed (buffered or not)."""
+        self.ends: dict[TopicPartitionKey, int] = {}
+
+    def set_ends(self, ends: Ends) -> None:
+        for topic, parts in ends.items():
+            for p, end in parts.items():
+                self.ends[(topic, p)] = end
+
+    @property
+    def ends_known(self) -> bool:
+        return all(s in self.ends for sources in self.slots.values() for s in sources)
+
+    def add(self, messages: list[Any]) -> None:
+        for m in messages:
+            tp = (m.topic(), m.partition())
+            self.buffers.setdefault(tp, deque()).append((self.order_key(m), m))
+            self.consumed[tp] = m.offset() + 1
+
+    def _complete(self, tp: TopicPartitionKey) -> bool:
+        end = self.ends.get(tp)
+        return end is not None and self.consumed.get(tp, 0) >= end
+
+    def ready(self) -> list[Any]:
+        """The messages releasable now, grouped by target partition, each in merge order."""
+        out: list[Any] = []
+        for slot in sorted(self.slots):
+            sources = self.slots[slot]
+            while True:
+                best: deque[tuple[tuple[int, ...], Any]] | None = None
+                blocked = False
+                for tp in sources:
+                    buffer = self.buffers.get(tp)
+                    if buffer:
+                        if best is None or buffer[0][0] < best[0][0]:
+                            best = buffer
+                    elif not self._complete(tp):
+                        blocked = True
+                        break
+                if blocked or best is None:
+                    break
+                out.append(best.popleft()[1])
+        return out
+
+    @property
+    def pending(self) -> int:
+        return sum(len(b) for b in self.buffers.values())
+
+
+def merge_key_of(settings: StreamsSettings, codec: Codec) -> Callable[[Any], tuple[int, ...]]:
+    """The ordered merge's key of a message: (time, topic rank, partition, offset).
+
+    Market data keeps its recorded broker timestamp (a replay copies it), the closest thing to
+    the order the live sequencer saw it in; the risk sources' time is their event time (the
+    worker that re-derives ``arb.opportunity`` stamps them with the wall clock)."""
+    rank = {settings.topic(name): i for i, name in enumerate(MERGE_RANK)}
+    by_event_time = {settings.topic(ARB_OPPORTUNITY), settings.topic(OPS_CONTROL)}
+
+    def key(m: Any) -> tuple[int, ...]:
+        topic = m.topic()
+        time_ms = m.timestamp()[1]
+        if topic in by_event_time:
+            time_ms = _event_time_or(codec, m.value() or b"", time_ms)
+        return (time_ms, rank.get(topic, len(rank)), m.partition(), m.offset())
+
+    return key
+
+
+def _event_time_or(codec: Codec, raw: bytes, fallback: int) -> int:
+    """The record's event time; ``fallback`` (its broker time) when it does not decode (the
+    agent then dead-letters it)."""
+    try:
+        return int(codec.decode(raw).envelope.event_time_ms)  # type: ignore[attr-defined]
+    except Exception:
+        return fallback
 
 
 @dataclass(slots=True)
@@ -201,6 +336,16 @@ class Sequencer:
             pipeline.drain()  # what was consumed from them is delivered and committed first
 
         consumer.subscribe(sorted(self.route_of), on_revoke=on_revoke)
+        ends_path = self.settings.sequencer_ends_path
+        merge = (
+            OrderedMerge(
+                self.route_of,
+                source_partitions(self.settings),
+                merge_key_of(self.settings, self.codec),
+            )
+            if ends_path is not None
+            else None
+        )
         try:
             chunk = self.settings.sequencer_chunk
             linger_s = self.settings.sequencer_linger_ms / 1000
@@ -213,6 +358,13 @@ class Sequencer:
                 first = consumer.consume(1, 0.1)
                 rest = consumer.consume(chunk - 1, linger_s) if first and chunk > 1 else []
                 good = _good(first + rest)
+                if merge is not None and ends_path is not None:
+                    merge.add(good)
+                    if not merge.ends_known:
+                        ends = read_ends(ends_path)
+                        if ends is not None:
+                            merge.set_ends(ends)
+                    good = merge.ready()
                 if good:
                     self._sequence(good, pipeline)
                 producer.poll(0)
