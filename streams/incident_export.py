@@ -1,0 +1,234 @@
+"""Export an incident bundle from Kafka: every message of a time window, and what was in force.
+
+For each topic and partition, ``offsets_for_times`` finds the first offset at or after the
+window's start and the first at or after its end; the messages between them whose timestamp is
+in the window are taken. Two topics are read from their beginning instead, because their past is
+state the window's events are judged against:
+
+- ``md.instrument`` (compacted): the latest facts of each instrument stamped before the window,
+  even long before it, then every change inside it;
+- ``ops.control``: every command before the window's end (kill switch, limits in force).
+
+Each message is decoded with the project's codec (an undecodable one is counted and left out)
+and kept as its raw datum of the writer schema it was written with.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import fastavro
+
+from schemas.codec import HEADER_SIZE
+from schemas.codec import Codec
+from schemas.errors import InvalidEvent
+from schemas.registry import SchemaRegistry
+from schemas.subjects import subject_schema
+from schemas.topics import CATALOGUE
+from schemas.topics import MD_INSTRUMENT
+from schemas.topics import OPS_CONTROL
+from schemas.topics import by_name
+from streams.bundle import Bundle
+from streams.bundle import BundleError
+from streams.bundle import Message
+from streams.bundle import Window
+
+FROM_BEGINNING = frozenset({MD_INSTRUMENT, OPS_CONTROL})
+"""Topics whose messages before the window are state in force."""
+
+DEFAULT_TOPICS: tuple[str, ...] = tuple(spec.name for spec in CATALOGUE)
+
+
+def physical(namespace: str, topic: str) -> str:
+    """The broker's name of catalogue ``topic`` in ``namespace`` (``""``: the live topics)."""
+    return f"{namespace}.{topic}" if namespace else topic
+
+
+def check_topics(topics: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(topics))
+    if not chosen:
+        raise BundleError("no topics chosen")
+    catalogue = set(DEFAULT_TOPICS)
+    unknown = [t for t in chosen if t not in catalogue]
+    if unknown:
+        raise BundleError(
+            f"unknown topic {', '.join(unknown)}; catalogue topics: {', '.join(DEFAULT_TOPICS)}"
+        )
+    return chosen
+
+
+class _Decoder:
+    """Raw wire bytes to a bundle :class:`Message`: validated by the codec, kept as written."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+        self.codec = Codec(registry)
+        self.writers: dict[int, str] = {}
+        self._parsed: dict[int, tuple[Any, bool]] = {}
+
+    def message(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp_ms: int,
+        key: bytes | None,
+        raw: bytes,
+    ) -> Message:
+        self.codec.decode_for_topic(raw, topic)  # raises InvalidEvent on anything bad
+        schema_id = int.from_bytes(raw[1:HEADER_SIZE], "big")
+        parsed, union = self._parsed.get(schema_id) or self._writer(schema_id, topic)
+        buffer = io.BytesIO(raw)
+        buffer.seek(HEADER_SIZE)
+        datum = fastavro.schemaless_reader(
+            buffer, parsed, None, return_record_name=union, return_record_name_override=union
+        )
+        return Message(topic, partition, offset, timestamp_ms, key, schema_id, datum)
+
+    def _writer(self, schema_id: int, topic: str) -> tuple[Any, bool]:
+        text = self.registry.schema_by_id(schema_id)
+        self.writers[schema_id] = text
+        union = isinstance(subject_schema(by_name(topic)), list)
+        entry = (fastavro.parse_schema(json.loads(text)), union)
+        self._parsed[schema_id] = entry
+        return entry
+
+
+def _read_range(
+    consumer: Any, name: str, partition: int, begin: int, stop: int, timeout_s: float
+) -> list[Any]:
+    """Messages of one partition with ``begin <= offset < stop`` (gaps of compaction allowed)."""
+    from confluent_kafka import TopicPartition
+
+    if stop <= begin:
+        return []
+    consumer.assign([TopicPartition(name, partition, begin)])
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for message in consumer.consume(1000, 0.2):
+            if message.error() is not None:
+                continue
+            if message.offset() < stop:
+                out.append(message)
+        position = consumer.position([TopicPartition(name, partition)])[0].offset
+        if position >= stop:
+            return out
+        if time.monotonic() > deadline:
+            raise BundleError(f"{name}[{partition}]: read to offset {position} of {stop}")
+
+
+def export_window(
+    bootstrap: str,
+    registry: SchemaRegistry,
+    window: Window,
+    topics: Iterable[str] = DEFAULT_TOPICS,
+    namespace: str = "",
+    timeout_s: float = 60.0,
+    created_ms: int | None = None,
+) -> Bundle:
+    """Read the window (and the state in force) from Kafka into a :class:`Bundle`."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import KafkaException
+
+    chosen = check_topics(topics)
+    decoder = _Decoder(registry)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"fundingflow-incident-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "socket.nagle.disable": True,
+            "log_level": 0,
+        }
+    )
+    bundle = Bundle(
+        window,
+        chosen,
+        created_ms if created_ms is not None else int(time.time() * 1000),
+        notes={"namespace": namespace} if namespace else {},
+    )
+    undecodable: dict[str, int] = {}
+    in_force: dict[str, int] = {}
+    try:
+        try:
+            metadata = consumer.list_topics(timeout=15)
+        except KafkaException as e:
+            raise BundleError(f"cannot reach Kafka at {bootstrap}: {e}") from None
+        for topic in chosen:
+            name = physical(namespace, topic)
+            found = metadata.topics.get(name)
+            if found is None or found.error is not None:
+                raise BundleError(f"topic {name} does not exist on the broker")
+            bundle.messages[topic] = _export_topic(
+                consumer,
+                decoder,
+                topic,
+                name,
+                sorted(found.partitions),
+                window,
+                timeout_s,
+                in_force,
+                undecodable,
+            )
+    finally:
+        consumer.close()
+    bundle.writer_schemas = dict(decoder.writers)
+    if in_force:
+        bundle.notes["in_force"] = in_force
+    if undecodable:
+        bundle.notes["undecodable"] = undecodable
+    return bundle
+
+
+def _export_topic(
+    consumer: Any,
+    decoder: _Decoder,
+    topic: str,
+    name: str,
+    partitions: list[int],
+    window: Window,
+    timeout_s: float,
+    in_force: dict[str, int],
+    undecodable: dict[str, int],
+) -> list[Message]:
+    from confluent_kafka import TopicPartition
+
+    starts = consumer.offsets_for_times(
+        [TopicPartition(name, p, window.start_ms) for p in partitions], timeout=15
+    )
+    ends = consumer.offsets_for_times(
+        [TopicPartition(name, p, window.end_ms) for p in partitions], timeout=15
+    )
+    kept: list[Message] = []
+    before: dict[bytes | None, Message] = {}
+    for p, start, end in zip(partitions, starts, ends, strict=True):
+        low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=15)
+        stop = end.offset if end.offset >= 0 else high
+        begin = low if topic in FROM_BEGINNING else start.offset
+        if begin < 0:  # nothing at or after the window's start
+            continue
+        for m in _read_range(consumer, name, p, begin, stop, timeout_s):
+            ts = m.timestamp()[1]
+            if ts >= window.end_ms or (ts < window.start_ms and topic not in FROM_BEGINNING):
+                continue
+            try:
+                message = decoder.message(topic, p, m.offset(), ts, m.key(), m.value())
+            except (InvalidEvent, ValueError, TypeError, EOFError):
+                undecodable[topic] = undecodable.get(topic, 0) + 1
+                continue
+            if ts < window.start_ms and topic == MD_INSTRUMENT:
+                before[message.key] = message  # the latest of each instrument
+            else:
+                if ts < window.start_ms:
+                    in_force[topic] = in_force.get(topic, 0) + 1
+                kept.append(message)
+    if before:
+        in_force[topic] = len(before)
+    return sorted([*before.values(), *kept], key=lambda m: (m.partition, m.offset))
