@@ -41,6 +41,9 @@ from streams.bundle import Window
 FROM_BEGINNING = frozenset({MD_INSTRUMENT, OPS_CONTROL})
 """Topics whose messages before the window are state in force."""
 
+LATEST = -1
+"""The ListOffsets timestamp that asks for the end of the log."""
+
 DEFAULT_TOPICS: tuple[str, ...] = tuple(spec.name for spec in CATALOGUE)
 
 
@@ -102,16 +105,19 @@ class _Decoder:
 def _read_range(
     consumer: Any, name: str, partition: int, begin: int, stop: int, timeout_s: float
 ) -> list[Any]:
-    """Messages of one partition with ``begin <= offset < stop`` (gaps of compaction allowed)."""
+    """Messages of one partition with ``begin <= offset < stop`` (gaps of compaction allowed;
+    ``begin`` may be ``OFFSET_BEGINNING``)."""
     from confluent_kafka import TopicPartition
 
-    if stop <= begin:
+    if stop <= max(begin, 0):
         return []
     consumer.assign([TopicPartition(name, partition, begin)])
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
+    position = max(begin, 0)
     while True:
-        for message in consumer.consume(1000, 0.2):
+        # Ask for no more than is left, so the last call returns without waiting its timeout.
+        for message in consumer.consume(max(1, min(1000, stop - position)), 0.5):
             if message.error() is not None:
                 continue
             if message.offset() < stop:
@@ -133,6 +139,7 @@ def export_window(
     created_ms: int | None = None,
 ) -> Bundle:
     """Read the window (and the state in force) from Kafka into a :class:`Bundle`."""
+    from confluent_kafka import OFFSET_BEGINNING
     from confluent_kafka import Consumer
     from confluent_kafka import KafkaException
 
@@ -161,21 +168,26 @@ def export_window(
             metadata = consumer.list_topics(timeout=15)
         except KafkaException as e:
             raise BundleError(f"cannot reach Kafka at {bootstrap}: {e}") from None
-        for topic in chosen:
-            name = physical(namespace, topic)
+        names = {topic: physical(namespace, topic) for topic in chosen}
+        partitions: dict[str, list[int]] = {}
+        for topic, name in names.items():
             found = metadata.topics.get(name)
             if found is None or found.error is not None:
                 raise BundleError(f"topic {name} does not exist on the broker")
+            partitions[topic] = sorted(found.partitions)
+        starts, ends, latest = _window_offsets(consumer, names, partitions, window)
+        for topic, name in names.items():
+            ranges = []
+            for p in partitions[topic]:
+                start, end = starts[name, p], ends[name, p]
+                if end < 0:  # nothing at or after the window's end: read to the end
+                    end = latest[name, p]
+                begin = OFFSET_BEGINNING if topic in FROM_BEGINNING else start
+                if begin != OFFSET_BEGINNING and begin < 0:  # nothing at or after the start
+                    continue
+                ranges.append((p, begin, end))
             bundle.messages[topic] = _export_topic(
-                consumer,
-                decoder,
-                topic,
-                name,
-                sorted(found.partitions),
-                window,
-                timeout_s,
-                in_force,
-                undecodable,
+                consumer, decoder, topic, name, ranges, window, timeout_s, in_force, undecodable
             )
     finally:
         consumer.close()
@@ -187,33 +199,35 @@ def export_window(
     return bundle
 
 
+def _window_offsets(
+    consumer: Any, names: dict[str, str], partitions: dict[str, list[int]], window: Window
+) -> tuple[dict[tuple[str, int], int], ...]:
+    """Per (topic name, partition): the first offset at or after the window's start and end
+    (-1: none) and the end of the log, each asked for every partition in one request."""
+    from confluent_kafka import TopicPartition
+
+    def at(ms: int) -> dict[tuple[str, int], int]:
+        asked = [TopicPartition(names[t], p, ms) for t in names for p in partitions[t]]
+        found = consumer.offsets_for_times(asked, timeout=15)
+        return {(tp.topic, tp.partition): tp.offset for tp in found}
+
+    return at(window.start_ms), at(window.end_ms), at(LATEST)
+
+
 def _export_topic(
     consumer: Any,
     decoder: _Decoder,
     topic: str,
     name: str,
-    partitions: list[int],
+    ranges: list[tuple[int, int, int]],
     window: Window,
     timeout_s: float,
     in_force: dict[str, int],
     undecodable: dict[str, int],
 ) -> list[Message]:
-    from confluent_kafka import TopicPartition
-
-    starts = consumer.offsets_for_times(
-        [TopicPartition(name, p, window.start_ms) for p in partitions], timeout=15
-    )
-    ends = consumer.offsets_for_times(
-        [TopicPartition(name, p, window.end_ms) for p in partitions], timeout=15
-    )
     kept: list[Message] = []
     before: dict[bytes | None, Message] = {}
-    for p, start, end in zip(partitions, starts, ends, strict=True):
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=15)
-        stop = end.offset if end.offset >= 0 else high
-        begin = low if topic in FROM_BEGINNING else start.offset
-        if begin < 0:  # nothing at or after the window's start
-            continue
+    for p, begin, stop in ranges:
         for m in _read_range(consumer, name, p, begin, stop, timeout_s):
             ts = m.timestamp()[1]
             if ts >= window.end_ms or (ts < window.start_ms and topic not in FROM_BEGINNING):
