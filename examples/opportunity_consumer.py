@@ -4,10 +4,13 @@ It needs nothing of fundingflow: only ``confluent-kafka[avro,schemaregistry]``. 
 on the topic is Confluent-framed Avro (magic byte, schema id, body); the AvroDeserializer looks
 the writer schema up in the schema registry by its id (Apicurio's Confluent-compatible API) and
 returns the record as a dict — decimals as ``Decimal``, enums as their symbol. One line is
-printed per opportunity event:
+printed per opportunity event (time, lifecycle, kind, asset, legs, net edge, net APR, size and
+notional, id, and the close reason of a closed one), e.g.::
 
-    2026-12-03T18:40:00.123Z OPENED  PERP_PERP  BTC  long okx:BTC/USDT:USDT short bybit:BTC/USDT:USDT
-      net 12.5 bps  apr 1520.1 bps  size 0.4 (24,000.00 quote)  id 3f0c...
+    2026-12-03T18:40:00.123Z OPENED  PERP_PERP  BTC   long okx:BTC/USDT:USDT
+    short bybit:BTC/USDT:USDT  net 12.5 bps  apr 1520.1 bps  size 0.4 (24,000.00 quote)  id 3f0c…
+
+(shown on two lines here).
 
 Usage::
 

@@ -71,7 +71,8 @@ def test_the_example_consumer_imports_nothing_of_the_project() -> None:
     modules = _imported_modules(CONSUMER)
     ours = sorted(m for m in modules if m.split(".")[0] in PROJECT_PACKAGES or "tests" in m)
     relative = sorted(m for m in modules if m.startswith(".") or m == "__import__")
-    assert ours == [] and relative == []
+    assert ours == []
+    assert relative == []
     assert "confluent_kafka.schema_registry.avro" in modules
 
 
@@ -144,9 +145,12 @@ def test_the_example_consumer_prints_one_line_per_published_opportunity(
     lines = run.stdout.splitlines()
     assert len(lines) == 3, run.stdout + run.stderr
     assert lines[0].startswith("2026-01-01T00:00:00.000Z OPENED")
-    assert f"id {ids[0]}" in lines[0] and "net 12.5 bps" in lines[0]
-    assert f"id {ids[1]}" in lines[1] and "net 3.25 bps" in lines[1]
-    assert lines[2].split()[1] == "CLOSED" and "closed:" in lines[2]
+    assert f"id {ids[0]}" in lines[0]
+    assert "net 12.5 bps" in lines[0]
+    assert f"id {ids[1]}" in lines[1]
+    assert "net 3.25 bps" in lines[1]
+    assert lines[2].split()[1] == "CLOSED"
+    assert "closed:" in lines[2]
     leg = sample(Opportunity).legs[0].instrument
     assert f"{leg.exchange}:{leg.symbol}" in lines[0]
 
