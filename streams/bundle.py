@@ -251,6 +251,7 @@ def write_bundle(bundle: Bundle, path: Path, force: bool = False) -> dict[str, A
         raise BundleError(f"no directory {directory}")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, 0o644)  # a file to hand on, not a secret
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -137,8 +137,10 @@ def export_window(
     namespace: str = "",
     timeout_s: float = 60.0,
     created_ms: int | None = None,
+    skip_absent: bool = False,
 ) -> Bundle:
-    """Read the window (and the state in force) from Kafka into a :class:`Bundle`."""
+    """Read the window (and the state in force) from Kafka into a :class:`Bundle`; a topic the
+    broker does not have is an error, or with ``skip_absent`` an empty topic noted as absent."""
     from confluent_kafka import OFFSET_BEGINNING
     from confluent_kafka import Consumer
     from confluent_kafka import KafkaException
@@ -169,12 +171,12 @@ def export_window(
         except KafkaException as e:
             raise BundleError(f"cannot reach Kafka at {bootstrap}: {e}") from None
         names = {topic: physical(namespace, topic) for topic in chosen}
-        partitions: dict[str, list[int]] = {}
-        for topic, name in names.items():
-            found = metadata.topics.get(name)
-            if found is None or found.error is not None:
-                raise BundleError(f"topic {name} does not exist on the broker")
-            partitions[topic] = sorted(found.partitions)
+        partitions, absent = _partitions(metadata, names, skip_absent)
+        if absent:
+            bundle.notes["absent"] = absent
+            names = {t: n for t, n in names.items() if t not in absent}
+        if not names:
+            raise BundleError(f"none of the topics exists on the broker ({namespace or 'live'})")
         starts, ends, latest = _window_offsets(consumer, names, partitions, window)
         for topic, name in names.items():
             ranges = []
@@ -197,6 +199,23 @@ def export_window(
     if undecodable:
         bundle.notes["undecodable"] = undecodable
     return bundle
+
+
+def _partitions(
+    metadata: Any, names: dict[str, str], skip_absent: bool
+) -> tuple[dict[str, list[int]], list[str]]:
+    """The partitions of each topic, and the topics the broker does not have (when skipped)."""
+    partitions: dict[str, list[int]] = {}
+    absent = []
+    for topic, name in names.items():
+        found = metadata.topics.get(name)
+        if found is None or found.error is not None:
+            if not skip_absent:
+                raise BundleError(f"topic {name} does not exist on the broker")
+            absent.append(topic)
+            continue
+        partitions[topic] = sorted(found.partitions)
+    return partitions, absent
 
 
 def _window_offsets(

@@ -88,7 +88,9 @@ def export(
     settings = load_settings()
     streams_settings = worker_settings(settings)
     registry = ConfluentRegistry(settings.registry.url)
-    bundle = export_window(settings.kafka.bootstrap, registry, span, chosen, namespace)
+    bundle = export_window(
+        settings.kafka.bootstrap, registry, span, chosen, namespace, skip_absent=topics is None
+    )
     bundle.notes["settings"] = {
         "market": streams_settings.market.model_dump(mode="json"),
         "risk": streams_settings.risk.model_dump(mode="json"),
@@ -98,11 +100,13 @@ def export(
         print_json({"out": str(out), **manifest})
         return
     rows = [(t, n) for t, n in manifest["counts"].items()]
-    print_table(
-        f"incident bundle {out} [{span.start_ms}, {span.end_ms})", ["topic", "messages"], rows
-    )
-    for topic, count in manifest.get("notes", {}).get("undecodable", {}).items():
+    print_table(f"incident bundle {out}", ["topic", "messages"], rows)
+    err_console.print(f"window [{span.start_ms}, {span.end_ms}) ms")
+    notes = manifest.get("notes", {})
+    for topic, count in notes.get("undecodable", {}).items():
         err_console.print(f"{topic}: {count} undecodable messages left out")
+    for topic in notes.get("absent", []):
+        err_console.print(f"{topic}: not on the broker, left empty")
 
 
 @app.command()
