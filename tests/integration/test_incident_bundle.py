@@ -313,6 +313,9 @@ def test_bad_export_arguments_are_refused_and_write_nothing(
     assert main([*base, "--window", "10m", "--topics", "md.nope"]) == 1
     assert "unknown topic md.nope" in capsys.readouterr().err
     assert main([*base, "--window", "10m", "--namespace", f"{ns}-absent"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    assert "none of the topics exists on the broker" in capsys.readouterr().err
+    named = [*base, "--window", "10m", "--namespace", f"{ns}-absent", "--topics", "md.book"]
+    assert main(named) == 1
+    assert f"topic {ns}-absent.md.book does not exist" in capsys.readouterr().err
     assert main(["incident", "export", "--around", "yesterday", "--out", str(out)]) == 2
     assert list(tmp_path.iterdir()) == [existing]
