@@ -84,6 +84,12 @@ class Message:
     value: Any
 
 
+Position = tuple[str, int, int]
+"""(catalogue topic, partition, offset) of one message."""
+
+ORDER = "order.json"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     start_ms: int
@@ -108,6 +114,9 @@ class Bundle:
     writer_schemas: dict[int, str] = field(default_factory=dict)
     """Writer schema (JSON text) of each schema id the messages use."""
     notes: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, list[Position]] = field(default_factory=dict)
+    """The order the worker applied messages in (``market``, ``risk``): (topic, partition,
+    offset) of bundled messages as its sequenced topics list them; empty when not known."""
     """Free-form facts the exporter records in the manifest (namespace, in-force counts)."""
 
     def records(self, topic: str) -> Iterator[tuple[Message, AvroRecord]]:
@@ -202,7 +211,21 @@ def _members(bundle: Bundle) -> list[tuple[dict[str, Any], bytes]]:
     return members
 
 
+def _order_bytes(bundle: Bundle) -> bytes:
+    order = {k: [list(p) for p in v] for k, v in sorted(bundle.order.items())}
+    return json.dumps(order, separators=(",", ":")).encode()
+
+
 def manifest_of(bundle: Bundle, members: list[dict[str, Any]]) -> dict[str, Any]:
+    order = {}
+    if bundle.order:
+        order = {
+            "order": {
+                "path": ORDER,
+                "sha256": hashlib.sha256(_order_bytes(bundle)).hexdigest(),
+                **{k: len(v) for k, v in sorted(bundle.order.items())},
+            }
+        }
     return {
         "version": VERSION,
         "created_ms": bundle.created_ms,
@@ -211,6 +234,7 @@ def manifest_of(bundle: Bundle, members: list[dict[str, Any]]) -> dict[str, Any]
         "counts": bundle.counts(),
         "members": members,
         **({"notes": bundle.notes} if bundle.notes else {}),
+        **order,
     }
 
 
@@ -235,6 +259,8 @@ def encode_bundle(bundle: Bundle) -> tuple[bytes, dict[str, Any]]:
         _tar_member(tar, MANIFEST_SUM, hashlib.sha256(body).hexdigest().encode() + b"\n", mtime)
         for entry, data in members:
             _tar_member(tar, entry["path"], data, mtime)
+        if bundle.order:
+            _tar_member(tar, ORDER, _order_bytes(bundle), mtime)
     return out.getvalue(), manifest
 
 
@@ -388,6 +414,8 @@ def decode_bundle(data: bytes) -> tuple[Bundle, dict[str, Any]]:
     members = _read_tar(data)
     manifest = _manifest(members)
     expected = {MANIFEST, MANIFEST_SUM} | {e["path"] for e in manifest["members"]}
+    if "order" in manifest:
+        expected.add(ORDER)
     if set(members) != expected:
         surplus = sorted(set(members) - expected)
         missing = sorted(expected - set(members))
@@ -411,8 +439,26 @@ def decode_bundle(data: bytes) -> tuple[Bundle, dict[str, Any]]:
         messages.sort(key=lambda m: (m.partition, m.offset))
     if bundle.counts() != {t: int(n) for t, n in manifest["counts"].items()}:
         raise BundleError("corrupt bundle: the manifest's counts do not match its members")
+    if "order" in manifest:
+        bundle.order = _read_order(manifest["order"], members[ORDER], bundle)
     del manifest["_window"]
     return bundle, manifest
+
+
+def _read_order(entry: dict[str, Any], raw: bytes, bundle: Bundle) -> dict[str, list[Position]]:
+    if hashlib.sha256(raw).hexdigest() != entry.get("sha256"):
+        raise BundleError(f"corrupt bundle: checksum mismatch in {ORDER}")
+    try:
+        order = {
+            str(k): [(str(t), int(p), int(o)) for t, p, o in v] for k, v in json.loads(raw).items()
+        }
+    except (ValueError, TypeError) as e:
+        raise BundleError(f"corrupt bundle: bad {ORDER} ({e})") from None
+    known = {(m.topic, m.partition, m.offset) for ms in bundle.messages.values() for m in ms}
+    for kind, positions in order.items():
+        if entry.get(kind) != len(positions) or not set(positions) <= known:
+            raise BundleError(f"corrupt bundle: {ORDER} does not match the bundled messages")
+    return order
 
 
 def read_bundle(path: Path) -> tuple[Bundle, dict[str, Any]]:

@@ -20,6 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import fastavro
@@ -27,6 +28,7 @@ import fastavro
 from schemas.codec import HEADER_SIZE
 from schemas.codec import Codec
 from schemas.errors import InvalidEvent
+from schemas.records.stream import SequencedBatch
 from schemas.registry import SchemaRegistry
 from schemas.subjects import subject_schema
 from schemas.topics import CATALOGUE
@@ -138,9 +140,14 @@ def export_window(
     timeout_s: float = 60.0,
     created_ms: int | None = None,
     skip_absent: bool = False,
+    sequenced: Mapping[str, str] | None = None,
 ) -> Bundle:
     """Read the window (and the state in force) from Kafka into a :class:`Bundle`; a topic the
-    broker does not have is an error, or with ``skip_absent`` an empty topic noted as absent."""
+    broker does not have is an error, or with ``skip_absent`` an empty topic noted as absent.
+
+    ``sequenced`` names the worker's sequenced topics (``market``, ``risk``): the order they
+    list the bundled messages in is kept as the bundle's apply order (a missing topic is noted
+    and leaves that order to the timestamps)."""
     from confluent_kafka import OFFSET_BEGINNING
     from confluent_kafka import Consumer
     from confluent_kafka import KafkaException
@@ -191,6 +198,7 @@ def export_window(
             bundle.messages[topic] = _export_topic(
                 consumer, decoder, topic, name, ranges, window, timeout_s, in_force, undecodable
             )
+        _orders(consumer, decoder.codec, metadata, sequenced or {}, namespace, window, bundle)
     finally:
         consumer.close()
     bundle.writer_schemas = dict(decoder.writers)
@@ -199,6 +207,59 @@ def export_window(
     if undecodable:
         bundle.notes["undecodable"] = undecodable
     return bundle
+
+
+def _orders(
+    consumer: Any,
+    codec: Codec,
+    metadata: Any,
+    sequenced: Mapping[str, str],
+    namespace: str,
+    window: Window,
+    bundle: Bundle,
+) -> None:
+    for kind, name in sequenced.items():
+        if name not in metadata.topics:
+            bundle.notes.setdefault("unsequenced", []).append(name)
+            continue
+        order = _sequenced_order(consumer, codec, name, namespace, window, bundle)
+        if order:
+            bundle.order[kind] = order
+
+
+def _sequenced_order(
+    consumer: Any, codec: Codec, name: str, namespace: str, window: Window, bundle: Bundle
+) -> list[tuple[str, int, int]]:
+    """The bundled messages in the order the sequenced topic ``name`` lists them (first
+    occurrence; a batch re-sequenced after a crash lists its messages again)."""
+    from confluent_kafka import TopicPartition
+
+    prefix = f"{namespace}." if namespace else ""
+    known = {(m.topic, m.partition, m.offset) for ms in bundle.messages.values() for m in ms}
+    metadata = consumer.list_topics(name, timeout=15).topics[name]
+    partitions = sorted(metadata.partitions)
+    # Every batch holding a message of the window was produced after it: at or after the start.
+    starts = consumer.offsets_for_times(
+        [TopicPartition(name, p, window.start_ms) for p in partitions], timeout=15
+    )
+    ends = consumer.offsets_for_times(
+        [TopicPartition(name, p, LATEST) for p in partitions], timeout=15
+    )
+    seen: dict[tuple[str, int, int], None] = {}
+    for p, start, end in zip(partitions, starts, ends, strict=True):
+        if start.offset < 0:
+            continue
+        for m in _read_range(consumer, name, p, start.offset, end.offset, 60.0):
+            try:
+                batch = codec.decode_as(m.value(), SequencedBatch)
+            except InvalidEvent:
+                continue
+            for i, source in enumerate(batch.source_index):
+                topic = batch.sources[source].removeprefix(prefix)
+                position = (topic, batch.partitions[i], batch.offsets[i])
+                if position in known:
+                    seen.setdefault(position, None)
+    return list(seen)
 
 
 def _partitions(

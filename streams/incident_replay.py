@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 
 from processors.market_state import MarketReducer
@@ -130,13 +131,30 @@ def bundle_inputs(bundle: Bundle, topics: Iterable[str]) -> list[Positioned]:
     ]
 
 
+def apply_order(
+    items: Sequence[Positioned], order: Sequence[tuple[str, int, int]]
+) -> list[Positioned]:
+    """``items`` in the worker's ``order`` (the positions its sequenced topic lists), those it
+    does not list after them in timestamp order; without an order, timestamp order."""
+    index = {position: i for i, position in enumerate(order)}
+    unlisted = len(index)
+
+    def key(p: Positioned) -> tuple[int, tuple[int, int, int, int]]:
+        return index.get((p.topic, p.partition, p.offset), unlisted), p.order()
+
+    return sorted(items, key=key)
+
+
 def replay_market(
-    facts_in_force: Sequence[Positioned], window: Sequence[Positioned], settings: MarketSettings
+    facts_in_force: Sequence[Positioned],
+    window: Sequence[Positioned],
+    settings: MarketSettings,
+    order: Sequence[tuple[str, int, int]] = (),
 ) -> tuple[list[Opportunity], int]:
     reducer = MarketReducer(settings)
     out: list[Opportunity] = []
     refused = 0
-    for item in [*facts_in_force, *sorted(window, key=Positioned.order)]:
+    for item in [*facts_in_force, *apply_order(window, order)]:
         record = item.record
         if not isinstance(record, BookSnapshot | FundingRateUpdate | InstrumentFacts):
             continue
@@ -150,12 +168,15 @@ def replay_market(
 
 
 def replay_risk(
-    control_in_force: Sequence[Positioned], window: Sequence[Positioned], settings: RiskSettings
+    control_in_force: Sequence[Positioned],
+    window: Sequence[Positioned],
+    settings: RiskSettings,
+    order: Sequence[tuple[str, int, int]] = (),
 ) -> tuple[list[RiskDecision], int]:
     reducer = RiskReducer(settings)
     out: list[RiskDecision] = []
     refused = 0
-    for item in [*control_in_force, *sorted(window, key=Positioned.order)]:
+    for item in [*control_in_force, *apply_order(window, order)]:
         record = item.record
         if not isinstance(record, Opportunity | ControlCommand):
             continue
@@ -208,7 +229,9 @@ def replay_bundle(
     )
     facts_before = [p for p in market_input if p.topic == MD_INSTRUMENT and p.timestamp_ms < start]
     market_window = [p for p in market_input if p.timestamp_ms >= start]
-    opportunities, refused_market = replay_market(facts_before, market_window, market)
+    opportunities, refused_market = replay_market(
+        facts_before, market_window, market, bundle.order.get("market", ())
+    )
 
     control = bundle_inputs(bundle, [OPS_CONTROL] if OPS_CONTROL in bundle.topics else [])
     recorded_opps = bundle_inputs(
@@ -216,7 +239,9 @@ def replay_bundle(
     )
     control_before = [p for p in control if p.timestamp_ms < start]
     risk_window = [p for p in control if p.timestamp_ms >= start] + recorded_opps
-    decisions, refused_risk = replay_risk(control_before, risk_window, risk)
+    decisions, refused_risk = replay_risk(
+        control_before, risk_window, risk, bundle.order.get("risk", ())
+    )
 
     diffs = []
     if ARB_OPPORTUNITY in bundle.topics:
@@ -274,13 +299,15 @@ def republish(
     if producer.flush(timeout_s) or failures:
         raise BundleError(f"re-publishing into {namespace!r} failed: {failures[:3]}")
 
-    return names, _read_back(bootstrap, codec, names, timeout_s)
+    return names, _read_back(bootstrap, codec, names, bundle, timeout_s)
 
 
 def _read_back(
-    bootstrap: str, codec: Codec, names: dict[str, str], timeout_s: float
+    bootstrap: str, codec: Codec, names: dict[str, str], bundle: Bundle, timeout_s: float
 ) -> list[Positioned]:
-    """The market input as Kafka delivers it from the namespaced topics."""
+    """The market input as Kafka delivers it from the namespaced topics, each message named by
+    its position in the bundle (the k-th message of a fresh partition is the k-th one the
+    bundle holds of it), so the bundle's apply order still applies."""
     from confluent_kafka import Consumer
     from confluent_kafka import TopicPartition
 
@@ -298,9 +325,13 @@ def _read_back(
             if topic not in MARKET_TOPICS:
                 continue
             for p in range(by_name(topic).partitions):
-                read.extend(
-                    _read_partition(consumer, codec, topic, TopicPartition(name, p, 0), timeout_s)
-                )
+                originals = [m.offset for m in bundle.messages.get(topic, ()) if m.partition == p]
+                for item in _read_partition(
+                    consumer, codec, topic, TopicPartition(name, p, 0), timeout_s
+                ):
+                    if item.offset >= len(originals):
+                        raise BundleError(f"{name}[{p}] holds more than was re-published")
+                    read.append(replace(item, offset=originals[item.offset]))
     finally:
         consumer.close()
     return read

@@ -65,6 +65,10 @@ def export(
     namespace: Annotated[
         str, typer.Option(help="Read <namespace>.<topic> instead of the live topics.")
     ] = "",
+    app_id: Annotated[
+        str | None,
+        typer.Option(help="The worker whose sequenced topics give the apply order; default: ours."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -88,8 +92,20 @@ def export(
     settings = load_settings()
     streams_settings = worker_settings(settings)
     registry = ConfluentRegistry(settings.registry.url)
+    if app_id is not None:
+        streams_settings = streams_settings.model_copy(update={"app_id": app_id})
+    sequenced = {
+        "market": streams_settings.md_sequenced,
+        "risk": streams_settings.risk_sequenced,
+    }
     bundle = export_window(
-        settings.kafka.bootstrap, registry, span, chosen, namespace, skip_absent=topics is None
+        settings.kafka.bootstrap,
+        registry,
+        span,
+        chosen,
+        namespace,
+        skip_absent=topics is None,
+        sequenced=sequenced,
     )
     bundle.notes["settings"] = {
         "market": streams_settings.market.model_dump(mode="json"),
