@@ -168,7 +168,30 @@ def test_any_set_of_messages_round_trips(
     assert _records(back) == _records(bundle)
 
 
-_SMALL, _ = encode_bundle(make_bundle(_scenario()[:8] + _scenario()[-2:]))
+def _with_order(bundle: Bundle) -> Bundle:
+    """The bundle with an apply order over its market messages (latest first, as a worker's
+    sequenced topic might list them)."""
+    market = [
+        (m.topic, m.partition, m.offset)
+        for t in ("md.book", "md.funding")
+        for m in bundle.messages.get(t, ())
+    ]
+    bundle.order = {"market": market[::-1]}
+    return bundle
+
+
+_SMALL, _ = encode_bundle(_with_order(make_bundle(_scenario()[:8] + _scenario()[-2:])))
+
+
+def test_the_apply_order_round_trips_and_must_name_bundled_messages() -> None:
+    bundle = _with_order(make_bundle(_scenario()))
+    data, manifest = encode_bundle(bundle)
+    assert manifest["order"]["market"] == len(bundle.order["market"]) > 0
+    back, _ = decode_bundle(data)
+    assert back.order == bundle.order
+    bundle.order["market"].append(("md.book", 5, 10_000))  # no such message in the bundle
+    with pytest.raises(BundleError, match=r"order\.json does not match"):
+        decode_bundle(encode_bundle(bundle)[0])
 
 
 @settings(max_examples=300, deadline=None)
