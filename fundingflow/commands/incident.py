@@ -77,6 +77,8 @@ def export(
     from schemas.registry import ConfluentRegistry
     from streams.bundle import Window
     from streams.bundle import write_bundle
+    from streams.digest import read_digest
+    from streams.digest import replay_settings
     from streams.incident_export import DEFAULT_TOPICS
     from streams.incident_export import check_topics
     from streams.incident_export import export_window
@@ -94,6 +96,12 @@ def export(
     registry = ConfluentRegistry(settings.registry.url)
     if app_id is not None:
         streams_settings = streams_settings.model_copy(update={"app_id": app_id})
+    # The settings the worker computed with, from its digest file, else ours.
+    recorded = read_digest(streams_settings.digest_path) if streams_settings.digest_path else None
+    source = "this command's settings"
+    if recorded is not None and recorded.get("app_id") == streams_settings.app_id:
+        streams_settings = replay_settings(streams_settings, recorded)
+        source = f"worker digest {streams_settings.digest_path}"
     sequenced = {
         "market": streams_settings.md_sequenced,
         "risk": streams_settings.risk_sequenced,
@@ -110,6 +118,7 @@ def export(
     bundle.notes["settings"] = {
         "market": streams_settings.market.model_dump(mode="json"),
         "risk": streams_settings.risk.model_dump(mode="json"),
+        "source": source,
     }
     manifest = write_bundle(bundle, out, force=force)
     if as_json:
