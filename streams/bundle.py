@@ -7,15 +7,17 @@ Layout (an uncompressed ustar archive, members in this order):
   per container file its path, topic, writer schema id, message count and sha256.
 - ``manifest.sha256``: the sha256 of ``manifest.json`` (hex), so the manifest is checked too.
 - ``topics/<topic>.avro`` (``topics/<topic>.<n>.avro`` for a further writer schema of the same
-  topic): an Avro object container file whose records are :data:`MESSAGE` wrappers —
+  topic): an Avro object container file whose records are :func:`message_schema` wrappers:
   the message's Kafka ``partition``, ``offset``, ``timestamp_ms``, ``key`` and writer
   ``schema_id``, and the ``value`` written with the schema it was written with (the registry's
-  schema of that id, embedded in the container's header).
+  schema of that id, embedded in the container's header);
+- ``order.json`` (when known): the bundled messages' positions in the order the worker applied
+  them (``market``, ``risk``), checksummed in the manifest.
 
 Reading checks everything a flipped byte can touch: each tar header must be exactly the one
 this writer makes of its fields, each member's bytes match their sha256 in the manifest, and
-every padding byte must be zero; a member
-must parse as a container whose value schema resolves to today's schema of its topic.
+every padding byte must be zero, and the archive must end exactly where the writer ends it; a
+member must parse as a container whose values resolve to today's schema of their topic.
 """
 
 from __future__ import annotations

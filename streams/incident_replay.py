@@ -7,12 +7,12 @@ No Faust worker runs: the bundle's market input is fed straight to
 
 - **Market** (-> ``arb.opportunity``): the instrument facts in force at the window's start
   first, then every ``md.instrument`` / ``md.book`` / ``md.funding`` message of the window in
-  Kafka timestamp order (ties: that topic order, then partition and offset) — the order the
-  sequencer meets them in when they are produced in event order.
+  the worker's apply order (the bundle's ``order``, from its sequenced topic); what that does
+  not list follows in Kafka timestamp order (ties: that topic order, then partition, offset).
 - **Risk** (-> ``risk.decision``): the control commands before the window first, then the
-  bundle's own ``arb.opportunity`` messages and the window's ``ops.control`` commands in
-  timestamp order: the risk agent's input as it was, so a decision that differs points at risk,
-  not at an opportunity that differed upstream.
+  bundle's own ``arb.opportunity`` messages and the window's ``ops.control`` commands in the
+  risk apply order (else timestamp order): the risk agent's input as it was, so a decision
+  that differs points at risk, not at an opportunity that differed upstream.
 
 Outputs are matched by ``event_id`` (derived deterministically from what produced them):
 *same* (equal records), *differ* (same id, other content), *missing* (in the bundle, not
