@@ -16,6 +16,7 @@ from fundingflow.commands import api as api_commands
 from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import execute as execute_commands
+from fundingflow.commands import incident as incident_commands
 from fundingflow.commands import replay as replay_commands
 from fundingflow.commands import run as run_commands
 from fundingflow.commands import schemas as schemas_commands
@@ -42,6 +43,7 @@ app.add_typer(topics_commands.app, name="topics")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(schemas_commands.app, name="schemas")
 app.add_typer(execute_commands.control_app, name="control")
+app.add_typer(incident_commands.app, name="incident")
 app.registered_commands += run_commands.app.registered_commands
 app.registered_commands += connect_commands.app.registered_commands
 app.registered_commands += streams_commands.app.registered_commands
