@@ -26,11 +26,13 @@ Resuming needs an explicit release.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
@@ -39,18 +41,21 @@ from typing import Any
 import psycopg
 import structlog
 
+from executors.ledger import UNRESOLVED
 from executors.ledger import Ledger
 from executors.outbox import Publisher
 from executors.outbox import drain
 from executors.pair_store import PairStore
 from executors.portfolio import Portfolio
 from executors.venues import OrderVenue
+from processors.orders import LOST_AFTER_NOT_FOUND
 from processors.orders import OPEN
 from processors.orders import TERMINAL as ORDER_TERMINAL
 from processors.orders import Ambiguous
 from processors.orders import NotFound
 from processors.orders import NotSent
 from processors.orders import OrderState
+from processors.orders import Report
 from processors.orders import Sent
 from processors.orders import VenueReport
 from processors.pairs import CloseRequested
@@ -59,6 +64,7 @@ from processors.pairs import OrderSettled
 from processors.pairs import PairPolicy
 from processors.pairs import PairRefused
 from processors.pairs import apply as apply_pair
+from processors.pairs import is_terminal
 from processors.pairs import open_pair
 from processors.records import derived_id
 from schemas.codec import Codec
@@ -68,6 +74,7 @@ from schemas.errors import VenueOrderNotFound
 from schemas.errors import VenueRejected
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
+from schemas.records.common import TimeInForce
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
@@ -98,6 +105,8 @@ client id (the guard removed, to show the tests catch the duplicates it makes). 
 MAX_DECISION_AGE_MS = 60_000
 """A decision older (or newer) than this on the venue's clock is stale: it is not traded."""
 HALT_SCOPE = "global"
+LOST_AFTER_MS = 30_000
+"""An IOC/FOK order not found this long after its intent (and 4 fetches) is presumed lost."""
 
 
 def wall_ms() -> int:
@@ -144,6 +153,15 @@ class Reconciliation:
         return not self.mismatches
 
 
+def _lost(state: OrderState) -> VenueReport:
+    return VenueReport(
+        OrderStatus.EXPIRED,
+        filled_base=state.filled_base,
+        average_price=state.average_price,
+        detail=f"presumed lost: the venue did not find it {LOST_AFTER_NOT_FOUND} times",
+    )
+
+
 def _report(event: OrderEvent) -> VenueReport:
     return VenueReport(
         status=event.status,
@@ -169,6 +187,7 @@ class Executor:
         crash: CrashPlan | None = None,
         max_decision_age_ms: int = MAX_DECISION_AGE_MS,
         position_tolerance: Decimal | None = None,
+        lost_after_ms: int = LOST_AFTER_MS,
     ) -> None:
         self.conn = conn
         self.venues = dict(venues)
@@ -180,8 +199,10 @@ class Executor:
         self.crash = crash or CrashPlan()
         self.max_decision_age_ms = max_decision_age_ms
         self.position_tolerance = position_tolerance
+        self.lost_after_ms = lost_after_ms
         self.facts: dict[tuple[str, str], InstrumentFacts] = {}
-        self.portfolio = Portfolio(self.ledger, self.pairs)
+        self._orders: dict[str, SubmitOrder] = {}
+        self.portfolio = Portfolio(self.ledger, self.pairs, order_of=self._order)
         self.marks: dict[tuple[str, str], Decimal] = {}
         """The venues' mark prices from the last reconciliation (perp positions)."""
         sessions = sorted({v.session for v in self.venues.values()})
@@ -230,8 +251,12 @@ class Executor:
             min_base=(f.min_amount or Decimal(0)) * size,
         )
 
-    async def _refusal(self, decision: RiskDecision) -> str | None:
-        """Why the decision must not be traded, or None."""
+    async def _refusal(
+        self, decision: RiskDecision, halt: tuple[bool, str], clocks: dict[str, int]
+    ) -> str | None:
+        """Why the decision must not be traded, or None (``clocks``: venue times of this batch)."""
+        if len(decision.legs) != 2:
+            return f"{len(decision.legs)} legs: a pair needs two"
         missing = [
             leg.instrument.exchange
             for leg in decision.legs
@@ -239,11 +264,12 @@ class Executor:
         ]
         if missing:
             return f"no venue connected for {', '.join(sorted(set(missing)))}"
-        halted, reason = self.halt_state()
-        if halted:
-            return f"trading halted: {reason}"
-        venue = self.venues[decision.legs[0].instrument.exchange]
-        age = await venue.time_ms() - decision.envelope.event_time_ms
+        if halt[0]:
+            return f"trading halted: {halt[1]}"
+        vid = decision.legs[0].instrument.exchange
+        if vid not in clocks:
+            clocks[vid] = await self.venues[vid].time_ms()
+        age = clocks[vid] - decision.envelope.event_time_ms
         if abs(age) > self.max_decision_age_ms:
             limit = self.max_decision_age_ms
             return f"stale decision: {age} ms from the venue's clock (limit {limit})"
@@ -251,38 +277,51 @@ class Executor:
 
     async def open(self, decision: RiskDecision) -> PairUpdate | None:
         """Store the pair of an approved decision and its first intent; None if not approved."""
-        if decision.outcome is not RiskOutcome.APPROVED:
-            return None
-        existing = self.pairs.get(decision.decision_id)
-        if existing is not None:
-            return existing  # a redelivery: the pair goes on where it is
-        refusal = await self._refusal(decision) if len(decision.legs) == 2 else "not two legs"
-        if refusal is None:
-            lots = (
-                await self._lot(decision.legs[0].instrument),
-                await self._lot(decision.legs[1].instrument),
-            )
-            pair, orders = open_pair(decision, lots, self.policy)
-        else:
-            zero = LegLot(Decimal(0), Decimal(0))
-            pair, _ = open_pair(
-                decision.model_copy(update={"approved_size_base": Decimal(0)}), (zero, zero)
-            )
-            pair, orders = pair.model_copy(update={"detail": refusal}), ()
+        opened = await self.open_many([decision])
+        return opened[0] if opened else None
+
+    async def open_many(self, decisions: Sequence[RiskDecision]) -> list[PairUpdate]:
+        """Store the pairs of the approved decisions and their first intents in one
+        transaction (a redelivered decision finds its pair); the pairs, in order."""
+        approved = [d for d in decisions if d.outcome is RiskOutcome.APPROVED]
+        if not approved:
+            return []
+        known = self.pairs.existing([d.decision_id for d in approved])
+        halt = self.halt_state()
+        clocks: dict[str, int] = {}
+        planned: list[tuple[PairUpdate, tuple[SubmitOrder, ...]]] = []
+        for decision in approved:
+            if decision.decision_id in known:
+                continue
+            known.add(decision.decision_id)  # the same decision twice in one batch
+            refusal = await self._refusal(decision, halt, clocks)
+            if refusal is None:
+                lots = (
+                    await self._lot(decision.legs[0].instrument),
+                    await self._lot(decision.legs[1].instrument),
+                )
+                planned.append(open_pair(decision, lots, self.policy))
+            else:
+                zero = LegLot(Decimal(0), Decimal(0))
+                unsized = decision.model_copy(update={"approved_size_base": Decimal(0)})
+                pair, _ = (
+                    open_pair(unsized, (zero, zero)) if len(decision.legs) == 2 else (None, ())
+                )
+                if pair is None:
+                    log.warning("decision_refused", decision=decision.decision_id, detail=refusal)
+                    continue
+                planned.append((pair.model_copy(update={"detail": refusal}), ()))
         now = self.clock()
         with self.conn.transaction():
-            if not self.pairs.insert(pair, venue_session=self.session):
-                return self.pairs.get(decision.decision_id)
-            for order in orders:
-                self._record_intent(order, now)
-        log.info(
-            "pair_opened",
-            signal=pair.signal_id,
-            status=pair.status.value,
-            detail=pair.detail,
-            size=str(pair.target_size_base),
-        )
-        return pair
+            for pair, orders in planned:
+                if self.pairs.insert(pair, venue_session=self.session):
+                    for order in orders:
+                        self._record_intent(order, now)
+        for pair, _ in planned:
+            log.debug(
+                "pair_opened", signal=pair.signal_id, status=pair.status.value, detail=pair.detail
+            )
+        return [p for d in approved if (p := self.pairs.get(d.decision_id)) is not None]
 
     def _record_intent(self, order: SubmitOrder, now: int) -> None:
         facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
@@ -308,151 +347,261 @@ class Executor:
     # ---------------------------------------------------------------------------- driving
 
     async def drive(self) -> int:
-        """Advance every active pair of this session as far as the venues allow; changes made."""
-        changes = 0
-        for pair in self.pairs.active(self.session):
-            changes += await self._drive_pair(pair)
-        return changes
+        """Advance every active pair of this session as far as the venues allow; changes made.
 
-    async def _drive_pair(self, pair: PairUpdate) -> int:
+        In rounds, all pairs together: every sendable order is marked sent in one commit, sent
+        concurrently, and its answers stored in one commit; orders without a definite answer
+        are fetched by client id together; then every terminal order advances its pair, and
+        the pairs' changes and the orders they cause commit together. A round with no
+        terminal order ends the drive (the rest waits for the venue)."""
         changes = 0
-        while True:
-            if pair.status is PairStatus.HEDGED:
-                reason = self.pairs.close_reason(pair.signal_id)
-                if reason is None:
-                    return changes
-                pair = self._store(
-                    pair, apply_pair(pair, CloseRequested(reason, self.clock()), self.policy)
-                )
-                changes += 1
-            working = [
-                (i, leg.working_client_order_id)
-                for i, leg in enumerate(pair.legs)
-                if leg.working_client_order_id
-            ]
+        pairs = {p.signal_id: p for p in self.pairs.active(self.session)}
+        for pair in pairs.values():  # the fee terms of the orders they may send (cached)
+            for leg in pair.legs:
+                if leg.instrument.exchange in self.venues:
+                    await self._facts(leg.instrument)
+        while pairs:
+            changes += self._close_requested(pairs)
+            working = {
+                cid: (sid, index)
+                for sid, pair in pairs.items()
+                for index, leg in enumerate(pair.legs)
+                if (cid := leg.working_client_order_id) is not None
+            }
             if not working:
-                return changes
-            progressed = False
-            for index, cid in working:
-                assert cid is not None
-                state = await self._settle(cid)
-                if state is None:
-                    continue
-                purpose = self.ledger.submitted(cid).purpose
+                break
+            settled = await self._settle_all(list(working))
+            if not settled:
+                break
+            results: list[tuple[PairUpdate, PairUpdate, tuple[SubmitOrder, ...]]] = []
+            for cid, state in settled.items():
+                sid, index = working[cid]
                 event = OrderSettled(
                     cid,
                     index,
-                    purpose,
+                    self._order(cid).purpose,
                     state.status,
                     state.filled_base,
                     state.average_price,
                     self.clock(),
                 )
                 try:
-                    result = apply_pair(pair, event, self.policy)
+                    after, orders = apply_pair(pairs[sid], event, self.policy)
                 except PairRefused as exc:
-                    self._incident(Severity.CRITICAL, "PAIR_REFUSED", f"{pair.signal_id}: {exc}")
-                    return changes
-                before = pair.status
-                pair = self._store(pair, result)
-                changes += 1
-                progressed = True
-                if before is PairStatus.ENTERING and pair.status is PairStatus.HEDGING:
+                    self._incident(Severity.CRITICAL, "PAIR_REFUSED", f"{sid}: {exc}")
+                    continue
+                results.append((pairs[sid], after, orders))
+                pairs[sid] = after
+            self._store_all(results)
+            changes += len(results)
+            for before, after, _ in results:  # each pair whose hedge intent was just stored
+                if before.status is PairStatus.ENTERING and after.status is PairStatus.HEDGING:
                     self.crash.reached("between_legs")
-                break  # the pair changed: read its working orders again
-            if not progressed:
-                return changes
+            pairs = {sid: p for sid, p in pairs.items() if not is_terminal(p)}
+        return changes
 
-    def _store(
-        self, before: PairUpdate, result: tuple[PairUpdate, tuple[SubmitOrder, ...]]
-    ) -> PairUpdate:
-        pair, orders = result
-        if pair == before:
-            return pair
+    def _close_requested(self, pairs: dict[str, PairUpdate]) -> int:
+        """Apply the pending close of every hedged pair that has one; the changes stored."""
+        hedged = [sid for sid, p in pairs.items() if p.status is PairStatus.HEDGED]
+        reasons = self.pairs.close_reasons(hedged) if hedged else {}
+        results = []
+        for sid, reason in reasons.items():
+            before = pairs[sid]
+            after, orders = apply_pair(before, CloseRequested(reason, self.clock()), self.policy)
+            results.append((before, after, orders))
+            pairs[sid] = after
+        self._store_all(results)
+        for sid in hedged:
+            if sid not in reasons:
+                del pairs[sid]  # nothing to do until its opportunity closes
+        return len(results)
+
+    def _store_all(
+        self, results: list[tuple[PairUpdate, PairUpdate, tuple[SubmitOrder, ...]]]
+    ) -> None:
+        """Store pair changes and the intents they cause in one transaction."""
+        if not results:
+            return
         now = self.clock()
         with self.conn.transaction():
-            self.pairs.update(pair)
-            for order in orders:
-                self._record_intent(order, now)
-        log.info(
-            "pair_changed",
-            signal=pair.signal_id,
-            status=pair.status.value,
-            seq=pair.seq,
-            orders=len(orders),
-            detail=pair.detail,
-        )
-        if pair.detail and "exhausted" in pair.detail:
-            self._incident(Severity.CRITICAL, "PAIR_NOT_FLAT", f"{pair.signal_id}: {pair.detail}")
-        return pair
+            for _, pair, orders in results:
+                self.pairs.update(pair)
+                for order in orders:
+                    self._record_intent(order, now)
+        for before, pair, orders in results:
+            level = log.info if is_terminal(pair) or pair.status is PairStatus.HEDGED else log.debug
+            level(
+                "pair_changed",
+                signal=pair.signal_id,
+                status=pair.status.value,
+                was=before.status.value,
+                seq=pair.seq,
+                orders=len(orders),
+                detail=pair.detail,
+            )
+            if pair.detail and "exhausted" in pair.detail:
+                self._incident(
+                    Severity.CRITICAL, "PAIR_NOT_FLAT", f"{pair.signal_id}: {pair.detail}"
+                )
 
-    async def _settle(self, cid: str) -> OrderState | None:
-        """Take the order one step towards terminal on its venue; its state when terminal."""
-        state = self.ledger.get(cid)
-        if state is None:
-            raise RuntimeError(f"working order {cid} has no intent in the ledger")
-        if state.status in ORDER_TERMINAL:
-            return state
-        order = self.ledger.submitted(cid)
-        venue = self.venues[order.instrument.exchange]
-        if state.status is OrderStatus.NEW:
-            if order.purpose is OrderPurpose.ENTRY and order.leg_index == 0:
-                halted, reason = self.halt_state()
-                if halted:
-                    state, _ = self.ledger.apply(
-                        cid, NotSent(f"trading halted: {reason}"), now_ms=self.clock()
-                    )
-                    return state
+    def _order(self, cid: str) -> SubmitOrder:
+        """The recorded order (immutable once recorded, so kept)."""
+        order = self._orders.get(cid)
+        if order is None:
+            order = self._orders[cid] = self.ledger.submitted(cid)
+        return order
+
+    def _load_orders(self, cids: list[str]) -> None:
+        unknown = [cid for cid in cids if cid not in self._orders]
+        if unknown:
+            self._orders.update(self.ledger.submitted_many(unknown))
+
+    async def _settle_all(self, cids: list[str]) -> dict[str, OrderState]:
+        """Take every order one step towards terminal; the ones terminal now."""
+        self._load_orders(cids)
+        states = self.ledger.get_many(cids)
+        missing = [cid for cid in cids if cid not in states]
+        if missing:
+            raise RuntimeError(f"working orders without an intent in the ledger: {missing[:5]}")
+        terminal = {cid: s for cid, s in states.items() if s.status in ORDER_TERMINAL}
+        new = [cid for cid, s in states.items() if s.status is OrderStatus.NEW]
+        if new:
+            halted, reason = self.halt_state()
+            refused = [
+                cid
+                for cid in new
+                if halted
+                and self._order(cid).purpose is OrderPurpose.ENTRY
+                and self._order(cid).leg_index == 0
+            ]
+            if refused:
+                refusal = NotSent(f"trading halted: {reason}")
+                terminal.update(self._apply_all([(cid, refusal) for cid in refused]))
+            sent = await self._send_all([cid for cid in new if cid not in refused])
+            for cid, state in sent.items():
+                states[cid] = state
+                if state.status in ORDER_TERMINAL:
+                    terminal[cid] = state
+        pending = [
+            cid
+            for cid, s in states.items()
+            if s.status in (*UNRESOLVED, *OPEN) and cid not in terminal
+        ]
+        if pending:
+            terminal.update(await self._resolve_all(pending))
+        return terminal
+
+    async def _send_all(self, cids: list[str]) -> dict[str, OrderState]:
+        """Mark ``cids`` sent (one commit), send them together, store the answers (one commit)."""
+        if not cids:
+            return {}
+        for _ in cids:
             self.crash.reached("intent_committed")
-            state, _ = self.ledger.apply(cid, Sent(), now_ms=self.clock())
-            try:
-                event = await venue.submit(order)
-            except OutcomeUnknown as exc:
-                state, _ = self.ledger.apply(cid, Ambiguous(str(exc)[:300]), now_ms=self.clock())
-                log.warning("order_outcome_unknown", cid=cid, detail=str(exc)[:200])
-            except VenueRejected as exc:
-                report = VenueReport(OrderStatus.REJECTED, detail=str(exc)[:300])
-                state, _ = self.ledger.apply(cid, report, now_ms=self.clock())
+        self._apply_all([(cid, Sent()) for cid in cids])
+        answers = await asyncio.gather(
+            *(
+                self.venues[self._order(cid).instrument.exchange].submit(self._order(cid))
+                for cid in cids
+            ),
+            return_exceptions=True,
+        )
+        reports: list[tuple[str, Report]] = []
+        for cid, answer in zip(cids, answers, strict=True):
+            if isinstance(answer, OutcomeUnknown):
+                log.warning("order_outcome_unknown", cid=cid, detail=str(answer)[:200])
+                reports.append((cid, Ambiguous(str(answer)[:300])))
+            elif isinstance(answer, VenueRejected):
+                reports.append((cid, VenueReport(OrderStatus.REJECTED, detail=str(answer)[:300])))
+            elif isinstance(answer, BaseException):
+                # anything else after the call may have reached the venue: unknown, not a reject
+                reports.append((cid, Ambiguous(f"{type(answer).__name__}: {answer}"[:300])))
             else:
                 self.crash.reached("sent_before_ack")
-                state, _ = self.ledger.apply(cid, _report(event), now_ms=self.clock())
-                self.crash.reached("ack_stored")
-            if state.status in ORDER_TERMINAL:
-                return state
-        return await self._resolve(cid, state, order.instrument, venue)
+                reports.append((cid, _report(answer)))
+        out = self._apply_all(reports)
+        for _ in reports:
+            self.crash.reached("ack_stored")
+        return out
 
-    async def _resend_unsafely(
-        self, cid: str, order: SubmitOrder, venue: OrderVenue
-    ) -> OrderState | None:
-        try:
-            event = await venue.submit(order)
-        except VenueError:
-            return None
-        state, _ = self.ledger.apply(cid, _report(event), now_ms=self.clock())
-        return state if state.status in ORDER_TERMINAL else None
+    def _apply_all(self, reports: list[tuple[str, Report]]) -> dict[str, OrderState]:
+        applied = self.ledger.apply_many(reports, now_ms=self.clock())
+        return {cid: state for cid, (state, _) in applied.items()}
 
-    async def _resolve(
-        self, cid: str, state: OrderState, instrument: InstrumentRef, venue: OrderVenue
-    ) -> OrderState | None:
-        """Fetch a sent order by client id (cancel an IOC left open); its state when terminal."""
+    async def _resolve_all(self, cids: list[str]) -> dict[str, OrderState]:
+        """Fetch sent orders by client id together (cancel an IOC left open); the terminal."""
         if os.environ.get(UNSAFE_RESEND_ENV) == "1":  # the twin: the guard removed
-            return await self._resend_unsafely(cid, self.ledger.submitted(cid), venue)
-        try:
-            event = await venue.fetch_by_client_id(cid, instrument)
-        except VenueOrderNotFound:
-            state, _ = self.ledger.apply(cid, NotFound(), now_ms=self.clock())
-            return None
-        except VenueError as exc:
-            log.info("order_fetch_failed", cid=cid, detail=str(exc)[:200])
-            return None
-        state, _ = self.ledger.apply(cid, _report(event), now_ms=self.clock())
-        if state.status in OPEN:
-            try:
-                event = await venue.cancel(cid, instrument)
-                state, _ = self.ledger.apply(cid, _report(event), now_ms=self.clock())
-            except VenueError as exc:
-                log.info("order_cancel_failed", cid=cid, detail=str(exc)[:200])
-        return state if state.status in ORDER_TERMINAL else None
+            return await self._resend_unsafely(cids)
+        answers = await asyncio.gather(
+            *(
+                self._venue_of(cid).fetch_by_client_id(cid, self._order(cid).instrument)
+                for cid in cids
+            ),
+            return_exceptions=True,
+        )
+        reports: list[tuple[str, Report]] = []
+        states_before = self.ledger.get_many(cids)
+        for cid, answer in zip(cids, answers, strict=True):
+            if isinstance(answer, VenueOrderNotFound):
+                before = states_before[cid]
+                if before.status is OrderStatus.SUBMITTED:
+                    # marked sent, never answered, not on the venue: the send may not have left
+                    reports.append(
+                        (cid, Ambiguous("not found after a send that may not have left"))
+                    )
+                reports.append((cid, NotFound()))
+                if self._presumed_lost(cid, before):
+                    reports.append((cid, _lost(before)))
+            elif isinstance(answer, BaseException):
+                log.info("order_fetch_failed", cid=cid, detail=str(answer)[:200])
+            else:
+                reports.append((cid, _report(answer)))
+        states = self._apply_all(reports)
+        still_open = [cid for cid, s in states.items() if s.status in OPEN]
+        if still_open:
+            cancels = await asyncio.gather(
+                *(
+                    self._venue_of(cid).cancel(cid, self._order(cid).instrument)
+                    for cid in still_open
+                ),
+                return_exceptions=True,
+            )
+            states.update(
+                self._apply_all(
+                    [
+                        (cid, _report(c))
+                        for cid, c in zip(still_open, cancels, strict=True)
+                        if not isinstance(c, BaseException)
+                    ]
+                )
+            )
+        return {cid: s for cid, s in states.items() if s.status in ORDER_TERMINAL}
+
+    def _presumed_lost(self, cid: str, state: OrderState) -> bool:
+        """An immediate-or-cancel order the venue has not shown after repeated fetches and
+        ``lost_after_ms`` since its intent cannot rest on the book: it is closed as expired
+        unfilled (should it appear filled later, reconciliation sees the difference and halts)."""
+        order = self._order(cid)
+        return (
+            order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+            and state.not_found + 1 >= LOST_AFTER_NOT_FOUND
+            and self.clock() - order.envelope.event_time_ms >= self.lost_after_ms
+        )
+
+    def _venue_of(self, cid: str) -> OrderVenue:
+        return self.venues[self._order(cid).instrument.exchange]
+
+    async def _resend_unsafely(self, cids: list[str]) -> dict[str, OrderState]:
+        answers = await asyncio.gather(
+            *(self._venue_of(cid).submit(self._order(cid)) for cid in cids), return_exceptions=True
+        )
+        states = self._apply_all(
+            [
+                (cid, _report(a))
+                for cid, a in zip(cids, answers, strict=True)
+                if not isinstance(a, BaseException)
+            ]
+        )
+        return {cid: s for cid, s in states.items() if s.status in ORDER_TERMINAL}
 
     # --------------------------------------------------------------------- reconciliation
 
@@ -460,13 +609,16 @@ class Executor:
         """Settle sent orders by client id, compare positions and open orders with each venue;
         a position mismatch beyond a lot halts trading (fail closed) with an incident."""
         result = Reconciliation()
-        for state in self.ledger.unresolved() + self.ledger.open_orders():
-            order = self.ledger.submitted(state.client_order_id)
-            venue = self.venues.get(order.instrument.exchange)
-            if venue is None or self._session_of(state.client_order_id) != self.session:
-                continue
-            if await self._resolve(state.client_order_id, state, order.instrument, venue):
-                result.settled += 1
+        unsettled = self.ledger.unresolved() + self.ledger.open_orders()
+        self._load_orders([s.client_order_id for s in unsettled])
+        pending = [
+            state.client_order_id
+            for state in unsettled
+            if self._order(state.client_order_id).instrument.exchange in self.venues
+            and self._session_of(state.client_order_id) == self.session
+        ]
+        if pending:
+            result.settled = len(await self._resolve_all(pending))
         seen = await self._venue_positions(result)
         expected = self.ledger.net_positions(self.session)
         for key in sorted(set(expected) | set(seen)):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,11 @@ _SELECT_STATE = (
     " venue_order_id, not_found, detail, seq FROM orders"
 )
 """The columns :func:`_state` reads, in its order; every query below extends it."""
+_INSERT_TRANSITION = (
+    "INSERT INTO order_transitions (client_order_id, seq, from_status, to_status,"
+    " filled_base, report, recorded_ms, average_price_quote, venue_order_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +212,66 @@ class Ledger:
             self._insert_transition(after, seq + 1, before.status, report, now_ms)
         return after, outputs
 
+    def apply_many(
+        self, reports: Sequence[tuple[str, Report]], *, now_ms: int
+    ) -> dict[str, tuple[OrderState, tuple[Output, ...]]]:
+        """Apply several reports in one transaction: one locked read of every order, the
+        reducer in order (several reports of one order fold), one batch of writes. Each
+        order's result is what :meth:`apply` would give for its reports one after another."""
+        if not reports:
+            return {}
+        with self.conn.transaction():
+            cids = sorted({cid for cid, _ in reports})  # lock in one order: no deadlock
+            rows = self.conn.execute(
+                _SELECT_STATE + " WHERE client_order_id = ANY(%s) ORDER BY client_order_id"
+                " FOR UPDATE",
+                (cids,),
+            ).fetchall()
+            current = {str(r[0]): (_state(r), int(r[8])) for r in rows}
+            missing = [cid for cid in cids if cid not in current]
+            if missing:
+                raise UnknownOrder(missing[0])
+            out: dict[str, tuple[OrderState, tuple[Output, ...]]] = {}
+            updates: dict[str, tuple[OrderState, int]] = {}
+            transitions = []
+            for cid, report in reports:
+                before, seq = current[cid]
+                after, outputs = reduce(before, report)
+                out[cid] = (after, outputs)
+                if after == before or any(isinstance(o, Refused) for o in outputs):
+                    continue
+                current[cid] = (after, seq + 1)
+                updates[cid] = (after, seq + 1)
+                transitions.append(
+                    (
+                        cid, seq + 1, before.status.value, after.status.value, after.filled_base,
+                        Jsonb(report_json(report)), now_ms, after.average_price,
+                        after.venue_order_id,
+                    )
+                )  # fmt: skip
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE orders SET status = %s, filled_base = %s, average_price_quote = %s,"
+                    " venue_order_id = %s, not_found = %s, detail = %s, seq = %s,"
+                    " updated_ms = %s WHERE client_order_id = %s",
+                    [
+                        (
+                            a.status.value,
+                            a.filled_base,
+                            a.average_price,
+                            a.venue_order_id,
+                            a.not_found,
+                            a.detail,
+                            seq,
+                            now_ms,
+                            cid,
+                        )
+                        for cid, (a, seq) in updates.items()
+                    ],
+                )
+                cur.executemany(_INSERT_TRANSITION, transitions)
+        return out
+
     def _locked(self, cid: str) -> tuple[OrderState, int]:
         """The stored state and its seq, the row locked until the transaction ends.
 
@@ -229,9 +295,7 @@ class Ledger:
         now_ms: int,
     ) -> None:
         self.conn.execute(
-            "INSERT INTO order_transitions (client_order_id, seq, from_status, to_status,"
-            " filled_base, report, recorded_ms, average_price_quote, venue_order_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            _INSERT_TRANSITION,
             (
                 state.client_order_id,
                 seq,
@@ -247,42 +311,30 @@ class Ledger:
 
     # request
 
+    def submitted_many(self, cids: Iterable[str]) -> dict[str, SubmitOrder]:
+        """The recorded orders of ``cids``, in one query."""
+        rows = self.conn.execute(
+            _SELECT_ORDER + " WHERE client_order_id = ANY(%s)", (list(cids),)
+        ).fetchall()
+        return {str(r[14]): _order(str(r[14]), r) for r in rows}
+
+    def get_many(self, cids: Iterable[str]) -> dict[str, OrderState]:
+        """The stored states of ``cids`` (absent ids are left out), in one query."""
+        rows = self.conn.execute(
+            _SELECT_STATE + " WHERE client_order_id = ANY(%s)", (list(cids),)
+        ).fetchall()
+        return {str(r[0]): _state(r) for r in rows}
+
     def get(self, cid: str) -> OrderState | None:
         row = self.conn.execute(_SELECT_STATE + " WHERE client_order_id = %s", (cid,)).fetchone()
         return None if row is None else _state(row)
 
     def submitted(self, cid: str) -> SubmitOrder:
         """The order as it was recorded (what a send of the intent sends)."""
-        row = self.conn.execute(
-            "SELECT exchange, symbol, market_type, side, order_type, amount_base, price_quote,"
-            " signal_id, leg_index, slice_index, purpose, time_in_force, reduce_only, created_ms"
-            " FROM orders WHERE client_order_id = %s",
-            (cid,),
-        ).fetchone()
+        row = self.conn.execute(_SELECT_ORDER + " WHERE client_order_id = %s", (cid,)).fetchone()
         if row is None:
             raise UnknownOrder(cid)
-        return SubmitOrder(
-            envelope=Envelope(
-                event_id=derived_id("command", cid, 0),
-                event_time_ms=int(row[13]),
-                ingest_time_ms=int(row[13]),
-                correlation_id=str(row[7]),
-            ),
-            client_order_id=cid,
-            signal_id=str(row[7]),
-            leg_index=int(row[8]),
-            slice_index=int(row[9]),
-            instrument=InstrumentRef(
-                exchange=str(row[0]), symbol=str(row[1]), market_type=MarketType(row[2])
-            ),
-            side=Side(row[3]),
-            order_type=OrderType(row[4]),
-            size_base=Decimal(row[5]),
-            limit_price=None if row[6] is None else Decimal(row[6]),
-            purpose=OrderPurpose(row[10]),
-            time_in_force=TimeInForce(row[11]),
-            reduce_only=bool(row[12]),
-        )
+        return _order(cid, row)
 
     def net_positions(self, venue_session: str) -> dict[tuple[str, str], Decimal]:
         """Net filled base size per (exchange, symbol) of the session's orders (buys +)."""
@@ -332,6 +384,38 @@ class Ledger:
             )
             for r in rows
         ]
+
+
+_SELECT_ORDER = (
+    "SELECT exchange, symbol, market_type, side, order_type, amount_base, price_quote,"
+    " signal_id, leg_index, slice_index, purpose, time_in_force, reduce_only, created_ms,"
+    " client_order_id FROM orders"
+)
+
+
+def _order(cid: str, row: tuple[Any, ...]) -> SubmitOrder:
+    return SubmitOrder(
+        envelope=Envelope(
+            event_id=derived_id("command", cid, 0),
+            event_time_ms=int(row[13]),
+            ingest_time_ms=int(row[13]),
+            correlation_id=str(row[7]),
+        ),
+        client_order_id=cid,
+        signal_id=str(row[7]),
+        leg_index=int(row[8]),
+        slice_index=int(row[9]),
+        instrument=InstrumentRef(
+            exchange=str(row[0]), symbol=str(row[1]), market_type=MarketType(row[2])
+        ),
+        side=Side(row[3]),
+        order_type=OrderType(row[4]),
+        size_base=Decimal(row[5]),
+        limit_price=None if row[6] is None else Decimal(row[6]),
+        purpose=OrderPurpose(row[10]),
+        time_in_force=TimeInForce(row[11]),
+        reduce_only=bool(row[12]),
+    )
 
 
 def _state(row: tuple[Any, ...]) -> OrderState:

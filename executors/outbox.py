@@ -213,9 +213,10 @@ def drain(
         pair_rows = pairs.unpublished()
         if not changes and not pair_rows:
             return total
+        intents = ledger.submitted_many([c.client_order_id for c in changes if c.seq == 0])
         for change in changes:
             if change.seq == 0:
-                publisher.publish(EXEC_COMMAND, ledger.submitted(change.client_order_id))
+                publisher.publish(EXEC_COMMAND, intents[change.client_order_id])
             publisher.publish(EXEC_ORDER_EVENT, order_event(change))
             fill = fill_record(change)
             if fill is not None:

@@ -101,6 +101,22 @@ class PairStore:
         ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def existing(self, signal_ids: list[str]) -> set[str]:
+        """Those of ``signal_ids`` that already have a pair."""
+        rows = self.conn.execute(
+            "SELECT signal_id FROM pairs WHERE signal_id = ANY(%s)", (signal_ids,)
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def close_reasons(self, signal_ids: list[str]) -> dict[str, str]:
+        """Signal id -> close reason, for those of ``signal_ids`` asked to close."""
+        rows = self.conn.execute(
+            "SELECT signal_id, close_requested FROM pairs WHERE signal_id = ANY(%s)"
+            " AND close_requested IS NOT NULL",
+            (signal_ids,),
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def close_reason(self, signal_id: str) -> str | None:
         row = self.conn.execute(
             "SELECT close_requested FROM pairs WHERE signal_id = %s", (signal_id,)
@@ -114,8 +130,12 @@ class PairStore:
         return None if row is None else self._decode(row[0])
 
     def active(self, venue_session: str | None = None) -> list[PairUpdate]:
-        """Pairs not in a terminal state (of one venue session, or all), oldest first."""
-        sql = "SELECT state FROM pairs WHERE NOT (status = ANY(%s))"
+        """Pairs with work to do (of one venue session, or all), oldest first: not terminal,
+        and not hedged and waiting for their opportunity to close."""
+        sql = (
+            "SELECT state FROM pairs WHERE NOT (status = ANY(%s))"
+            " AND NOT (status = 'HEDGED' AND close_requested IS NULL)"
+        )
         params: list[Any] = [_TERMINAL]
         if venue_session is not None:
             sql += " AND venue_session = %s"

@@ -10,6 +10,7 @@ per pair (scope = the signal id), with slippage measured from the pair legs' exp
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from processors.portfolio import slippage_of
 from processors.portfolio import snapshot
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderPurpose
+from schemas.records.execution import SubmitOrder
 from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 
@@ -33,8 +35,16 @@ ZERO = Decimal(0)
 
 
 class Portfolio:
-    def __init__(self, ledger: Ledger, pairs: PairStore, quote_currency: str = "USDT") -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        pairs: PairStore,
+        quote_currency: str = "USDT",
+        order_of: Callable[[str], SubmitOrder] | None = None,
+    ) -> None:
         self.ledger = ledger
+        self.order_of = order_of or ledger.submitted
+        self._expected: dict[tuple[str, int], Decimal | None] = {}
         self.pairs = pairs
         self.quote_currency = quote_currency
         self.total: dict[Key, Holding] = {}
@@ -67,7 +77,7 @@ class Portfolio:
     def _order(self, cid: str) -> tuple[str, int, OrderPurpose]:
         known = self._signal_of.get(cid)
         if known is None:
-            order = self.ledger.submitted(cid)
+            order = self.order_of(cid)
             known = self._signal_of[cid] = (order.signal_id, order.leg_index, order.purpose)
         return known
 
@@ -78,8 +88,11 @@ class Portfolio:
         self.by_signal[signal], _ = apply(self.by_signal[signal], fill)
         self.last_price[key_of(fill.instrument)] = fill.price
         if purpose is OrderPurpose.ENTRY:
-            pair = self.pairs.get(signal)
-            expected = None if pair is None else pair.legs[leg].expected_price
+            if (signal, leg) not in self._expected:
+                pair = self.pairs.get(signal)
+                for i, pleg in enumerate(pair.legs if pair is not None else ()):
+                    self._expected[(signal, i)] = pleg.expected_price
+            expected = self._expected.get((signal, leg))
             if expected is not None:
                 self.slippage[signal] += slippage_of(fill, expected)
         return changes

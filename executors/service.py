@@ -26,6 +26,7 @@ from confluent_kafka import Message
 from executors.engine import Executor
 from processors.dead_letters import dead_letter
 from processors.dead_letters import source_of
+from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records.arb import Lifecycle
@@ -60,9 +61,13 @@ class ServiceStats:
 
 
 def consumer_config(bootstrap: str, group: str = GROUP) -> dict[str, Any]:
+    """One executor per group: static membership (``group.instance.id``) lets a restarted
+    executor take its partitions back at once instead of waiting out the dead member's
+    session, and fences a second executor started with the same group."""
     return {
         "bootstrap.servers": bootstrap,
         "group.id": group,
+        "group.instance.id": f"{group}-1",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,
@@ -82,6 +87,7 @@ class ExecutionService:
         batch_size: int = 500,
         poll_s: float = 0.2,
         reconcile_every_s: float = 30.0,
+        publish_every_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.executor = executor
@@ -95,6 +101,8 @@ class ExecutionService:
         self.clock = clock
         self.stats = ServiceStats()
         self._last_reconcile = float("-inf")
+        self.publish_every_s = publish_every_s
+        self._last_publish = float("-inf")
 
     async def start(self) -> None:
         """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
@@ -120,20 +128,42 @@ class ExecutionService:
         )
 
     async def step(self) -> int:
-        """One batch: poll, apply, drive, commit, publish; the messages consumed."""
-        messages = await asyncio.to_thread(self.consumer.consume, self.batch_size, self.poll_s)
+        """One batch: poll, apply, drive, commit, publish; messages consumed plus changes."""
+        messages = await asyncio.to_thread(self._poll)
         good = [m for m in messages if not self._broker_error(m)]
+        decisions: list[RiskDecision] = []
         for message in good:
-            await self._handle(message)
-        self.stats.changes += await self.executor.drive()
+            record = self._decode(message)
+            if isinstance(record, RiskDecision):
+                decisions.append(record)
+            elif record is not None:
+                await self._open(decisions)  # what came before a close or a command, first
+                decisions = []
+                self._handle(record)
+        await self._open(decisions)
+        changes = await self.executor.drive()
+        self.stats.changes += changes
         if good:
             self.executor.crash.reached("before_offset_commit")
-            self.consumer.commit(asynchronous=False)
+            # the state is durable: a commit lost on the way only redelivers (idempotent)
+            self.consumer.commit(asynchronous=True)
             self.stats.batches += 1
-        self.stats.published += self.executor.publish()
+        if not good or self.clock() - self._last_publish >= self.publish_every_s:
+            # the outbox waits for the broker's acks: done when idle or every publish_every_s,
+            # not between a decision and its orders
+            self.stats.published += self.executor.publish()
+            self._last_publish = self.clock()
         if self.clock() - self._last_reconcile >= self.reconcile_every_s:
             await self._reconcile()
-        return len(good)
+        return len(good) + changes
+
+    def _poll(self) -> list[Message]:
+        """What has arrived: wait up to ``poll_s`` for the first message only, then take what
+        is already fetched (a batch never waits to fill up)."""
+        first = self.consumer.poll(self.poll_s)
+        if first is None:
+            return []
+        return [first, *self.consumer.consume(self.batch_size - 1, 0)]
 
     def _broker_error(self, message: Message) -> bool:
         err = message.error()
@@ -143,19 +173,22 @@ class ExecutionService:
             log.warning("consume_error", error=str(err))
         return True
 
-    async def _handle(self, message: Message) -> None:
+    def _decode(self, message: Message) -> AvroRecord | None:
         topic = message.topic() or ""
         raw = message.value() or b""
         try:
-            record = self.codec.decode_for_topic(raw, topic.removeprefix(self.topic_prefix))
+            return self.codec.decode_for_topic(raw, topic.removeprefix(self.topic_prefix))
         except DecodeError as exc:
             self._dead_letter(message, raw, exc)
-            return
-        if isinstance(record, RiskDecision):
-            self.stats.decisions += 1
-            if await self.executor.open(record) is not None:
-                self.stats.opened += 1
-        elif isinstance(record, Opportunity):
+            return None
+
+    async def _open(self, decisions: list[RiskDecision]) -> None:
+        if decisions:
+            self.stats.decisions += len(decisions)
+            self.stats.opened += len(await self.executor.open_many(decisions))
+
+    def _handle(self, record: AvroRecord) -> None:
+        if isinstance(record, Opportunity):
             if record.lifecycle is Lifecycle.CLOSED:
                 reason = record.close_reason.value if record.close_reason else "closed"
                 self.stats.closes += len(self.executor.request_close(record.opportunity_id, reason))
@@ -192,10 +225,11 @@ class ExecutionService:
         await self.start()
         idle_since = self.clock()
         while not stop.is_set():
-            if await self.step():
-                idle_since = self.clock()
+            if await self.step() or not self.consumer.assignment():
+                idle_since = self.clock()  # idle counts only once partitions are assigned
             elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
                 break
+        self.stats.published += self.executor.publish()
         self.stats.published += self.executor.publish_pnl()
         return self.stats
 

@@ -121,6 +121,9 @@ class ExecutorSettings(_Frozen):
     reconcile_every_s: float = Field(default=30.0, gt=0)
     max_decision_age_ms: int = Field(default=60_000, gt=0)
     """Decisions further than this from the venue's clock are not traded (stale)."""
+    lost_after_ms: int = Field(default=30_000, gt=0)
+    """An IOC/FOK order the venue has not shown this long after its intent (and after four
+    fetches by client id) is closed as expired unfilled."""
     position_tolerance_base: Decimal | None = Field(default=None, ge=0)
     """How far a venue's position may differ from the ledger's before trading halts; None:
     one lot of the instrument."""

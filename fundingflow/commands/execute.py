@@ -132,6 +132,7 @@ async def _execute(
         crash=CrashPlan.from_env(),
         max_decision_age_ms=ex.max_decision_age_ms,
         position_tolerance=ex.position_tolerance_base,
+        lost_after_ms=ex.lost_after_ms,
     )
     consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + ex.group))
     service = ExecutionService(

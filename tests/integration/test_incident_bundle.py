@@ -170,6 +170,8 @@ def _export(ns: str, scenario: Scenario, out: Path, *extra: str) -> int:
     width = f"{scenario.end_ms - scenario.start_ms}ms"
     argv = ["incident", "export", "--around", str(around), "--window", width]
     argv += ["--namespace", ns, "--topics", ",".join(TOPICS), "--out", str(out), *extra]
+    if "--app-id" not in extra:  # no worker ran here: a live worker's digest must not be read
+        argv += ["--app-id", f"{ns}-no-worker"]
     return main(argv)
 
 

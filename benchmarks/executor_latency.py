@@ -1,0 +1,243 @@
+"""Executor speed on the paper venues: decision -> first order acknowledged, and orders/s.
+
+    python -m benchmarks.executor_latency [--decisions 300] [--rate 50] [--burst 500] [--json]
+
+Three figures, measured in one process against the stack's Kafka and PostgreSQL and the sim
+venues behind their order gateway (a thread of this process, loopback HTTP):
+
+- baseline: market orders sent straight to the gateway (``CcxtOrderVenue.submit``, no ledger,
+  no Kafka): the venue round trip every executor order pays;
+- latency: approved decisions produced to ``risk.decision`` at ``--rate`` per second, consumed
+  by the execution service; from the produce call to the first order's venue answer stored in
+  the ledger (p50 / p99 / max), with the ratio to the baseline round trip;
+- throughput: ``--burst`` decisions opened and driven at once: orders/s through intent,
+  send, answer and outbox (each order: 4 ledger commits, 1 venue call, 3-4 Kafka records).
+
+Prints figures only; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer
+
+from connectors.ccxt_venue import CcxtVenue
+from connectors.config import ConnectorSettings
+from connectors.order_venue import CcxtOrderVenue
+from connectors.publisher import KafkaPublisher
+from connectors.sim.remote import RemoteSimExchange
+from connectors.venues import profile_for
+from executors.engine import Executor
+from executors.service import ExecutionService
+from executors.service import consumer_config
+from fundingflow.settings import load_settings
+from processors.pairs import open_pair
+from schemas.records.common import Side
+from schemas.records.execution import OrderPurpose
+from tests.event_stores import EventProducer
+from tests.event_stores import create_topics
+from tests.event_stores import delete_topics
+from tests.ledger_db import scratch_schema
+from tests.paper_venues import EXECUTOR_TOPICS
+from tests.paper_venues import PaperVenues
+from tests.paper_venues import decision
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _venues(url: str, ids: list[str]) -> list[CcxtOrderVenue]:
+    return [
+        CcxtOrderVenue(
+            CcxtVenue(
+                RemoteSimExchange(v, url),
+                venue_id=v,
+                settings=ConnectorSettings(),
+                profile=profile_for("sim"),
+            ),
+            session="paper:bench",
+        )
+        for v in ids
+    ]
+
+
+async def _baseline(url: str, at_ms: int, n: int) -> dict[str, float]:
+    (venue,) = _venues(url, ["sim-okx"])
+    one = decision(at_ms)
+    _, (order,) = open_pair(one, ((await _lot(venue, one)), (await _lot(venue, one))))
+    times = []
+    started = time.perf_counter()
+    for i in range(n):
+        side = Side.BUY if i % 2 == 0 else Side.SELL  # flat afterwards: the executor reconciles
+        sent = order.model_copy(
+            update={"client_order_id": uuid.uuid4().hex, "slice_index": i, "side": side}
+        )
+        t0 = time.perf_counter()
+        await venue.submit(sent)
+        times.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    await venue.close()
+    return {
+        "baseline_submit_p50_ms": percentile(times, 0.5),
+        "baseline_submit_p99_ms": percentile(times, 0.99),
+        "baseline_submits_per_s": n / elapsed,
+    }
+
+
+async def _lot(venue: CcxtOrderVenue, d: Any) -> Any:
+    from processors.pairs import LegLot
+
+    facts = await venue.facts(d.legs[0].instrument)
+    size = facts.contract_size_base
+    return LegLot((facts.amount_step or 0) * size, (facts.min_amount or 0) * size)
+
+
+def _first_acks(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Signal id -> wall ms at which its first order's venue answer was stored."""
+    rows = conn.execute(
+        "SELECT o.signal_id, t.recorded_ms FROM orders o JOIN order_transitions t"
+        " USING (client_order_id) WHERE o.leg_index = 0 AND o.slice_index = 0"
+        " AND o.purpose = %s AND t.seq = 2",
+        (OrderPurpose.ENTRY.value,),
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def _latency(
+    venues: PaperVenues, schema_name: str, conninfo: str, n: int, rate: float
+) -> dict[str, float]:
+    settings = load_settings()
+    prefix = f"bench-exec-{uuid.uuid4().hex[:8]}."
+    create_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
+    conn = psycopg.connect(conninfo, options=f"-c search_path={schema_name}", autocommit=True)
+    ids = sorted(venues.exchanges)
+    executor = Executor(
+        conn, {v.id: v for v in _venues(venues.url, ids)}, publisher.codec, publisher
+    )
+    consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + "executor"))
+    service = ExecutionService(
+        executor,
+        consumer,
+        publisher.codec,
+        topic_prefix=prefix,
+        poll_s=0.02,
+        reconcile_every_s=3600,
+    )
+    producer = EventProducer(settings.kafka.bootstrap, settings.registry.url, prefix)
+    made = [decision(venues.now_ms) for _ in range(n)]
+    sent_ms: dict[str, float] = {}
+
+    def produce() -> None:
+        start = time.perf_counter()
+        for i, d in enumerate(made):
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent_ms[d.decision_id] = time.time() * 1000
+            producer.producer.produce(
+                f"{prefix}risk.decision",
+                producer.codec.encode(d, "risk.decision"),
+                d.opportunity_id,
+            )
+            producer.producer.poll(0)
+        producer.producer.flush(30)
+
+    await service.start()
+    thread = threading.Thread(target=produce)
+    thread.start()
+    deadline = time.monotonic() + n / rate + 60
+    while time.monotonic() < deadline:
+        await service.step()
+        if not thread.is_alive() and len(_first_acks(conn)) >= n:  # checked once all are sent
+            break
+    thread.join()
+    acks = _first_acks(conn)
+    latencies = [acks[s] - sent_ms[s] for s in sent_ms if s in acks]
+    service.close()
+    publisher.close()
+    conn.close()
+    delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+    return {
+        "latency_decisions": float(len(latencies)),
+        "latency_lost": float(n - len(latencies)),
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
+        "latency_max_ms": max(latencies) if latencies else float("nan"),
+    }
+
+
+async def _throughput(
+    venues: PaperVenues, schema_name: str, conninfo: str, n: int
+) -> dict[str, float]:
+    settings = load_settings()
+    prefix = f"bench-exec-{uuid.uuid4().hex[:8]}."
+    create_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
+    conn = psycopg.connect(conninfo, options=f"-c search_path={schema_name}", autocommit=True)
+    ids = sorted(venues.exchanges)
+    executor = Executor(
+        conn, {v.id: v for v in _venues(venues.url, ids)}, publisher.codec, publisher
+    )
+    made = [decision(venues.now_ms) for _ in range(n)]
+    started = time.perf_counter()
+    for d in made:
+        await executor.open(d)
+    await executor.drive()
+    executor.publish()
+    elapsed = time.perf_counter() - started
+    orders = conn.execute("SELECT count(*) FROM orders").fetchone()
+    publisher.close()
+    conn.close()
+    delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+    count = int(orders[0]) if orders else 0
+    return {"burst_orders": float(count), "burst_orders_per_s": count / elapsed}
+
+
+def run(decisions: int, rate: float, burst: int) -> dict[str, float]:
+    conninfo = load_settings().postgres.conninfo()
+    venues = PaperVenues().start()
+    try:
+        figures = asyncio.run(_baseline(venues.url, venues.now_ms, 200))  # even: nets to zero
+        with scratch_schema(conninfo) as schema:
+            figures |= asyncio.run(_latency(venues, schema.name, conninfo, decisions, rate))
+        with scratch_schema(conninfo) as schema:
+            figures |= asyncio.run(_throughput(venues, schema.name, conninfo, burst))
+    finally:
+        venues.stop()
+    figures["latency_p50_over_baseline"] = (
+        figures["latency_p50_ms"] / figures["baseline_submit_p50_ms"]
+    )
+    figures["burst_over_baseline"] = (
+        figures["burst_orders_per_s"] / figures["baseline_submits_per_s"]
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures = run(args.decisions, args.rate, args.burst)
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+        return
+    for name, value in figures.items():
+        print(f"{name:>28}: {value:,.2f}")
+
+
+if __name__ == "__main__":
+    main()
