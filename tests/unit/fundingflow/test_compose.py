@@ -42,6 +42,7 @@ def test_every_local_service_is_in_compose_with_the_same_ports(compose: dict[str
 
 def test_compose_has_the_operator_and_application_services(compose: dict[str, Any]) -> None:
     expected = {"kafka-ui", "prometheus", "grafana", "connectors", "worker", "sinks", "api"}
+    expected |= {"executor"}
     assert expected <= set(compose["services"])
 
 
