@@ -11,8 +11,8 @@ one total order. The state is the control state (kill switch, limits), a clock (
 event time seen) and the exposure of approved, still-open opportunities. Each opportunity is
 decided once, on OPENED; its exposure is released on CLOSED.
 
-**Persisted state** is the ``state.risk`` record (:meth:`RiskState.to_record` /
-:meth:`RiskState.from_record`, exact both ways; :mod:`processors.snapshots`).
+**Persisted state** is the ``state.risk`` record (:meth:`RiskBook.to_record` /
+:meth:`RiskBook.from_record`, exact both ways; :mod:`processors.snapshots`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.state import DecidedOpportunity
 from schemas.records.state import LastControl
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 
 RECENTLY_CLOSED = 10_000
 """How many closed ids the state remembers: a CLOSED redelivered after its opportunity's
@@ -55,7 +55,10 @@ RiskApplied = tuple[bool, RiskDecision | None]
 
 
 @dataclass(slots=True)
-class RiskState:
+class RiskBook:
+    """The risk reducer's working state (derived, mutable in place by the reducer only); it is
+    persisted as the ``state.RiskState`` record (``to_record`` / ``from_record``)."""
+
     control: ControlState
     clock_ms: int = 0
     last_control: tuple[int, str] | None = None
@@ -67,10 +70,10 @@ class RiskState:
     closed: deque[str] = field(default_factory=lambda: deque(maxlen=RECENTLY_CLOSED))
     """Recently closed ids, oldest first: a CLOSED for one of them is a redelivery."""
 
-    def to_record(self) -> RiskStateRecord:
+    def to_record(self) -> RiskState:
         """The whole state as its persisted record."""
         last = self.last_control
-        return RiskStateRecord(
+        return RiskState(
             control=control_record(self.control),
             clock_ms=self.clock_ms,
             last_control=None
@@ -85,10 +88,10 @@ class RiskState:
         )
 
     @staticmethod
-    def from_record(record: RiskStateRecord) -> RiskState:
+    def from_record(record: RiskState) -> RiskBook:
         """The state a record holds (the closed window keeps its bound, ``RECENTLY_CLOSED``)."""
         last = record.last_control
-        return RiskState(
+        return RiskBook(
             control=control_of(record.control),
             clock_ms=record.clock_ms,
             last_control=None if last is None else (last.event_time_ms, last.event_id),
@@ -104,10 +107,10 @@ class RiskProcessor:
     def __init__(self, settings: RiskSettings) -> None:
         self.settings = settings
 
-    def initial(self) -> RiskState:
-        return RiskState(self.settings.control_state())
+    def initial(self) -> RiskBook:
+        return RiskBook(self.settings.control_state())
 
-    def apply(self, state: RiskState, record: RiskInput) -> tuple[RiskState, RiskApplied]:
+    def apply(self, state: RiskBook, record: RiskInput) -> tuple[RiskBook, RiskApplied]:
         """The state after ``record``, and (changed, decision); ``state`` never changes.
 
         Raises ``InvalidEvent`` on a refused command, with nothing changed."""
@@ -115,7 +118,7 @@ class RiskProcessor:
             return self._control(state, record)
         return self._opportunity(state, record)
 
-    def _control(self, s: RiskState, record: ControlCommand) -> tuple[RiskState, RiskApplied]:
+    def _control(self, s: RiskBook, record: ControlCommand) -> tuple[RiskBook, RiskApplied]:
         order = (record.envelope.event_time_ms, record.envelope.event_id)
         if s.last_control is not None and order <= s.last_control:
             return s, (False, None)
@@ -124,7 +127,7 @@ class RiskProcessor:
         moved = replace(s, control=control, last_control=order, clock_ms=clock_ms)
         return moved, (True, None)
 
-    def _portfolio(self, s: RiskState) -> Portfolio:
+    def _portfolio(self, s: RiskBook) -> Portfolio:
         exposure: dict[InstrumentKey, Decimal] = {}
         margin: dict[str, Decimal] = {}
         for legs in s.exposures.values():
@@ -135,7 +138,7 @@ class RiskProcessor:
         balances = {v: self.settings.balance(v) - margin.get(v, Decimal(0)) for v in venues}
         return Portfolio(exposure, _BalanceView(self.settings, balances), len(s.exposures))
 
-    def _opportunity(self, s: RiskState, record: Opportunity) -> tuple[RiskState, RiskApplied]:
+    def _opportunity(self, s: RiskBook, record: Opportunity) -> tuple[RiskBook, RiskApplied]:
         oid = record.opportunity_id
         t = record.envelope.event_time_ms
         if record.lifecycle is Lifecycle.CLOSED:
@@ -169,7 +172,7 @@ class RiskProcessor:
 class RiskReducer:
     """The current risk state, moved by :class:`RiskProcessor`."""
 
-    def __init__(self, settings: RiskSettings, state: RiskState | None = None) -> None:
+    def __init__(self, settings: RiskSettings, state: RiskBook | None = None) -> None:
         self.settings = settings
         self.processor = RiskProcessor(settings)
         self.state = state if state is not None else self.processor.initial()

@@ -119,7 +119,7 @@ def _pair(spread: SpreadUpdate) -> tuple[str, ...]:
 
 
 @dataclass(slots=True)
-class RiskOutcome:
+class RiskBatchResult:
     """What one batch did to the risk state."""
 
     changed: bool = False
@@ -127,9 +127,9 @@ class RiskOutcome:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) -> RiskOutcome:
+def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) -> RiskBatchResult:
     """Decode and apply every message of ``batch`` in order; never raises on bad input."""
-    out = RiskOutcome()
+    out = RiskBatchResult()
     for i, raw in enumerate(batch.values):
         try:
             record = codec.decode(raw)

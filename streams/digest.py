@@ -27,15 +27,15 @@ from typing import Any
 
 from processors.market_state import AssetState
 from processors.market_state import MarketReducer
+from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
-from processors.risk_state import RiskState
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from processors.units import InstrumentKey
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.errors import InvalidEvent
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 from schemas.records.stream import SequencedBatch
 from schemas.registry import ConfluentRegistry
 from streams.batches import apply_market_batch
@@ -90,13 +90,13 @@ def _asset_form(state: AssetState) -> dict[str, Any]:
     }
 
 
-def state_form(assets: Mapping[str, AssetState], risk: RiskState) -> dict[str, Any]:
+def state_form(assets: Mapping[str, AssetState], risk: RiskBook) -> dict[str, Any]:
     """The canonical document the digest hashes (useful to diff two states)."""
     market = {a: _asset_form(s) for a, s in assets.items() if s.records or s.book.open}
     return {"market": market, "risk": canonical(risk)}
 
 
-def state_digest(assets: Mapping[str, AssetState], risk: RiskState) -> str:
+def state_digest(assets: Mapping[str, AssetState], risk: RiskBook) -> str:
     return hashlib.sha256(_dumps(state_form(assets, risk)).encode()).hexdigest()
 
 
@@ -200,9 +200,9 @@ def worker_digest(wiring: Any) -> dict[str, Any]:
     assets = {a: wiring.load_asset(a) or AssetState() for a in wiring.assets_in_tables()}
     stored = wiring.risk_table.get(b"risk")
     risk = (
-        RiskState.from_record(wiring.codec.decode_as(stored, RiskStateRecord))
+        RiskBook.from_record(wiring.codec.decode_as(stored, RiskState))
         if stored is not None
-        else RiskState(wiring.settings.risk.control_state())
+        else RiskBook(wiring.settings.risk.control_state())
     )
     document = {
         "app_id": wiring.settings.app_id,

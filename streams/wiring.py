@@ -14,15 +14,15 @@ from typing import Any
 from processors.market_state import AssetState
 from processors.market_state import MarketReducer
 from processors.market_state import record_key
+from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
-from processors.risk_state import RiskState
 from schemas.codec import Codec
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import InstrumentFacts
 from schemas.records.state import AssetLifecycle
 from schemas.records.state import AssetSnapshot
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 from schemas.topics import DLQ_MD
 from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
@@ -112,9 +112,9 @@ class Wiring:
     def risk_reducer(self) -> RiskReducer:
         if self.risk is None:
             stored = self.risk_table.get(RISK_KEY)
-            state: RiskState | None = None
+            state: RiskBook | None = None
             if stored is not None:
-                state = RiskState.from_record(self.codec.decode_as(stored, RiskStateRecord))
+                state = RiskBook.from_record(self.codec.decode_as(stored, RiskState))
             self.risk = RiskReducer(self.settings.risk, state)
         return self.risk
 

@@ -16,7 +16,7 @@ from benchmarks import synthetic as syn
 from processors import market_state
 from processors.market_state import MarketRecord
 from processors.market_state import MarketReducer
-from processors.risk_state import RiskState
+from processors.risk_state import RiskBook
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from streams.digest import state_digest
@@ -41,7 +41,7 @@ def applied(records: list[MarketRecord]) -> MarketReducer:
 
 
 def digest(reducer: MarketReducer) -> str:
-    return state_digest(reducer.assets, RiskState(RiskSettings().control_state()))
+    return state_digest(reducer.assets, RiskBook(RiskSettings().control_state()))
 
 
 def redeliveries(records: list[MarketRecord]) -> dict[str, list[MarketRecord]]:

@@ -1,7 +1,7 @@
 """Risk decides once: a redelivered OPENED opportunity gets no second decision.
 
 Guard: the ``oid in state.decided`` check of :meth:`RiskReducer._opportunity` (``decided`` is
-part of the persisted :class:`RiskState`, so it survives a crash and a changelog restore).
+part of the persisted :class:`RiskBook`, so it survives a crash and a changelog restore).
 Oracles: the count of ``risk.decision`` records per opportunity (exactly 1) and the approved
 notional per opportunity summed over published decisions (what an executor without its own
 dedupe would trade). The state digest is asserted unchanged by a redelivery, but it is *not*
@@ -20,15 +20,15 @@ import pytest
 from benchmarks import synthetic as syn
 from processors.market_state import MarketRecord
 from processors.market_state import MarketReducer
+from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
-from processors.risk_state import RiskState
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from schemas.codec import Codec
 from schemas.records.arb import Opportunity
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_RISK
 from streams.digest import state_digest
@@ -53,10 +53,10 @@ def opened(asset: str) -> Opportunity:
     return event
 
 
-def restart(state: RiskState) -> RiskState:
+def restart(state: RiskBook) -> RiskBook:
     """The state a restarted worker restores: its record through the codec and back."""
     value = CODEC.encode(state.to_record(), STATE_RISK)  # what the risk table's changelog holds
-    return RiskState.from_record(CODEC.decode_as(value, RiskStateRecord))
+    return RiskBook.from_record(CODEC.decode_as(value, RiskState))
 
 
 class ForgetfulDecisions(dict[str, str]):

@@ -27,7 +27,7 @@ from processors.opportunities import OpportunityBook
 from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
-from processors.risk_state import RiskState
+from processors.risk_state import RiskBook
 from processors.sizing import Limits
 from processors.spreads import FundingDifferential
 from processors.units import TRADED_TYPES
@@ -35,7 +35,7 @@ from processors.units import InstrumentKey
 from processors.units import persistable
 from schemas.codec import Codec
 from schemas.records.state import AssetLifecycle
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 from schemas.registry import InMemoryRegistry
 from schemas.scalars import DECIMAL_MAX
 from schemas.scalars import INT_MAX
@@ -122,7 +122,7 @@ limits = st.builds(
 controls = st.builds(ControlState, limits, st.booleans(), st.none() | texts, st.none() | longs)
 exposure_legs = st.lists(st.tuples(keys, decimals, decimals), max_size=3).map(tuple)
 risk_states = st.builds(
-    RiskState,
+    RiskBook,
     control=controls,
     clock_ms=longs,
     last_control=st.none() | st.tuples(longs, texts),
@@ -147,9 +147,9 @@ def test_asset_lifecycle_round_trips_through_avro(book: OpportunityBook, last: i
 
 @PROPERTY
 @given(risk_states)
-def test_risk_state_round_trips_through_avro(state: RiskState) -> None:
+def test_risk_state_round_trips_through_avro(state: RiskBook) -> None:
     value = CODEC.encode(state.to_record(), STATE_RISK)
-    restored = RiskState.from_record(CODEC.decode_as(value, RiskStateRecord))
+    restored = RiskBook.from_record(CODEC.decode_as(value, RiskState))
     assert restored == state
     assert repr(restored) == repr(state)
     assert list(restored.exposures) == list(state.exposures)  # insertion order kept too

@@ -15,9 +15,9 @@ from benchmarks import synthetic as syn
 from processors.market_state import MarketRecord
 from processors.market_state import MarketReducer
 from processors.risk_state import RiskApplied
+from processors.risk_state import RiskBook
 from processors.risk_state import RiskInput
 from processors.risk_state import RiskProcessor
-from processors.risk_state import RiskState
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from schemas.errors import InvalidEvent
@@ -41,7 +41,7 @@ def _opened(asset: str) -> Opportunity:
     return opened
 
 
-def _state(processor: RiskProcessor) -> RiskState:
+def _state(processor: RiskProcessor) -> RiskBook:
     """One approved opportunity, one control command applied."""
     state = processor.initial()
     state, (_, decision) = processor.apply(state, _opened("AAA"))
@@ -52,7 +52,7 @@ def _state(processor: RiskProcessor) -> RiskState:
     return state
 
 
-def _refuses_without_change(processor: RiskProcessor, state: RiskState, record: RiskInput) -> bool:
+def _refuses_without_change(processor: RiskProcessor, state: RiskBook, record: RiskInput) -> bool:
     """Whether applying ``record`` raises and leaves ``state`` exactly as it was."""
     before = copy.deepcopy(state)
     try:
@@ -96,7 +96,7 @@ def test_a_decision_returns_a_new_state_and_keeps_the_old() -> None:
 class _ClockFirst(RiskProcessor):
     """The planted fault: advances the given state's clock, then decides."""
 
-    def apply(self, state: RiskState, record: RiskInput) -> tuple[RiskState, RiskApplied]:
+    def apply(self, state: RiskBook, record: RiskInput) -> tuple[RiskBook, RiskApplied]:
         state.clock_ms = max(state.clock_ms, record.envelope.event_time_ms)
         return super().apply(state, record)
 

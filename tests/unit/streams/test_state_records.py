@@ -16,8 +16,8 @@ from processors.market_state import MarketReducer
 from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
+from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
-from processors.risk_state import RiskState
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from processors.sizing import Limits
@@ -31,7 +31,7 @@ from schemas.records.ops import ControlAction
 from schemas.records.ops import ControlCommand
 from schemas.records.state import AssetLifecycle
 from schemas.records.state import CandidateType
-from schemas.records.state import RiskState as RiskStateRecord
+from schemas.records.state import RiskState
 from schemas.registry import InMemoryRegistry
 from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
@@ -47,9 +47,9 @@ CODEC = Codec(InMemoryRegistry())
 T = 1_767_225_600_000
 
 
-def restored_risk(state: RiskState) -> RiskState:
+def restored_risk(state: RiskBook) -> RiskBook:
     value = CODEC.encode(state.to_record(), STATE_RISK)
-    return RiskState.from_record(CODEC.decode_as(value, RiskStateRecord))
+    return RiskBook.from_record(CODEC.decode_as(value, RiskState))
 
 
 def restored_asset(state: AssetState) -> AssetState:
@@ -67,7 +67,7 @@ def _topic(record: object) -> str:
 
 
 def test_the_closed_window_keeps_its_bound_after_a_round_trip() -> None:
-    state = RiskState(RiskSettings().control_state())
+    state = RiskBook(RiskSettings().control_state())
     state.closed.extend(f"opp-{i}" for i in range(RECENTLY_CLOSED + 5))
     restored = restored_risk(state)
     assert restored.closed.maxlen == RECENTLY_CLOSED
@@ -78,7 +78,7 @@ def test_the_closed_window_keeps_its_bound_after_a_round_trip() -> None:
 
 
 def test_an_empty_risk_state_round_trips() -> None:
-    state = RiskState(RiskSettings().control_state())
+    state = RiskBook(RiskSettings().control_state())
     assert restored_risk(state) == state
 
 
@@ -123,7 +123,7 @@ def test_a_market_restart_from_the_tables_changes_nothing() -> None:
     got = [second.apply(r) for r in feed[half:]]
     assert got == expected[half:]
     assert sum(len(a.opportunities) for a in got) > 0, "the feed should move opportunities"
-    risk = RiskState(RiskSettings().control_state())
+    risk = RiskBook(RiskSettings().control_state())
     assert state_digest(second.assets, risk) == state_digest(straight.assets, risk)
 
 
@@ -206,7 +206,7 @@ PERSISTED_FIELDS = {
         "min_notional_quote",
     },
     ControlState: {"limits", "kill_switch", "kill_reason", "last_command_ms"},
-    RiskState: {"control", "clock_ms", "last_control", "exposures", "decided", "closed"},
+    RiskBook: {"control", "clock_ms", "last_control", "exposures", "decided", "closed"},
     AssetState: {"records", "book", "last_eval_ms", "views", "raw", "applied", "encoded_lifecycle"},
 }
 
@@ -217,7 +217,7 @@ def test_the_state_schema_covers_every_field_of_the_persisted_types(cls: type) -
 
 
 def test_a_restored_closed_window_is_a_bounded_deque() -> None:
-    state = restored_risk(RiskState(ControlState(RiskSettings().control_state().limits)))
+    state = restored_risk(RiskBook(ControlState(RiskSettings().control_state().limits)))
     assert isinstance(state.closed, deque)
     assert state.closed.maxlen == RECENTLY_CLOSED
 
