@@ -130,11 +130,22 @@ def _change(r: tuple[Any, ...]) -> OrderChange:
 
 
 def order_changes(
-    conn: psycopg.Connection[Any], *, unpublished_only: bool = True, limit: int = 1000
+    conn: psycopg.Connection[Any],
+    *,
+    unpublished_only: bool = True,
+    limit: int = 1000,
+    signals: list[str] | None = None,
 ) -> list[OrderChange]:
-    where = " WHERE NOT t.published" if unpublished_only else ""
+    """Stored order changes, oldest first (only unpublished ones; only these signals')."""
+    where, params = [], []
+    if unpublished_only:
+        where.append("NOT t.published")
+    if signals is not None:
+        where.append("o.signal_id = ANY(%s)")
+        params.append(signals)
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
     rows = conn.execute(
-        _SELECT + where + " ORDER BY t.recorded_ms, t.client_order_id, t.seq LIMIT %s", (limit,)
+        sql + " ORDER BY t.recorded_ms, t.client_order_id, t.seq LIMIT %s", (*params, limit)
     ).fetchall()
     return [_change(r) for r in rows]
 

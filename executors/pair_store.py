@@ -117,12 +117,6 @@ class PairStore:
         ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
 
-    def close_reason(self, signal_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT close_requested FROM pairs WHERE signal_id = %s", (signal_id,)
-        ).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
-
     def get(self, signal_id: str) -> PairUpdate | None:
         row = self.conn.execute(
             "SELECT state FROM pairs WHERE signal_id = %s", (signal_id,)
@@ -139,15 +133,6 @@ class PairStore:
         params: list[Any] = [_TERMINAL]
         if venue_session is not None:
             sql += " AND venue_session = %s"
-            params.append(venue_session)
-        rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
-        return [self._decode(r[0]) for r in rows]
-
-    def all(self, venue_session: str | None = None) -> list[PairUpdate]:
-        sql = "SELECT state FROM pairs"
-        params: list[Any] = []
-        if venue_session is not None:
-            sql += " WHERE venue_session = %s"
             params.append(venue_session)
         rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
         return [self._decode(r[0]) for r in rows]

@@ -53,11 +53,14 @@ class Portfolio:
         self.last_price: dict[Key, Decimal] = {}
         self._signal_of: dict[str, tuple[str, int, OrderPurpose]] = {}
 
-    def load(self, *, published_only: bool = True) -> int:
+    def load(self, *, published_only: bool = True, signals: list[str] | None = None) -> int:
         """Fold the ledger's fills (those already published, when the outbox will publish the
-        rest through :meth:`on_fill`); the number folded."""
+        rest through :meth:`on_fill`; only these signals'); the number folded."""
         n = 0
-        for change in order_changes(self.ledger.conn, unpublished_only=False, limit=10_000_000):
+        changes = order_changes(
+            self.ledger.conn, unpublished_only=False, limit=10_000_000, signals=signals
+        )
+        for change in changes:
             fill = fill_record(change)
             if fill is None:
                 continue

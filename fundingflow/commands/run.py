@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Annotated
 
 import typer
@@ -19,6 +20,9 @@ from fundingflow.settings import load_settings
 from fundingflow.stack.manager import Stack
 from fundingflow.supervisor import Child
 from fundingflow.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from fundingflow.pairs_view import PairRow
 
 app = typer.Typer()
 WATCHED: tuple[str, ...] = (
@@ -43,6 +47,24 @@ def _opportunity_table(open_rows: list[dict[str, str]], closed: int) -> Table:
         table.add_column(column, justify="left" if column in {"type", "asset"} else "right")
     for row in open_rows[:15]:
         table.add_row(*row.values())
+    return table
+
+
+def _pairs_table(rows: list[PairRow], total: PairRow | None) -> Table:
+    """The paper executor's pairs of this run (status, legs, PnL at the last fills)."""
+    title = (
+        "paper pairs: none traded yet"
+        if total is None
+        else (f"paper pairs: {total.signal}, PnL {total.total_pnl_quote} (fees {total.fees_quote})")
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("signal", "status", "legs", "size", "PnL", "fees"):
+        table.add_column(column, justify="right" if column in ("size", "PnL", "fees") else "left")
+    for r in rows:
+        table.add_row(
+            r.signal, r.status, r.legs, f"{r.size_base:.6g}", f"{r.total_pnl_quote:.2f}",
+            f"{r.fees_quote:.2f}",
+        )  # fmt: skip
     return table
 
 
@@ -101,6 +123,7 @@ def run(
     """Run connectors, the worker and the sinks; show open opportunities and pipeline health."""
     from fundingflow.live_view import OpportunityTail
     from fundingflow.live_view import rows as live_rows
+    from fundingflow.pairs_view import PairsView
     from schemas.codec import Codec
     from schemas.registry import ConfluentRegistry
     from schemas.topics import ARB_OPPORTUNITY
@@ -127,6 +150,11 @@ def run(
         " — Ctrl-C stops everything"
     )
     started = time.monotonic()
+    pairs_view = PairsView(
+        settings.postgres.conninfo(),
+        Codec(ConfluentRegistry(settings.registry.url)),
+        since_ms=int(time.time() * 1000),
+    )
     supervisor.start()
     try:
         with Live(console=console, refresh_per_second=4) as live:
@@ -150,6 +178,7 @@ def run(
                 live.update(
                     Group(
                         _opportunity_table(open_rows, view.closed_total),
+                        _pairs_table(*pairs_view.rows()),
                         _health_table(
                             watcher.sample(), supervisor.children, time.monotonic() - started
                         ),
@@ -161,5 +190,6 @@ def run(
     finally:
         supervisor.stop()
         tail.close()
+        pairs_view.close()
         watcher.close()
         console.print("stopped: " + ", ".join(c.name for c in supervisor.children))
