@@ -55,7 +55,10 @@ def _pairs_table(rows: list[PairRow], total: PairRow | None) -> Table:
     title = (
         "paper pairs: none traded yet"
         if total is None
-        else (f"paper pairs: {total.signal}, PnL {total.total_pnl_quote} (fees {total.fees_quote})")
+        else (
+            f"paper pairs: {total.signal}, PnL {total.total_pnl_quote:.2f}"
+            f" (fees {total.fees_quote:.2f}, quote currency)"
+        )
     )
     table = Table(title=title, title_justify="left")
     for column in ("signal", "status", "legs", "size", "PnL", "fees"):
