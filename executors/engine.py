@@ -66,6 +66,7 @@ from processors.pairs import PairRefused
 from processors.pairs import apply as apply_pair
 from processors.pairs import is_terminal
 from processors.pairs import open_pair
+from processors.protective_prices import protective_limit
 from processors.records import derived_id
 from schemas.codec import Codec
 from schemas.errors import OutcomeUnknown
@@ -74,6 +75,7 @@ from schemas.errors import VenueOrderNotFound
 from schemas.errors import VenueRejected
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
+from schemas.records.common import OrderType
 from schemas.records.common import TimeInForce
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderPurpose
@@ -105,6 +107,8 @@ client id (the guard removed, to show the tests catch the duplicates it makes). 
 MAX_DECISION_AGE_MS = 60_000
 """A decision older (or newer) than this on the venue's clock is stale: it is not traded."""
 HALT_SCOPE = "global"
+ENTRY_BAND_BPS = Decimal(50)
+"""How far past the expected price an entry may fill (None: market orders)."""
 LOST_AFTER_MS = 30_000
 """An IOC/FOK order not found this long after its intent (and 4 fetches) is presumed lost."""
 
@@ -188,6 +192,7 @@ class Executor:
         max_decision_age_ms: int = MAX_DECISION_AGE_MS,
         position_tolerance: Decimal | None = None,
         lost_after_ms: int = LOST_AFTER_MS,
+        entry_band_bps: Decimal | None = ENTRY_BAND_BPS,
     ) -> None:
         self.conn = conn
         self.venues = dict(venues)
@@ -200,6 +205,7 @@ class Executor:
         self.max_decision_age_ms = max_decision_age_ms
         self.position_tolerance = position_tolerance
         self.lost_after_ms = lost_after_ms
+        self.entry_band_bps = entry_band_bps
         self.facts: dict[tuple[str, str], InstrumentFacts] = {}
         self._orders: dict[str, SubmitOrder] = {}
         self.portfolio = Portfolio(self.ledger, self.pairs, order_of=self._order)
@@ -316,15 +322,34 @@ class Executor:
             for pair, orders in planned:
                 if self.pairs.insert(pair, venue_session=self.session):
                     for order in orders:
-                        self._record_intent(order, now)
+                        self._record_intent(pair, order, now)
         for pair, _ in planned:
             log.debug(
                 "pair_opened", signal=pair.signal_id, status=pair.status.value, detail=pair.detail
             )
         return [p for d in approved if (p := self.pairs.get(d.decision_id)) is not None]
 
-    def _record_intent(self, order: SubmitOrder, now: int) -> None:
+    def _record_intent(self, pair: PairUpdate, order: SubmitOrder, now: int) -> None:
+        """Record ``order`` as it will be sent: an entry as a marketable limit IOC order
+        within ``entry_band_bps`` of the price the opportunity expected (unwinds and closes stay
+        market orders), with the venue's fee terms."""
         facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
+        expected = pair.legs[order.leg_index].expected_price
+        if (
+            self.entry_band_bps is not None
+            and order.purpose is OrderPurpose.ENTRY
+            and expected is not None
+            and expected > 0
+        ):
+            tick = None if facts is None else facts.price_tick
+            order = order.model_copy(
+                update={
+                    "order_type": OrderType.LIMIT,
+                    "limit_price": protective_limit(
+                        order.side, expected, self.entry_band_bps, tick
+                    ),
+                }
+            )
         self.ledger.record_intent(
             order,
             now_ms=now,
@@ -427,7 +452,7 @@ class Executor:
             for _, pair, orders in results:
                 self.pairs.update(pair)
                 for order in orders:
-                    self._record_intent(order, now)
+                    self._record_intent(pair, order, now)
         for before, pair, orders in results:
             level = log.info if is_terminal(pair) or pair.status is PairStatus.HEDGED else log.debug
             level(

@@ -121,6 +121,9 @@ class ExecutorSettings(_Frozen):
     reconcile_every_s: float = Field(default=30.0, gt=0)
     max_decision_age_ms: int = Field(default=60_000, gt=0)
     """Decisions further than this from the venue's clock are not traded (stale)."""
+    entry_band_bps: Decimal | None = Field(default=Decimal(50), ge=0)
+    """Entries are limit IOC orders at most this far past the opportunity's expected price
+    (None: market orders); unwinds and closes are market orders."""
     lost_after_ms: int = Field(default=30_000, gt=0)
     """An IOC/FOK order the venue has not shown this long after its intent (and after four
     fetches by client id) is closed as expired unfilled."""

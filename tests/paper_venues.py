@@ -122,11 +122,12 @@ def decision(
     long: InstrumentRef | None = None,
     short: InstrumentRef | None = None,
     decision_id: str | None = None,
+    price: str = "3300",
 ) -> RiskDecision:
     """An approved perp-perp decision: long ``long`` (sim-okx), short ``short`` (sim-bybit)."""
     legs = tuple(
         OpportunityLeg(
-            instrument=ins, side=side, entry_price=Decimal("3300"), fee_rate_bps=Decimal("5")
+            instrument=ins, side=side, entry_price=Decimal(price), fee_rate_bps=Decimal("5")
         )
         for ins, side in (
             (long or perp("sim-okx"), Side.BUY),

@@ -133,6 +133,7 @@ async def _execute(
         max_decision_age_ms=ex.max_decision_age_ms,
         position_tolerance=ex.position_tolerance_base,
         lost_after_ms=ex.lost_after_ms,
+        entry_band_bps=ex.entry_band_bps,
     )
     consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + ex.group))
     service = ExecutionService(

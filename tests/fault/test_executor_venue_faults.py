@@ -177,3 +177,21 @@ def test_twin_with_an_unbounded_tolerance_trades_on(run: Run) -> None:
     signals = run.decide(3)
     assert run.execute(FUNDINGFLOW_EXECUTOR__POSITION_TOLERANCE_BASE="1000000") == 0
     assert run.pairs() == dict.fromkeys(signals, "HEDGED")
+
+
+def test_an_entry_past_its_price_band_is_not_filled(run: Run) -> None:
+    # the opportunity expected 3000, the book is at 3300: a buy limited to 3015 takes nothing
+    signals = run.decide(2, price="3000")
+    assert run.execute() == 0, run.log.read_text()[-3000:]
+    assert run.pairs() == dict.fromkeys(signals, "REJECTED")
+    assert all("filled nothing" in run.pair_detail(s) for s in signals)
+    assert run.venues.net_positions() == {}
+    with run.schema.connect() as conn:
+        types = conn.execute("SELECT DISTINCT order_type, price_quote FROM orders").fetchall()
+    assert [(t, Decimal(p)) for t, p in types] == [("LIMIT", Decimal("3015"))]
+
+
+def test_twin_with_a_wide_band_fills_far_from_the_expected_price(run: Run) -> None:
+    signals = run.decide(2, price="3000")
+    assert run.execute(FUNDINGFLOW_EXECUTOR__ENTRY_BAND_BPS="2000") == 0
+    assert run.pairs() == dict.fromkeys(signals, "HEDGED")
