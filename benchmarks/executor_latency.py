@@ -24,6 +24,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -113,9 +116,18 @@ def _first_acks(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-async def _latency(
-    venues: PaperVenues, schema_name: str, conninfo: str, n: int, rate: float
-) -> dict[str, float]:
+@dataclass
+class _Bench:
+    """An executor on the paper venues, a scratch schema and topics under a fresh prefix."""
+
+    prefix: str
+    publisher: KafkaPublisher
+    conn: psycopg.Connection[Any]
+    executor: Executor
+
+
+@contextmanager
+def _bench_executor(venues: PaperVenues, schema_name: str, conninfo: str) -> Iterator[_Bench]:
     settings = load_settings()
     prefix = f"bench-exec-{uuid.uuid4().hex[:8]}."
     create_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
@@ -125,6 +137,25 @@ async def _latency(
     executor = Executor(
         conn, {v.id: v for v in _venues(venues.url, ids)}, publisher.codec, publisher
     )
+    try:
+        yield _Bench(prefix, publisher, conn, executor)
+    finally:
+        publisher.close()
+        conn.close()
+        delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+
+
+async def _latency(
+    venues: PaperVenues, schema_name: str, conninfo: str, n: int, rate: float
+) -> dict[str, float]:
+    with _bench_executor(venues, schema_name, conninfo) as bench:
+        return await _latency_on(bench, venues, n, rate)
+
+
+async def _latency_on(bench: _Bench, venues: PaperVenues, n: int, rate: float) -> dict[str, float]:
+    settings = load_settings()
+    prefix, conn, executor = bench.prefix, bench.conn, bench.executor
+    publisher = bench.publisher
     consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + "executor"))
     service = ExecutionService(
         executor,
@@ -165,9 +196,6 @@ async def _latency(
     acks = _first_acks(conn)
     latencies = [acks[s] - sent_ms[s] for s in sent_ms if s in acks]
     service.close()
-    publisher.close()
-    conn.close()
-    delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
     return {
         "latency_decisions": float(len(latencies)),
         "latency_lost": float(n - len(latencies)),
@@ -180,26 +208,15 @@ async def _latency(
 async def _throughput(
     venues: PaperVenues, schema_name: str, conninfo: str, n: int
 ) -> dict[str, float]:
-    settings = load_settings()
-    prefix = f"bench-exec-{uuid.uuid4().hex[:8]}."
-    create_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
-    publisher = KafkaPublisher(settings.kafka.bootstrap, settings.registry.url, topic_prefix=prefix)
-    conn = psycopg.connect(conninfo, options=f"-c search_path={schema_name}", autocommit=True)
-    ids = sorted(venues.exchanges)
-    executor = Executor(
-        conn, {v.id: v for v in _venues(venues.url, ids)}, publisher.codec, publisher
-    )
-    made = [decision(venues.now_ms) for _ in range(n)]
-    started = time.perf_counter()
-    for d in made:
-        await executor.open(d)
-    await executor.drive()
-    executor.publish()
-    elapsed = time.perf_counter() - started
-    orders = conn.execute("SELECT count(*) FROM orders").fetchone()
-    publisher.close()
-    conn.close()
-    delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
+    with _bench_executor(venues, schema_name, conninfo) as bench:
+        made = [decision(venues.now_ms) for _ in range(n)]
+        started = time.perf_counter()
+        for d in made:
+            await bench.executor.open(d)
+        await bench.executor.drive()
+        bench.executor.publish()
+        elapsed = time.perf_counter() - started
+        orders = bench.conn.execute("SELECT count(*) FROM orders").fetchone()
     count = int(orders[0]) if orders else 0
     return {"burst_orders": float(count), "burst_orders_per_s": count / elapsed}
 
