@@ -232,3 +232,25 @@ class Pipeline:
             last = document
             time.sleep(0.3)
         raise TimeoutError(f"worker did not settle; last digest {last}; log:\n{self.log_tail()}")
+
+    def settled_after(self, published: int, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The settled digest once the sequenced log holds ``published`` market events (a digest
+        that settled before the sequencer read the newest events would compare an older cut)."""
+        from schemas.records.stream import SequencedBatch
+        from streams.digest import read_cut
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            live = self.settled_digest()
+            md = {self.settings.md_sequenced: live["cut"].get(self.settings.md_sequenced, {})}
+            sequenced = sum(
+                len(self.codec.decode_as(raw, SequencedBatch).values)
+                for _, _offset, raw in read_cut(self.settings.bootstrap, md)
+            )
+            if sequenced >= published:
+                return live
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{sequenced} of {published} events sequenced:\n{self.log_tail()}"
+                )
+            time.sleep(0.3)

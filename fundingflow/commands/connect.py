@@ -30,22 +30,46 @@ SimStart = Annotated[
     str,
     typer.Option(
         "--sim-start",
-        help="sim clock start: 'scenario' (its fixed epoch, reproducible), 'now', or epoch ms",
+        help=(
+            "sim clock start: 'scenario' (its fixed epoch, reproducible), 'now', 'resume' (now,"
+            " or after the last event recorded on md.* when that is later), or epoch ms"
+        ),
     ),
 ]
 
 
 def parse_sim_start(text: str) -> int | None:
-    """``scenario`` -> None, ``now`` -> the current minute, digits -> epoch ms."""
+    """``scenario`` -> None, ``now`` -> the current minute, ``resume`` -> the current minute or,
+    when the market topics already hold later events (a faster-than-wall-clock session ran
+    before), the first minute past them plus a stale gap; digits -> epoch ms."""
     import time
 
     if text == "scenario":
         return None
     if text == "now":
         return int(time.time() // 60 * 60_000)
+    if text == "resume":
+        return _resume_epoch(int(time.time() * 1000))
     if text.isdigit():
         return int(text)
-    raise typer.BadParameter(f"--sim-start must be 'scenario', 'now' or epoch ms, was {text!r}")
+    raise typer.BadParameter(
+        f"--sim-start must be 'scenario', 'now', 'resume' or epoch ms, was {text!r}"
+    )
+
+
+def _resume_epoch(now_ms: int) -> int:
+    from schemas.topics import MD_BOOK
+    from schemas.topics import MD_FUNDING
+    from schemas.topics import MD_TRADE
+    from streams.log_clock import last_event_time
+    from streams.log_clock import resume_epoch
+
+    settings = load_settings()
+    last = last_event_time(
+        settings.kafka.bootstrap, settings.registry.url, (MD_BOOK, MD_FUNDING, MD_TRADE)
+    )
+    gap_ms = max(60_000, 2 * settings.streams.market.stale_after_ms)
+    return resume_epoch(last, now_ms, gap_ms)
 
 
 def _feed_config(

@@ -99,7 +99,7 @@ def pipeline_children(venues: str, assets: str, speed: str, seed: int, logs: Pat
     me = [sys.executable, "-m", "fundingflow"]
     connect = [*me, "connect", "--venues", venues, "--assets", assets]
     if venues == "sim":
-        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "now"]
+        connect += ["--speed", speed, "--seed", str(seed), "--sim-start", "resume"]
     children = [
         Child("worker", [*me, "worker"], logs / "worker.log"),
         Child("connectors", connect, logs / "connectors.log"),

@@ -8,46 +8,25 @@ all leave the state the replay computes from the sequenced log; the SIGKILL case
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from benchmarks import synthetic as syn
 from benchmarks.harness import Pipeline
-from schemas.records.stream import SequencedBatch
 from streams.digest import digest_at_cut
 from streams.digest import form_at_cut
-from streams.digest import read_cut
 
 
 def _assert_live_equals_replay(
     p: Pipeline, kafka_bootstrap: str, registry_url: str, published: int
 ) -> str:
-    live = _settled_after(p, published)
+    live = p.settled_after(published)
     replayed = digest_at_cut(kafka_bootstrap, registry_url, live["cut"], p.settings)
     if live["digest"] != replayed:
         want = form_at_cut(kafka_bootstrap, registry_url, live["cut"], p.settings)
         pytest.fail(f"state differs from the replay: {_first_difference(live['form'], want)}")
     return str(live["digest"])
-
-
-def _settled_after(p: Pipeline, published: int, timeout_s: float = 60.0) -> dict[str, Any]:
-    """The settled digest once the sequenced log holds every published market event (a digest
-    that settled before the sequencer read the newest events would compare an older cut)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        live = p.settled_digest()
-        md = {p.settings.md_sequenced: live["cut"].get(p.settings.md_sequenced, {})}
-        sequenced = sum(
-            len(p.codec.decode_as(raw, SequencedBatch).values)
-            for _, _offset, raw in read_cut(p.settings.bootstrap, md)
-        )
-        if sequenced >= published:
-            return live
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{sequenced} of {published} events sequenced:\n{p.log_tail()}")
-        time.sleep(0.3)
 
 
 def _first_difference(live: Any, replayed: Any, path: str = "") -> str:
