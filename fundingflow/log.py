@@ -73,6 +73,12 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for chatty in QUIET_LIBRARIES:  # one INFO line per registry request otherwise
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+QUIET_LIBRARIES = ("httpx", "httpx2", "httpcore")
+"""HTTP client libraries logged at WARNING and above only."""
 
 
 def get_logger(component: str) -> structlog.stdlib.BoundLogger:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from fundingflow.log import REDACTED
 from fundingflow.log import redact_secrets
 from fundingflow.log import redact_text
@@ -29,3 +31,20 @@ def test_a_logged_config_dict_has_its_secrets_masked() -> None:
 
 def test_words_that_merely_contain_a_secret_word_are_kept() -> None:
     assert redact_text("secretary=ok tokens_used=3") == "secretary=ok tokens_used=3"
+
+
+def test_http_client_request_lines_are_not_logged_at_info(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from fundingflow.log import configure_logging
+
+    configure_logging("INFO", True)
+    logging.getLogger("httpx2").info("HTTP Request: POST http://registry/subjects")
+    logging.getLogger("httpx2").warning("registry slow")
+    logging.getLogger("fundingflow.executor").info("reconciled")
+    err = capsys.readouterr().err
+    assert "HTTP Request" not in err
+    assert "registry slow" in err
+    assert "reconciled" in err
