@@ -10,12 +10,11 @@ the book levels: int64 mantissas with one price and one size scale, as ``md.book
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 from typing import Any
-
-from questdb import TimestampMicros
 
 from schemas.fixed_point import is_fixed
 from schemas.fixed_point import mantissa
@@ -37,7 +36,30 @@ BOOK_LEVELS = 5
 """Top levels per side stored of each book snapshot."""
 
 Row = tuple[dict[str, str | None], dict[str, Any], int]
-"""(symbols, columns, event time in ms) of one ILP row; a None column is written as NULL."""
+"""(symbols, columns, event time in ms) of one record's row; a None column is written as NULL."""
+
+Columns = dict[str, list[Any]]
+"""Column name -> one value per record of a batch (None: NULL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A batch of rows by column, as the ILP sender's dataframe path takes it."""
+
+    symbols: Columns
+    columns: Columns
+    event_ms: list[int]
+
+    def __len__(self) -> int:
+        return len(self.event_ms)
+
+    def row(self, i: int) -> Row:
+        """Row ``i`` with its NULL columns left out (how one record reads)."""
+        return (
+            {k: v[i] for k, v in self.symbols.items()},
+            {k: v[i] for k, v in self.columns.items() if v[i] is not None},
+            self.event_ms[i],
+        )
 
 
 def _dec(value: Decimal | None) -> Decimal | None:
@@ -50,19 +72,24 @@ def _dec(value: Decimal | None) -> Decimal | None:
     return value
 
 
-def _micros(ms: int | None) -> TimestampMicros | None:
-    return None if ms is None else TimestampMicros(ms * 1000)
-
-
 @dataclass(frozen=True, slots=True)
 class SeriesTable:
-    """One QuestDB table: its DDL columns (after ``ts``) and its row builder."""
+    """One QuestDB table: its DDL columns (after ``ts``) and its batch builder."""
 
     name: str
     topic: str
     symbols: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]
-    build: Callable[[Any], Row]
+    frame: Callable[[Sequence[Any]], Frame]
+    """The rows of a batch of records by column (the one row builder of the table)."""
+
+    def build(self, record: Any) -> Row:
+        """One record's row."""
+        return self.frame([record]).row(0)
+
+    @property
+    def timestamp_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, kind in self.columns if kind == "TIMESTAMP")
 
     def ddl(self, table_name: str, *, dedup: bool = True) -> str:
         """``CREATE TABLE IF NOT EXISTS`` of this table under ``table_name``."""
@@ -79,14 +106,30 @@ _COMMON = (("event_id", "VARCHAR"), ("ingest_ts", "TIMESTAMP"))
 _INSTRUMENT = ("exchange", "symbol", "market_type")
 
 
-def _envelope_columns(record: Any) -> dict[str, Any]:
-    env = record.envelope
-    return {"event_id": env.event_id, "ingest_ts": _micros(env.ingest_time_ms)}
+def _envelope_columns(records: Sequence[Any]) -> Columns:
+    """``event_id`` and ``ingest_ts`` (epoch ms; the store types timestamp columns)."""
+    envs = [r.envelope for r in records]
+    return {
+        "event_id": [e.event_id for e in envs],
+        "ingest_ts": [e.ingest_time_ms for e in envs],
+    }
 
 
-def _instrument_symbols(record: Any) -> dict[str, str | None]:
-    i = record.instrument
-    return {"exchange": i.exchange, "symbol": i.symbol, "market_type": i.market_type.value}
+def _event_ms(records: Sequence[Any]) -> list[int]:
+    return [r.envelope.event_time_ms for r in records]
+
+
+def _instrument_symbols(records: Sequence[Any], path: str = "instrument") -> Columns:
+    refs = [getattr(r, path) for r in records]
+    return {
+        "exchange": [i.exchange for i in refs],
+        "symbol": [i.symbol for i in refs],
+        "market_type": [i.market_type.value for i in refs],
+    }
+
+
+def _decimals(records: Sequence[Any], *names: str) -> Columns:
+    return {name: [_dec(getattr(r, name)) for r in records] for name in names}
 
 
 def _book_columns() -> tuple[tuple[str, str], ...]:
@@ -98,104 +141,105 @@ def _book_columns() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _fixed_top(record: BookSnapshot) -> tuple[int, int, dict[str, tuple[int, ...]]] | None:
-    """(price scale, size scale, mantissas per column family) of the top levels; None when a
+_FAMILIES = ("bid_price", "bid_size", "ask_price", "ask_size")
+_NO_TOP = (None, None, ((),) * len(_FAMILIES))
+
+
+def _fixed_top(record: BookSnapshot) -> tuple[int | None, int | None, tuple[Sequence[int], ...]]:
+    """(price scale, size scale, top mantissas per column family); the scales are None when a
     book travels as decimals whose top levels do not fit int64 at any scale either."""
     if is_fixed(record):
         return (
             record.price_scale,
             record.size_scale,
-            {
-                "bid_price": record.bid_prices[:BOOK_LEVELS],
-                "bid_size": record.bid_sizes[:BOOK_LEVELS],
-                "ask_price": record.ask_prices[:BOOK_LEVELS],
-                "ask_size": record.ask_sizes[:BOOK_LEVELS],
-            },
+            (
+                record.bid_prices[:BOOK_LEVELS],
+                record.bid_sizes[:BOOK_LEVELS],
+                record.ask_prices[:BOOK_LEVELS],
+                record.ask_sizes[:BOOK_LEVELS],
+            ),
         )
     bids, asks = record.bids[:BOOK_LEVELS], record.asks[:BOOK_LEVELS]
     price_scale = scale_for([lv.price for lv in (*bids, *asks)])
     size_scale = scale_for([lv.size_base for lv in (*bids, *asks)])
     if price_scale is None or size_scale is None:
-        return None
+        return _NO_TOP
     return (
         price_scale,
         size_scale,
-        {
-            "bid_price": tuple(mantissa(lv.price, price_scale) for lv in bids),
-            "bid_size": tuple(mantissa(lv.size_base, size_scale) for lv in bids),
-            "ask_price": tuple(mantissa(lv.price, price_scale) for lv in asks),
-            "ask_size": tuple(mantissa(lv.size_base, size_scale) for lv in asks),
-        },
+        (
+            tuple(mantissa(lv.price, price_scale) for lv in bids),
+            tuple(mantissa(lv.size_base, size_scale) for lv in bids),
+            tuple(mantissa(lv.price, price_scale) for lv in asks),
+            tuple(mantissa(lv.size_base, size_scale) for lv in asks),
+        ),
     )
 
 
-_BOOK_NAMES = {
-    family: tuple(f"{family}_{n}" for n in range(1, BOOK_LEVELS + 1))
-    for family in ("bid_price", "bid_size", "ask_price", "ask_size")
-}
-
-
-def _book_row(record: BookSnapshot) -> Row:
+def _book_frame(records: Sequence[BookSnapshot]) -> Frame:
     """Top levels as exact fixed point: ``price = bid_price_1 / 10^price_scale`` (the record's
     own columns); a book whose top levels fit no int64 scale keeps its level columns NULL."""
-    env = record.envelope
-    columns: dict[str, Any] = {
-        "event_id": env.event_id,
-        "ingest_ts": TimestampMicros(env.ingest_time_ms * 1000),
-        "source_seq": env.source_seq,
+    tops = [_fixed_top(r) for r in records]
+    columns: Columns = {
+        **_envelope_columns(records),
+        "source_seq": [r.envelope.source_seq for r in records],
+        "price_scale": [t[0] for t in tops],
+        "size_scale": [t[1] for t in tops],
     }
-    fixed = _fixed_top(record)
-    if fixed is not None:
-        columns["price_scale"], columns["size_scale"], families = fixed
-        for family, values in families.items():
-            columns.update(zip(_BOOK_NAMES[family], values, strict=False))
-    return _instrument_symbols(record), columns, env.event_time_ms
+    for k, family in enumerate(_FAMILIES):
+        # no container per record: one list per column (allocations make the collector run)
+        mantissas = [t[2][k] for t in tops]
+        full = all(len(m) >= BOOK_LEVELS for m in mantissas)
+        for n in range(BOOK_LEVELS):
+            columns[f"{family}_{n + 1}"] = (
+                [m[n] for m in mantissas]
+                if full
+                else [m[n] if len(m) > n else None for m in mantissas]
+            )
+    return Frame(_instrument_symbols(records), columns, _event_ms(records))
 
 
-def _trade_row(record: Trade) -> Row:
-    symbols: dict[str, str | None] = {**_instrument_symbols(record), "side": record.side.value}
+def _trade_frame(records: Sequence[Trade]) -> Frame:
+    symbols = {**_instrument_symbols(records), "side": [r.side.value for r in records]}
     columns = {
-        **_envelope_columns(record),
-        "trade_id": record.trade_id,
-        "price": _dec(record.price),
-        "size_base": _dec(record.size_base),
+        **_envelope_columns(records),
+        "trade_id": [r.trade_id for r in records],
+        **_decimals(records, "price", "size_base"),
     }
-    return symbols, columns, record.envelope.event_time_ms
+    return Frame(symbols, columns, _event_ms(records))
 
 
-def _funding_row(record: FundingRateUpdate) -> Row:
+def _funding_frame(records: Sequence[FundingRateUpdate]) -> Frame:
     columns = {
-        **_envelope_columns(record),
-        "funding_rate": _dec(record.funding_rate),
-        "funding_interval_ms": record.funding_interval_ms,
-        "next_funding_ts": _micros(record.next_funding_time_ms),
-        "mark_price": _dec(record.mark_price),
-        "index_price": _dec(record.index_price),
-        "predicted_next_funding_rate": _dec(record.predicted_next_funding_rate),
+        **_envelope_columns(records),
+        "funding_rate": [_dec(r.funding_rate) for r in records],
+        "funding_interval_ms": [r.funding_interval_ms for r in records],
+        "next_funding_ts": [r.next_funding_time_ms for r in records],
+        **_decimals(records, "mark_price", "index_price", "predicted_next_funding_rate"),
     }
-    return _instrument_symbols(record), columns, record.envelope.event_time_ms
+    return Frame(_instrument_symbols(records), columns, _event_ms(records))
 
 
-def _spread_row(record: SpreadUpdate) -> Row:
-    long_leg, short_leg = record.long_leg, record.short_leg
-    symbols: dict[str, str | None] = {
-        "kind": record.kind.value,
-        "base_asset": record.base_asset,
-        "long_exchange": long_leg.instrument.exchange,
-        "long_symbol": long_leg.instrument.symbol,
-        "short_exchange": short_leg.instrument.exchange,
-        "short_symbol": short_leg.instrument.symbol,
+def _spread_frame(records: Sequence[SpreadUpdate]) -> Frame:
+    longs = [r.long_leg for r in records]
+    shorts = [r.short_leg for r in records]
+    symbols: Columns = {
+        "kind": [r.kind.value for r in records],
+        "base_asset": [r.base_asset for r in records],
+        "long_exchange": [leg.instrument.exchange for leg in longs],
+        "long_symbol": [leg.instrument.symbol for leg in longs],
+        "short_exchange": [leg.instrument.exchange for leg in shorts],
+        "short_symbol": [leg.instrument.symbol for leg in shorts],
     }
     columns = {
-        **_envelope_columns(record),
-        "long_price": _dec(long_leg.price),
-        "short_price": _dec(short_leg.price),
-        "long_funding_rate": _dec(long_leg.funding_rate),
-        "short_funding_rate": _dec(short_leg.funding_rate),
-        "price_spread_bps": _dec(record.price_spread_bps),
-        "funding_spread_apr_bps": _dec(record.funding_spread_apr_bps),
+        **_envelope_columns(records),
+        "long_price": [_dec(leg.price) for leg in longs],
+        "short_price": [_dec(leg.price) for leg in shorts],
+        "long_funding_rate": [_dec(leg.funding_rate) for leg in longs],
+        "short_funding_rate": [_dec(leg.funding_rate) for leg in shorts],
+        **_decimals(records, "price_spread_bps", "funding_spread_apr_bps"),
     }
-    return symbols, columns, record.envelope.event_time_ms
+    return Frame(symbols, columns, _event_ms(records))
 
 
 _PNL_FIELDS = (
@@ -209,25 +253,23 @@ _PNL_FIELDS = (
 )
 
 
-def _pnl_row(record: PnlSnapshot) -> Row:
-    symbols: dict[str, str | None] = {
-        "scope": record.scope,
-        "quote_currency": record.quote_currency,
+def _pnl_frame(records: Sequence[PnlSnapshot]) -> Frame:
+    symbols: Columns = {
+        "scope": [r.scope for r in records],
+        "quote_currency": [r.quote_currency for r in records],
     }
-    columns: dict[str, Any] = _envelope_columns(record)
-    for name in _PNL_FIELDS:
-        columns[name] = _dec(getattr(record, name))
-    return symbols, columns, record.envelope.event_time_ms
+    columns = {**_envelope_columns(records), **_decimals(records, *_PNL_FIELDS)}
+    return Frame(symbols, columns, _event_ms(records))
 
 
 SERIES: tuple[SeriesTable, ...] = (
-    SeriesTable("md_books", MD_BOOK, _INSTRUMENT, _book_columns(), _book_row),
+    SeriesTable("md_books", MD_BOOK, _INSTRUMENT, _book_columns(), _book_frame),
     SeriesTable(
         "md_trades",
         MD_TRADE,
         (*_INSTRUMENT, "side"),
         (*_COMMON, ("trade_id", "VARCHAR"), ("price", DECIMAL), ("size_base", DECIMAL)),
-        _trade_row,
+        _trade_frame,
     ),
     SeriesTable(
         "md_funding",
@@ -242,7 +284,7 @@ SERIES: tuple[SeriesTable, ...] = (
             ("index_price", DECIMAL),
             ("predicted_next_funding_rate", DECIMAL),
         ),
-        _funding_row,
+        _funding_frame,
     ),
     SeriesTable(
         "arb_spreads",
@@ -257,14 +299,14 @@ SERIES: tuple[SeriesTable, ...] = (
             ("price_spread_bps", DECIMAL),
             ("funding_spread_apr_bps", DECIMAL),
         ),
-        _spread_row,
+        _spread_frame,
     ),
     SeriesTable(
         "portfolio_pnl",
         PORTFOLIO_PNL,
         ("scope", "quote_currency"),
         (*_COMMON, *((name, DECIMAL) for name in _PNL_FIELDS)),
-        _pnl_row,
+        _pnl_frame,
     ),
 )
 """Every QuestDB table, one per stored topic."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from connectors.storage.relational import BY_TOPIC
 from connectors.storage.relational import TABLES
 from connectors.storage.relational import missing_topics
@@ -121,4 +124,17 @@ def test_decimals_beyond_eighteen_places_round_half_even() -> None:
 def test_funding_row_leaves_missing_optionals_out() -> None:
     record = sample(FundingRateUpdate).model_copy(update={"index_price": None})
     _, columns, _ = SERIES_BY_TOPIC["md.funding"].build(record)
-    assert columns["index_price"] is None
+    assert "index_price" not in columns
+
+
+@given(st.lists(st.integers(1, 7), min_size=1, max_size=6))
+def test_a_batch_of_books_by_column_equals_each_book_on_its_own(depths: list[int]) -> None:
+    table = SERIES_BY_TOPIC["md.book"]
+    books = [realistic_book(levels) for levels in depths]
+    frame = table.frame(books)
+    for i, record in enumerate(books):
+        alone = table.build(record)
+        assert frame.row(i) == alone
+        _, columns, _ = alone
+        for n in range(1, BOOK_LEVELS + 1):
+            assert (f"bid_price_{n}" in columns) == (n <= depths[i])
