@@ -91,6 +91,7 @@ def _batches(items: list[Consumed], batch: int) -> list[list[Consumed]]:
 
 
 def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
+    tune_collector()  # as the sink process runs
     items = consumed(PnlSnapshot, PORTFOLIO_PNL, rows)
     table = BY_TOPIC[PORTFOLIO_PNL]
     conninfo = load_settings().postgres.conninfo()
