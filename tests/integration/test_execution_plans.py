@@ -20,9 +20,22 @@ from typing import Any
 
 import pytest
 
+from connectors.ccxt_venue import CcxtVenue
+from connectors.config import ConnectorSettings
+from connectors.order_venue import CcxtOrderVenue
+from connectors.sim.remote import RemoteSimExchange
+from connectors.venues import profile_for
 from executors.engine import UNSAFE_NO_LOT_ENV
+from processors.execution_plans import LegTerms
+from processors.execution_plans import PlanSpec
+from processors.execution_plans import plan
+from processors.execution_plans import volume_profile
+from processors.lots import Lot
+from processors.records import book_of
 from schemas.codec import Codec
+from schemas.records.common import Side
 from schemas.records.execution import PairUpdate
+from schemas.records.execution import PlanKind
 from schemas.registry import ConfluentRegistry
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
@@ -32,6 +45,7 @@ from tests.ledger_db import scratch_schema
 from tests.paper_venues import EXECUTOR_TOPICS
 from tests.paper_venues import PaperVenues
 from tests.paper_venues import paper_venues
+from tests.paper_venues import perp
 from tests.paper_venues import start_executor
 
 D = Decimal
@@ -59,7 +73,7 @@ def _env(plan: dict[str, str], **extra: str) -> dict[str, str]:
 
 def _execute(run: Run, plan: dict[str, str], **extra: str) -> int:
     proc = start_executor(
-        run.venues.url, run.prefix, run.schema.name, run.log, "--until-idle", "2.5",
+        run.venues.url, run.prefix, run.schema.name, run.log, "--until-idle", "1.5",
         **_env(plan, **extra),
     )  # fmt: skip
     return proc.wait(timeout=120)
@@ -121,7 +135,7 @@ def test_a_post_only_that_would_cross_is_rejected_retried_passive_and_ends_termi
 ) -> None:
     # a buy at 3301 would take the 3300.45 ask: the venue refuses it as post-only
     (signal,) = run.decide(1, size="0.05", price="3301")
-    plan = {"plan": "POST_ONLY", "plan_duration_ms": "1500", "post_only_retries": "1"}
+    plan = {"plan": "POST_ONLY", "plan_duration_ms": "800", "post_only_retries": "1"}
     assert _execute(run, plan) == 0, run.log.read_text()[-3000:]
     crossing, passive = _orders(run)
     assert (crossing["tif"], crossing["price"], crossing["status"]) == (
@@ -208,3 +222,40 @@ def test_twin_without_lot_rounding_the_venue_rejects_a_child(run: Run) -> None:
     assert children[0]["size"] == D("0.016666666666666667")
     assert children[0]["status"] == "REJECTED"
     assert "multiple" in (children[0]["detail"] or "")
+
+
+def test_a_vwap_is_planned_from_the_trades_the_gateway_serves() -> None:
+    """The book and recent trades reach a plan through the gateway as domain records."""
+    with paper_venues() as venues:
+        world = venues.exchanges[OKX].world
+        for _ in range(400):  # the world trades as it steps
+            asyncio.run_coroutine_threadsafe(world.advance(), venues._loop).result(10)
+        start = venues.now_ms
+
+        async def read() -> tuple[Any, Any]:
+            venue = CcxtOrderVenue(
+                CcxtVenue(
+                    RemoteSimExchange(OKX, venues.url), venue_id=OKX,
+                    settings=ConnectorSettings(), profile=profile_for("sim"),
+                )
+            )  # fmt: skip
+            try:
+                return await venue.book(perp(OKX), 5), await venue.recent_trades(perp(OKX), 0)
+            finally:
+                await venue.close()
+
+        book, trades = asyncio.run(read())
+    assert trades, "the stepped world traded nothing"
+    assert {t.instrument.symbol for t in trades} == {ETH}
+    duration = start - min(t.envelope.event_time_ms for t in trades) + 1
+    spec = PlanSpec(PlanKind.VWAP, slices=4, duration_ms=duration)
+    terms = LegTerms(Side.BUY, Lot(D(1), D("0.01"), D("0.01")), D("0.01"), D(3300), D("3316.5"))
+    entry = plan(spec, D("10"), terms, start_ms=start, book=book_of(book), trades=trades)
+    weights = volume_profile(trades, 4, start, duration)
+    total = sum(weights, D(0))
+    assert total > 0
+    assert sum(c.size_base for c in entry.children) == D("10")
+    by_release = {c.release_ms: c.size_base for c in entry.children}
+    for i, weight in enumerate(weights):
+        share = D("10") * weight / total
+        assert abs(by_release.get(start + i * duration // 4, D(0)) - share) < D("0.01")
