@@ -537,9 +537,18 @@ class Executor:
         return len(results)
 
     def _close_requested(self, pairs: dict[str, PairUpdate]) -> int:
-        """Apply the pending close of every hedged pair that has one; the changes stored."""
+        """Apply the pending close of every hedged pair that has one, and to pairs whose plan
+        still has children to release (it releases no more); the changes stored."""
         hedged = [sid for sid, p in pairs.items() if p.status is PairStatus.HEDGED]
-        reasons = self.pairs.close_reasons(hedged) if hedged else {}
+        planning = [
+            sid
+            for sid, p in pairs.items()
+            if p.status in (PairStatus.ENTERING, PairStatus.HEDGING)
+            and p.entry_plan is not None
+            and p.entry_plan.next_child < len(p.entry_plan.children)
+        ]
+        asked = hedged + planning
+        reasons = self.pairs.close_reasons(asked) if asked else {}
         results = []
         for sid, reason in reasons.items():
             before = pairs[sid]

@@ -19,7 +19,8 @@ Policy (``PairPolicy``):
   ``max_exit_retries`` times each; past that the pair stays ``UNWINDING``/``CLOSING`` with a
   detail saying so (the executor raises an incident: a human must look).
 - ``CloseRequested`` on a ``HEDGED`` pair closes both legs the same way (reduce-only, at once);
-  on a pair still entering it is remembered as the detail and applied once hedged.
+  on a pair still entering it is remembered as the detail and applied once hedged (a plan
+  releases no more children after it).
 
 Execution plans (``processors.execution_plans``): a pair opened with an ``entry_plan`` works
 leg 0's target as the plan's children, one at a time. Each child that settles is hedged at
@@ -321,7 +322,7 @@ def _advance(
     if not plans.finished(entry, at):
         return _next(pair, at, status=PairStatus.ENTERING), ()
     if a.entered_base <= 0:
-        detail = pair.detail or "the entry leg filled nothing"
+        detail = "the entry leg filled nothing" + (f" ({pair.detail})" if pair.detail else "")
         return _next(pair, at, status=PairStatus.REJECTED, detail=detail), ()
     give_up = "entry fill below a hedge lot" if held_base(b) <= 0 else "unhedged remainder"
     return _balance(pair, at, policy, give_up_detail=give_up)
@@ -380,8 +381,12 @@ def _close_requested(
 ) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
     detail = f"close requested: {event.reason}"
     if pair.status is not PairStatus.HEDGED:
-        # applied when the pair is hedged (the executor re-sends it then)
-        return _next(pair, event.at_ms, detail=detail), ()
+        # applied when the pair is hedged (the executor re-sends it then); a plan still
+        # entering sends no more children, so the pair gets there soon
+        entry = pair.entry_plan
+        if entry is not None and entry.next_child < len(entry.children):
+            entry = entry.model_copy(update={"next_child": len(entry.children)})
+        return _next(pair, event.at_ms, detail=detail, entry_plan=entry), ()
     pair = _next(pair, event.at_ms, status=PairStatus.CLOSING, detail=detail)
     orders: list[SubmitOrder] = []
     for index in (ENTRY_LEG, HEDGE_LEG):

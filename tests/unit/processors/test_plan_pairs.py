@@ -10,6 +10,7 @@ from processors.execution_plans import LegTerms
 from processors.execution_plans import PlanSpec
 from processors.execution_plans import plan
 from processors.lots import Lot
+from processors.pairs import CloseRequested
 from processors.pairs import OrderSettled
 from processors.pairs import PairPolicy
 from processors.pairs import Tick
@@ -184,3 +185,16 @@ def test_a_stored_plan_decodes_to_the_same_pair() -> None:
     pair, _ = _open(PlanSpec(PlanKind.TWAP, slices=4, duration_ms=8_000))
     codec = Codec(InMemoryRegistry())
     assert codec.decode_as(codec.encode(pair, EXEC_PAIR), PairUpdate) == pair
+
+
+def test_a_close_while_a_twap_enters_stops_its_slices_then_closes_once_hedged() -> None:
+    pair, (a0,) = _open(PlanSpec(PlanKind.TWAP, slices=3, duration_ms=3_000))
+    pair, (h0,) = _fill(pair, a0, T + 1)
+    pair, none = apply(pair, CloseRequested("SPREAD_CONVERGED", T + 2))
+    assert none == ()
+    pair, none = _fill(pair, h0, T + 3)  # no slice follows: the plan is finished
+    assert (pair.status, none) == (PairStatus.HEDGED, ())
+    assert apply(pair, Tick(T + 5_000)) == (pair, ())
+    pair, closes = apply(pair, CloseRequested("SPREAD_CONVERGED", T + 6))
+    assert pair.status is PairStatus.CLOSING
+    assert sorted(o.size_base for o in closes) == [D("0.17"), D("0.17")]
