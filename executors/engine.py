@@ -486,6 +486,8 @@ class Executor:
             settled = await self._settle_all(list(working))
             if not settled:
                 break
+            for cid in settled:
+                self._expiry.pop(cid, None)
             results: list[tuple[PairUpdate, PairUpdate, tuple[SubmitOrder, ...]]] = []
             for cid, state in settled.items():
                 sid, index = working[cid]
