@@ -27,7 +27,9 @@ from schemas.records.account import VenuePosition
 from schemas.records.common import InstrumentRef
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import SubmitOrder
+from schemas.records.md import BookSnapshot
 from schemas.records.md import InstrumentFacts
+from schemas.records.md import Trade
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -90,6 +92,15 @@ class CcxtOrderVenue:
 
     async def time_ms(self) -> int:
         return int(await venue_call(self.venue.exchange.fetch_time()))
+
+    async def book(self, instrument: InstrumentRef, depth: int) -> BookSnapshot:
+        await self._ready()
+        return await self.venue.fetch_order_book(instrument.symbol, depth)
+
+    async def recent_trades(self, instrument: InstrumentRef, since_ms: int) -> list[Trade]:
+        await self._ready()
+        items = await self.venue.fetch_trades(instrument.symbol, since_ms)
+        return [t for t in items if isinstance(t, Trade)]
 
     async def submit(self, order: SubmitOrder) -> OrderEvent:
         await self._ready()

@@ -19,6 +19,12 @@ client id, a terminal order not yet applied to its pair is applied. Crash points
 tests are named in :data:`CRASH_POINTS` (``FUNDINGFLOW_EXECUTOR_CRASH_AT=name[:n]`` kills the
 process at the n-th time the point is reached).
 
+Entries follow the executor's execution plan (``processors.execution_plans``; the default is
+one marketable limit IOC order, as before plans): the plan is made when the pair opens, from
+the entry leg's facts, and for the kinds that need them its book or recent trades, and is stored
+with the pair. Each round first passes the time in (a ``Tick``) to pairs waiting for their next
+child; a resting child (GTC, post-only) is canceled only once its plan's deadline has passed.
+
 The kill switch (``halt``) refuses new entry orders at once (the first leg's entries are
 refused as ``NotSent``); hedges, unwinds and closes still go, since they reduce exposure.
 Resuming needs an explicit release.
@@ -48,6 +54,12 @@ from executors.outbox import drain
 from executors.pair_store import PairStore
 from executors.portfolio import Portfolio
 from executors.venues import OrderVenue
+from processors.execution_plans import LegTerms
+from processors.execution_plans import PlanError
+from processors.execution_plans import PlanSpec
+from processors.execution_plans import plan as plan_entry
+from processors.lots import Lot
+from processors.lots import common_step
 from processors.orders import LOST_AFTER_NOT_FOUND
 from processors.orders import OPEN
 from processors.orders import TERMINAL as ORDER_TERMINAL
@@ -63,10 +75,13 @@ from processors.pairs import LegLot
 from processors.pairs import OrderSettled
 from processors.pairs import PairPolicy
 from processors.pairs import PairRefused
+from processors.pairs import Tick
 from processors.pairs import apply as apply_pair
 from processors.pairs import is_terminal
 from processors.pairs import open_pair
+from processors.pairs import target_size
 from processors.protective_prices import protective_limit
+from processors.records import book_of
 from processors.records import derived_id
 from schemas.codec import Codec
 from schemas.errors import OutcomeUnknown
@@ -84,6 +99,7 @@ from schemas.records.execution import PairStatus
 from schemas.records.execution import PairUpdate
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import InstrumentFacts
+from schemas.records.md import Trade
 from schemas.records.ops import Incident
 from schemas.records.ops import Severity
 from schemas.records.risk import RiskDecision
@@ -109,6 +125,12 @@ MAX_DECISION_AGE_MS = 60_000
 HALT_SCOPE = "global"
 ENTRY_BAND_BPS = Decimal(50)
 """How far past the expected price an entry may fill (None: market orders)."""
+UNSAFE_NO_LOT_ENV = "FUNDINGFLOW_EXECUTOR_UNSAFE_NO_LOT"
+"""Integration tests' twin only: plan children without the venue's lot and minimums (the
+rounding guard removed, to show the venue rejects what it would let through). Never set."""
+BOOK_DEPTH = 20
+"""Levels a side fetched for a plan that reads the book (LEVELS, POST_ONLY)."""
+RESTING = frozenset({TimeInForce.GTC, TimeInForce.POST_ONLY})
 LOST_AFTER_MS = 30_000
 """An IOC/FOK order not found this long after its intent (and 4 fetches) is presumed lost."""
 
@@ -193,6 +215,7 @@ class Executor:
         position_tolerance: Decimal | None = None,
         lost_after_ms: int = LOST_AFTER_MS,
         entry_band_bps: Decimal | None = ENTRY_BAND_BPS,
+        plan: PlanSpec | None = None,
     ) -> None:
         self.conn = conn
         self.venues = dict(venues)
@@ -206,6 +229,9 @@ class Executor:
         self.position_tolerance = position_tolerance
         self.lost_after_ms = lost_after_ms
         self.entry_band_bps = entry_band_bps
+        self.plan = plan or PlanSpec()
+        self._expiry: dict[str, int] = {}
+        """Working resting children and the deadline of their plan (canceled after it)."""
         self.facts: dict[tuple[str, str], InstrumentFacts] = {}
         self._orders: dict[str, SubmitOrder] = {}
         self.portfolio = Portfolio(self.ledger, self.pairs, order_of=self._order)
@@ -295,6 +321,7 @@ class Executor:
         known = self.pairs.existing([d.decision_id for d in approved])
         halt = self.halt_state()
         clocks: dict[str, int] = {}
+        start = self.clock()
         planned: list[tuple[PairUpdate, tuple[SubmitOrder, ...]]] = []
         for decision in approved:
             if decision.decision_id in known:
@@ -306,8 +333,12 @@ class Executor:
                     await self._lot(decision.legs[0].instrument),
                     await self._lot(decision.legs[1].instrument),
                 )
-                planned.append(open_pair(decision, lots, self.policy))
-            else:
+                opened = await self._open_planned(decision, lots, start)
+                if isinstance(opened, str):
+                    refusal = opened
+                else:
+                    planned.append(opened)
+            if refusal is not None:
                 zero = LegLot(Decimal(0), Decimal(0))
                 unsized = decision.model_copy(update={"approved_size_base": Decimal(0)})
                 pair, _ = (
@@ -329,15 +360,70 @@ class Executor:
             )
         return [p for d in approved if (p := self.pairs.get(d.decision_id)) is not None]
 
+    async def _open_planned(
+        self, decision: RiskDecision, lots: tuple[LegLot, LegLot], start: int
+    ) -> tuple[PairUpdate, tuple[SubmitOrder, ...]] | str:
+        """The pair and its first child under the executor's plan, or why it cannot be planned."""
+        target = target_size(decision, lots)
+        if target <= 0:
+            return open_pair(decision, lots, self.policy)  # REJECTED: nothing tradable
+        leg = decision.legs[0]
+        facts = await self._facts(leg.instrument)
+        protective = None
+        if self.entry_band_bps is not None and leg.entry_price > 0:
+            protective = protective_limit(
+                leg.side, leg.entry_price, self.entry_band_bps, facts.price_tick
+            )
+        terms = LegTerms(
+            side=leg.side,
+            lot=self._plan_lot(lots, facts),
+            tick=facts.price_tick,
+            expected_price=leg.entry_price,
+            protective_price=protective,
+        )
+        venue = self.venues[leg.instrument.exchange]
+        trades: list[Trade] = []
+        try:
+            book = (
+                book_of(await venue.book(leg.instrument, BOOK_DEPTH))
+                if self.plan.needs_book
+                else None
+            )
+            if self.plan.needs_trades:
+                since = start - self.plan.duration_ms
+                trades = await venue.recent_trades(leg.instrument, since)
+            entry = plan_entry(self.plan, target, terms, start_ms=start, book=book, trades=trades)
+        except (VenueError, PlanError) as exc:
+            return f"no {self.plan.kind} plan: {exc}"[:300]
+        return open_pair(decision, lots, self.policy, entry_plan=entry)
+
+    @staticmethod
+    def _plan_lot(lots: tuple[LegLot, LegLot], facts: InstrumentFacts) -> Lot:
+        """The size rules of the entry's children, in base units: a multiple of both legs'
+        lots (so every slice can be hedged exactly), at least both minimums and the entry
+        venue's minimum notional."""
+        if os.environ.get(UNSAFE_NO_LOT_ENV) == "1":  # the twin: the guard removed
+            return Lot(Decimal(1))
+        step = common_step([lot.lot_base for lot in lots if lot.lot_base > 0])
+        return Lot(
+            Decimal(1),
+            amount_step=step,
+            min_amount=max(lot.min_base for lot in lots),
+            min_notional_quote=facts.min_notional_quote,
+        )
+
     def _record_intent(self, pair: PairUpdate, order: SubmitOrder, now: int) -> None:
-        """Record ``order`` as it will be sent: an entry as a marketable limit IOC order
-        within ``entry_band_bps`` of the price the opportunity expected (unwinds and closes stay
-        market orders), with the venue's fee terms."""
+        """Record ``order`` as it will be sent, with the venue's fee terms. A planned child goes
+        as planned; a hedge (and the entry of a pair without a plan) as a marketable limit IOC
+        order within ``entry_band_bps`` of the price the opportunity expected; unwinds and
+        closes stay market orders."""
         facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
         expected = pair.legs[order.leg_index].expected_price
+        planned_child = order.leg_index == 0 and pair.entry_plan is not None
         if (
             self.entry_band_bps is not None
             and order.purpose is OrderPurpose.ENTRY
+            and not planned_child
             and expected is not None
             and expected > 0
         ):
@@ -387,17 +473,21 @@ class Executor:
                     await self._facts(leg.instrument)
         while pairs:
             changes += self._close_requested(pairs)
+            changes += self._tick(pairs)
             working = {
                 cid: (sid, index)
                 for sid, pair in pairs.items()
                 for index, leg in enumerate(pair.legs)
                 if (cid := leg.working_client_order_id) is not None
             }
+            self._note_deadlines(pairs, working)
             if not working:
                 break
             settled = await self._settle_all(list(working))
             if not settled:
                 break
+            for cid in settled:
+                self._expiry.pop(cid, None)
             results: list[tuple[PairUpdate, PairUpdate, tuple[SubmitOrder, ...]]] = []
             for cid, state in settled.items():
                 sid, index = working[cid]
@@ -425,10 +515,42 @@ class Executor:
             pairs = {sid: p for sid, p in pairs.items() if not is_terminal(p)}
         return changes
 
+    def _note_deadlines(
+        self, pairs: dict[str, PairUpdate], working: dict[str, tuple[str, int]]
+    ) -> None:
+        """Remember the plan deadline of each working entry child (when it is canceled)."""
+        for cid, (sid, index) in working.items():
+            entry = pairs[sid].entry_plan
+            if index == 0 and entry is not None and entry.deadline_ms is not None:
+                self._expiry[cid] = entry.deadline_ms
+
+    def _tick(self, pairs: dict[str, PairUpdate]) -> int:
+        """Pass the time to every pair waiting for its plan's next child; the changes stored."""
+        now = self.clock()
+        results = []
+        for sid, before in pairs.items():
+            if before.entry_plan is None or any(leg.working_client_order_id for leg in before.legs):
+                continue
+            after, orders = apply_pair(before, Tick(now), self.policy)
+            if after.seq != before.seq:
+                results.append((before, after, orders))
+                pairs[sid] = after
+        self._store_all(results)
+        return len(results)
+
     def _close_requested(self, pairs: dict[str, PairUpdate]) -> int:
-        """Apply the pending close of every hedged pair that has one; the changes stored."""
+        """Apply the pending close of every hedged pair that has one, and to pairs whose plan
+        still has children to release (it releases no more); the changes stored."""
         hedged = [sid for sid, p in pairs.items() if p.status is PairStatus.HEDGED]
-        reasons = self.pairs.close_reasons(hedged) if hedged else {}
+        planning = [
+            sid
+            for sid, p in pairs.items()
+            if p.status in (PairStatus.ENTERING, PairStatus.HEDGING)
+            and p.entry_plan is not None
+            and p.entry_plan.next_child < len(p.entry_plan.children)
+        ]
+        asked = hedged + planning
+        reasons = self.pairs.close_reasons(asked) if asked else {}
         results = []
         for sid, reason in reasons.items():
             before = pairs[sid]
@@ -581,7 +703,9 @@ class Executor:
             else:
                 reports.append((cid, _report(answer)))
         states = self._apply_all(reports)
-        still_open = [cid for cid, s in states.items() if s.status in OPEN]
+        still_open = [
+            cid for cid, s in states.items() if s.status in OPEN and self._cancel_due(cid)
+        ]
         if still_open:
             cancels = await asyncio.gather(
                 *(
@@ -600,6 +724,14 @@ class Executor:
                 )
             )
         return {cid: s for cid, s in states.items() if s.status in ORDER_TERMINAL}
+
+    def _cancel_due(self, cid: str) -> bool:
+        """Whether an open order is canceled now: an IOC/FOK left open at once, a resting child
+        once its plan's deadline has passed (never without a known deadline)."""
+        if self._order(cid).time_in_force not in RESTING:
+            return True
+        deadline = self._expiry.get(cid)
+        return deadline is not None and self.clock() >= deadline
 
     def _presumed_lost(self, cid: str, state: OrderState) -> bool:
         """An immediate-or-cancel order the venue has not shown after repeated fetches and

@@ -17,7 +17,9 @@ from schemas.records.account import VenuePosition
 from schemas.records.common import InstrumentRef
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import SubmitOrder
+from schemas.records.md import BookSnapshot
 from schemas.records.md import InstrumentFacts
+from schemas.records.md import Trade
 
 
 @runtime_checkable
@@ -38,6 +40,14 @@ class OrderVenue(Protocol):
 
     async def time_ms(self) -> int:
         """The venue's clock (a paper world's simulated time)."""
+        ...
+
+    async def book(self, instrument: InstrumentRef, depth: int) -> BookSnapshot:
+        """The instrument's order book now, ``depth`` levels a side (sizes in base units)."""
+        ...
+
+    async def recent_trades(self, instrument: InstrumentRef, since_ms: int) -> list[Trade]:
+        """The venue's public trades of the instrument since ``since_ms`` (valid ones only)."""
         ...
 
     async def submit(self, order: SubmitOrder) -> OrderEvent: ...

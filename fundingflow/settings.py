@@ -17,6 +17,7 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import SecretStr
 from pydantic import ValidationError
+from pydantic import model_validator
 from pydantic_settings import BaseSettings
 from pydantic_settings import NestedSecretsSettingsSource
 from pydantic_settings import PydanticBaseSettingsSource
@@ -24,7 +25,9 @@ from pydantic_settings import SettingsConfigDict
 from pydantic_settings import TomlConfigSettingsSource
 
 from connectors.config import ConnectorSettings
+from processors.execution_plans import PlanSpec
 from schemas.errors import ConfigError
+from schemas.records.execution import PlanKind
 from streams.config import StreamsSettings
 
 LOOPBACK = "127.0.0.1"
@@ -130,6 +133,32 @@ class ExecutorSettings(_Frozen):
     position_tolerance_base: Decimal | None = Field(default=None, ge=0)
     """How far a venue's position may differ from the ledger's before trading halts; None:
     one lot of the instrument."""
+    plan: PlanKind = PlanKind.IOC
+    """How the entry leg is executed (``processors.execution_plans``): MARKET, LIMIT, IOC (one
+    marketable limit IOC order, the default), FOK, POST_ONLY, ICEBERG, TWAP, VWAP, LEVELS."""
+    plan_slices: int = Field(default=4, ge=0)
+    """TWAP/VWAP: children; LEVELS: most book levels (0: as many as the target needs)."""
+    plan_duration_ms: int = Field(default=60_000, ge=0)
+    """TWAP/VWAP: span the children are released over; LIMIT/POST_ONLY/ICEBERG: how long a
+    child may rest before it is canceled."""
+    plan_display_base: Decimal | None = Field(default=None, gt=0)
+    """ICEBERG: the most one child shows at the venue, base units."""
+    post_only_retries: int = Field(default=0, ge=0)
+    """POST_ONLY: retries at the passive price after the venue rejects a crossing order."""
+
+    @model_validator(mode="after")
+    def _plan_is_executable(self) -> ExecutorSettings:
+        self.plan_spec()  # raises PlanError (a ValueError): a configuration error
+        return self
+
+    def plan_spec(self) -> PlanSpec:
+        return PlanSpec(
+            kind=self.plan,
+            display_size_base=self.plan_display_base,
+            slices=self.plan_slices,
+            duration_ms=self.plan_duration_ms,
+            post_only_retries=self.post_only_retries,
+        )
 
     @property
     def gateway_url(self) -> str:

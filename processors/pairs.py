@@ -19,11 +19,23 @@ Policy (``PairPolicy``):
   ``max_exit_retries`` times each; past that the pair stays ``UNWINDING``/``CLOSING`` with a
   detail saying so (the executor raises an incident: a human must look).
 - ``CloseRequested`` on a ``HEDGED`` pair closes both legs the same way (reduce-only, at once);
-  on a pair still entering it is remembered as the detail and applied once hedged.
+  on a pair still entering it is remembered as the detail and applied once hedged (a plan
+  releases no more children after it).
+
+Execution plans (``processors.execution_plans``): a pair opened with an ``entry_plan`` works
+leg 0's target as the plan's children, one at a time. Each child that settles is hedged at
+once (its fill, rounded down to leg 1's lot, with a short hedge retried as above), and the next
+child is released only when the hedge has caught up and the child is due (a :class:`Tick`
+passes the time in), so the pair is never naked by more than the child in flight plus less than
+a lot. A post-only child the venue rejects (it would cross) is retried at the plan's passive
+price while the plan has retries, else given up. When the plan is finished (every child sent,
+or its deadline passed) the pair ends as without a plan: ``HEDGED``, ``UNWINDING`` what is not
+hedged, or ``REJECTED`` when nothing filled. A pair without a plan (opened before plans) sends
+one entry order, as before.
 
 Order ids: leg ``i``'s ``k``-th order of a purpose is ``OrderKey(signal, i, k, purpose)``; the
-slice index counts every order of the leg, so no two orders share an id and a redelivered
-event yields the same ids (the ledger refuses a second submission of any).
+slice index counts every order of the leg (children included), so no two orders share an id and
+a redelivered event yields the same ids (the ledger refuses a second submission of any).
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from processors import execution_plans as plans
 from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
 from processors.lots import Lot
@@ -40,11 +53,14 @@ from schemas.records.common import Envelope
 from schemas.records.common import OrderType
 from schemas.records.common import Side
 from schemas.records.common import TimeInForce
+from schemas.records.execution import ExecutionPlan
 from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus
 from schemas.records.execution import PairLeg
 from schemas.records.execution import PairStatus
 from schemas.records.execution import PairUpdate
+from schemas.records.execution import PlanKind
+from schemas.records.execution import PlannedChild
 from schemas.records.execution import SubmitOrder
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
@@ -93,7 +109,14 @@ class CloseRequested:
     at_ms: int
 
 
-Event = OrderSettled | CloseRequested
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed (executor clock): a plan's next child may be due."""
+
+    at_ms: int
+
+
+Event = OrderSettled | CloseRequested | Tick
 
 
 class PairRefused(ValueError):  # noqa: N818 - names the refused event, as InvalidOrderKey
@@ -109,10 +132,27 @@ def held_base(leg: PairLeg) -> Decimal:
     return leg.entered_base - leg.exited_base
 
 
+def target_size(decision: RiskDecision, lots: tuple[LegLot, LegLot]) -> Decimal:
+    """The base size both legs aim at: the approved size rounded down to both legs' lots and
+    meeting both minimums (zero: nothing tradable)."""
+    return tradable_size(
+        decision.approved_size_base,
+        [Lot(Decimal(1), lot.lot_base or None, lot.min_base) for lot in lots],
+        [leg.entry_price for leg in decision.legs],
+    )
+
+
 def open_pair(
-    decision: RiskDecision, lots: tuple[LegLot, LegLot], policy: PairPolicy = PairPolicy()
+    decision: RiskDecision,
+    lots: tuple[LegLot, LegLot],
+    policy: PairPolicy = PairPolicy(),
+    *,
+    entry_plan: ExecutionPlan | None = None,
 ) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
-    """The pair of an approved two-leg decision and its first order (or a REJECTED pair)."""
+    """The pair of an approved two-leg decision and its first order (or a REJECTED pair).
+
+    With ``entry_plan`` (planned for :func:`target_size`), leg 0 works the plan's children
+    (the first is sent when due at the plan's start); without, one entry order of the target."""
     del policy  # the first order does not depend on it; kept for one signature
     if decision.outcome is not RiskOutcome.APPROVED:
         raise PairRefused(f"decision {decision.decision_id} is {decision.outcome}, not APPROVED")
@@ -134,11 +174,7 @@ def open_pair(
         )
         for leg, lot in zip(decision.legs, lots, strict=True)
     )
-    target = tradable_size(
-        decision.approved_size_base,
-        [Lot(Decimal(1), lot.lot_base or None, lot.min_base) for lot in lots],
-        [leg.entry_price for leg in decision.legs],
-    )
+    target = target_size(decision, lots)
     pair = PairUpdate(
         envelope=_envelope(decision.decision_id, 0, at, decision.envelope.event_id),
         signal_id=decision.decision_id,
@@ -148,6 +184,7 @@ def open_pair(
         target_size_base=target,
         legs=legs,
         hedge_attempts=0,
+        entry_plan=entry_plan,
     )
     if target <= 0:
         return _next(
@@ -157,7 +194,18 @@ def open_pair(
             detail=f"no size both venues accept at or below {decision.approved_size_base}",
             seq=0,
         ), ()
-    return _submit(pair, at, ENTRY_LEG, OrderPurpose.ENTRY, target)
+    if entry_plan is None:
+        return _submit(pair, at, ENTRY_LEG, OrderPurpose.ENTRY, target)
+    if not entry_plan.children:
+        detail = f"the {entry_plan.kind} plan has no child the venue accepts"
+        if entry_plan.detail:
+            detail += f" ({entry_plan.detail})"
+        return _next(pair, at, status=PairStatus.REJECTED, detail=detail, seq=0), ()
+    child = plans.due(entry_plan, entry_plan.start_ms)
+    if child is None:  # the first child is not due yet: a tick releases it
+        return pair, ()
+    pair = pair.model_copy(update={"entry_plan": plans.released(entry_plan)})
+    return _send_child(pair, at, child)
 
 
 def apply(
@@ -168,6 +216,8 @@ def apply(
         raise PairRefused(f"pair {pair.signal_id} is {pair.status}: nothing applies")
     if isinstance(event, CloseRequested):
         return _close_requested(pair, event)
+    if isinstance(event, Tick):
+        return _tick(pair, event.at_ms, policy)
     leg = pair.legs[event.leg_index] if 0 <= event.leg_index < len(pair.legs) else None
     if leg is None or leg.working_client_order_id != event.client_order_id:
         raise PairRefused(
@@ -181,6 +231,11 @@ def apply(
     }:
         raise PairRefused(f"order {event.client_order_id} is {event.status}, not terminal")
     pair = _record_fill(pair, event)
+    planned = pair.entry_plan is not None and event.purpose is OrderPurpose.ENTRY
+    if planned and pair.status in (PairStatus.ENTERING, PairStatus.HEDGING):
+        if event.leg_index == ENTRY_LEG:
+            return _after_child(pair, event, policy)
+        return _after_slice_hedge(pair, event.at_ms, policy)
     if pair.status is PairStatus.ENTERING:
         return _after_entry(pair, event.at_ms)
     if pair.status is PairStatus.HEDGING:
@@ -193,6 +248,84 @@ def apply(
 
 
 # -------------------------------------------------------------------------------- transitions
+
+
+def _tick(
+    pair: PairUpdate, at: int, policy: PairPolicy
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """Release a due child of a waiting plan (or finish it); the same pair when nothing is due."""
+    entry = pair.entry_plan
+    idle = not any(leg.working_client_order_id for leg in pair.legs)
+    if entry is None or pair.status is not PairStatus.ENTERING or not idle:
+        return pair, ()
+    if plans.due(entry, at) is None and not plans.finished(entry, at):
+        return pair, ()
+    return _advance(pair, at, policy)
+
+
+def _after_child(
+    pair: PairUpdate, event: OrderSettled, policy: PairPolicy
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """A child of leg 0's plan settled: retry a rejected post-only child, else go on."""
+    entry = pair.entry_plan
+    assert entry is not None
+    at = event.at_ms
+    rejected_post_only = (
+        entry.kind is PlanKind.POST_ONLY
+        and event.status is OrderStatus.REJECTED
+        and event.filled_base <= 0
+    )
+    if rejected_post_only:
+        in_time = entry.deadline_ms is None or at < entry.deadline_ms
+        if entry.post_only_retries > 0 and entry.passive_price is not None and in_time:
+            entry, again = plans.retry_post_only(entry, entry.children[entry.next_child - 1])
+            detail = f"post-only would cross: retried at the passive {entry.passive_price}"
+            pair = _next(pair, at, entry_plan=entry, detail=detail, status=PairStatus.ENTERING)
+            return _send_child(pair, at, again)
+        pair = pair.model_copy(update={"detail": "post-only rejected (it would cross): given up"})
+    return _advance(pair, at, policy)
+
+
+def _after_slice_hedge(
+    pair: PairUpdate, at: int, policy: PairPolicy
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """A slice's hedge settled: retry it when short (within policy), else go on."""
+    a, b = pair.legs[ENTRY_LEG], pair.legs[HEDGE_LEG]
+    short = _down(held_base(a) - held_base(b), b.lot_base)
+    if short > 0 and short >= b.min_base:
+        if pair.hedge_attempts < policy.max_hedge_retries:
+            pair = _next(pair, at, hedge_attempts=pair.hedge_attempts + 1)
+            return _submit(pair, at, HEDGE_LEG, OrderPurpose.ENTRY, short)
+        entry = pair.entry_plan
+        assert entry is not None
+        abandoned = entry.model_copy(update={"next_child": len(entry.children)})
+        pair = pair.model_copy(update={"entry_plan": abandoned})
+        return _balance(pair, at, policy, give_up_detail="hedge retries exhausted")
+    return _advance(pair, at, policy)
+
+
+def _advance(
+    pair: PairUpdate, at: int, policy: PairPolicy
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """Both legs idle under a plan: hedge what leg 0 holds beyond leg 1 (a lot or more),
+    else release the next child when due, else wait for a tick, else finish the pair."""
+    a, b = pair.legs[ENTRY_LEG], pair.legs[HEDGE_LEG]
+    entry = pair.entry_plan
+    assert entry is not None
+    gap = _down(held_base(a) - held_base(b), b.lot_base)
+    if gap > 0 and gap >= b.min_base:
+        pair = _next(pair, at, status=PairStatus.HEDGING)
+        return _submit(pair, at, HEDGE_LEG, OrderPurpose.ENTRY, gap)
+    child = plans.due(entry, at)
+    if child is not None:
+        return _release(pair, at, child)
+    if not plans.finished(entry, at):
+        return _next(pair, at, status=PairStatus.ENTERING), ()
+    if a.entered_base <= 0:
+        detail = "the entry leg filled nothing" + (f" ({pair.detail})" if pair.detail else "")
+        return _next(pair, at, status=PairStatus.REJECTED, detail=detail), ()
+    give_up = "entry fill below a hedge lot" if held_base(b) <= 0 else "unhedged remainder"
+    return _balance(pair, at, policy, give_up_detail=give_up)
 
 
 def _after_entry(pair: PairUpdate, at: int) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
@@ -248,8 +381,12 @@ def _close_requested(
 ) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
     detail = f"close requested: {event.reason}"
     if pair.status is not PairStatus.HEDGED:
-        # applied when the pair is hedged (the executor re-sends it then)
-        return _next(pair, event.at_ms, detail=detail), ()
+        # applied when the pair is hedged (the executor re-sends it then); a plan still
+        # entering sends no more children, so the pair gets there soon
+        entry = pair.entry_plan
+        if entry is not None and entry.next_child < len(entry.children):
+            entry = entry.model_copy(update={"next_child": len(entry.children)})
+        return _next(pair, event.at_ms, detail=detail, entry_plan=entry), ()
     pair = _next(pair, event.at_ms, status=PairStatus.CLOSING, detail=detail)
     orders: list[SubmitOrder] = []
     for index in (ENTRY_LEG, HEDGE_LEG):
@@ -346,9 +483,48 @@ def _submit(
         reduce_only=not entry,
         purpose=purpose,
     )
-    leg = leg.model_copy(update={"orders_sent": slice_index + 1, "working_client_order_id": cid})
+    return _sent(pair, index, order)
+
+
+def _sent(
+    pair: PairUpdate, index: int, order: SubmitOrder
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """``order`` becomes leg ``index``'s working order (one more order of the leg)."""
+    leg = pair.legs[index].model_copy(
+        update={
+            "orders_sent": order.slice_index + 1,
+            "working_client_order_id": order.client_order_id,
+        }
+    )
     legs = tuple(leg if i == index else old for i, old in enumerate(pair.legs))
     return pair.model_copy(update={"legs": legs}), (order,)
+
+
+def _release(
+    pair: PairUpdate, at: int, child: PlannedChild
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    """Send the plan's next child (the plan moves on; the pair is ENTERING)."""
+    entry = pair.entry_plan
+    assert entry is not None
+    pair = _next(pair, at, status=PairStatus.ENTERING, entry_plan=plans.released(entry))
+    return _send_child(pair, at, child)
+
+
+def _send_child(
+    pair: PairUpdate, at: int, child: PlannedChild
+) -> tuple[PairUpdate, tuple[SubmitOrder, ...]]:
+    leg = pair.legs[ENTRY_LEG]
+    order = plans.child_order(
+        child,
+        signal_id=pair.signal_id,
+        leg_index=ENTRY_LEG,
+        slice_index=leg.orders_sent,
+        instrument=leg.instrument,
+        side=leg.side,
+        at_ms=at,
+        causation_id=pair.envelope.event_id,
+    )
+    return _sent(pair, ENTRY_LEG, order)
 
 
 def _envelope(signal_id: str, seq: int, at: int, causation: str | None) -> Envelope:

@@ -39,11 +39,14 @@ METHODS = frozenset(
         "fetch_open_orders",
         "fetch_order",
         "fetch_funding_history",
+        "fetch_order_book",
+        "fetch_trades",
         "create_order",
         "cancel_order",
     }
 )
-"""The account and order methods a paper client may call (market data comes from Kafka)."""
+"""The account and order methods a paper client may call, and the book and recent trades an
+execution plan sizes its children from (the market data stream comes from Kafka)."""
 
 _STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
     (ccxt.RequestTimeout, 504),

@@ -121,6 +121,22 @@ class RemoteSimExchange(Exchange):  # type: ignore[misc]
         result: list[Struct] = await self._call("fetch_funding_history", symbol, since, limit)
         return result
 
+    async def fetch_order_book(
+        self, symbol: str, limit: int | None = None, params: dict[str, Any] | None = None
+    ) -> Struct:
+        result: Struct = await self._call("fetch_order_book", symbol, limit)
+        return result
+
+    async def fetch_trades(
+        self,
+        symbol: str,
+        since: int | None = None,
+        limit: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[Struct]:
+        result: list[Struct] = await self._call("fetch_trades", symbol, since, limit)
+        return result
+
     async def create_order(
         self,
         symbol: str,

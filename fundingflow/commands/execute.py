@@ -134,6 +134,7 @@ async def _execute(
         position_tolerance=ex.position_tolerance_base,
         lost_after_ms=ex.lost_after_ms,
         entry_band_bps=ex.entry_band_bps,
+        plan=ex.plan_spec(),
     )
     consumer = Consumer(consumer_config(settings.kafka.bootstrap, prefix + ex.group))
     service = ExecutionService(
@@ -189,12 +190,33 @@ def execute(
     wait_s: Annotated[
         float, typer.Option("--wait", min=0, help="Seconds to wait for the sim order gateway.")
     ] = 30.0,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            help="Entry plan: MARKET, LIMIT, IOC, FOK, POST_ONLY, ICEBERG, TWAP, VWAP, LEVELS"
+            " (default from settings: IOC)."
+        ),
+    ] = None,
+    plan_slices: Annotated[
+        int | None, typer.Option(min=0, help="TWAP/VWAP children; LEVELS most levels.")
+    ] = None,
+    plan_duration_ms: Annotated[
+        int | None, typer.Option(min=0, help="TWAP/VWAP span; LIMIT/POST_ONLY/ICEBERG rest.")
+    ] = None,
+    plan_display_base: Annotated[
+        str | None, typer.Option(help="ICEBERG display size, base units.")
+    ] = None,
+    post_only_retries: Annotated[
+        int | None, typer.Option(min=0, help="POST_ONLY retries at the passive price.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Turn approved risk decisions into hedged two-leg positions (paper by default)."""
     from fundingflow.log import configure_logging
 
-    settings = load_settings()
+    settings = _with_plan(
+        load_settings(), plan, plan_slices, plan_duration_ms, plan_display_base, post_only_retries
+    )
     configure_logging(settings.log_level, settings.log_json)
 
     async def main() -> dict[str, Any]:
@@ -210,6 +232,50 @@ def execute(
         print_json(summary)
     else:
         print_table("executor", ["field", "value"], [(k, v) for k, v in summary.items()])
+
+
+def _with_plan(
+    settings: Settings,
+    plan: str | None,
+    slices: int | None,
+    duration_ms: int | None,
+    display: str | None,
+    retries: int | None,
+) -> Settings:
+    """``settings`` with the plan options given on the command line (a bad one: exit 2)."""
+    from decimal import InvalidOperation
+
+    from pydantic import ValidationError
+
+    from schemas.records.execution import PlanKind
+
+    changes: dict[str, Any] = {}
+    if plan is not None:
+        kinds = [k.value for k in PlanKind if k is not PlanKind.UNKNOWN]
+        if plan.upper() not in kinds:
+            raise typer.BadParameter(f"--plan {plan!r}: one of {', '.join(kinds)}")
+        changes["plan"] = PlanKind(plan.upper())
+    if slices is not None:
+        changes["plan_slices"] = slices
+    if duration_ms is not None:
+        changes["plan_duration_ms"] = duration_ms
+    if display is not None:
+        try:
+            changes["plan_display_base"] = Decimal(display)
+        except InvalidOperation:
+            raise typer.BadParameter(f"--plan-display-base {display!r}: not a number") from None
+    if retries is not None:
+        changes["post_only_retries"] = retries
+    if not changes:
+        return settings
+    try:
+        executor = type(settings.executor).model_validate(
+            {**settings.executor.model_dump(), **changes}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise typer.BadParameter(f"plan options: {first['msg']}") from None
+    return settings.model_copy(update={"executor": executor})
 
 
 def _connect(settings: Settings) -> psycopg.Connection[Any]:

@@ -16,10 +16,12 @@ from schemas.records.common import PriceLevel
 from schemas.records.dlq import DeadLetter
 from schemas.records.dlq import DeadLetterHeader
 from schemas.records.execution import CancelOrder
+from schemas.records.execution import ExecutionPlan
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import PairLeg
 from schemas.records.execution import PairUpdate
+from schemas.records.execution import PlannedChild
 from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
@@ -98,10 +100,12 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.dlq.DeadLetter": DeadLetter,
     "fundingflow.dlq.DeadLetterHeader": DeadLetterHeader,
     "fundingflow.execution.CancelOrder": CancelOrder,
+    "fundingflow.execution.ExecutionPlan": ExecutionPlan,
     "fundingflow.execution.Fill": Fill,
     "fundingflow.execution.OrderEvent": OrderEvent,
     "fundingflow.execution.PairLeg": PairLeg,
     "fundingflow.execution.PairUpdate": PairUpdate,
+    "fundingflow.execution.PlannedChild": PlannedChild,
     "fundingflow.execution.SubmitOrder": SubmitOrder,
     "fundingflow.md.BookSnapshot": BookSnapshot,
     "fundingflow.md.FundingRateUpdate": FundingRateUpdate,

@@ -10,6 +10,7 @@ from typing import Self
 from pydantic import ConfigDict
 
 from schemas.avro_record import AvroRecord
+from schemas.avro_record import maybe
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import Money
@@ -18,6 +19,7 @@ from schemas.records.common import Side
 from schemas.records.common import TimeInForce
 from schemas.scalars import AvroDecimal
 from schemas.scalars import Int
+from schemas.scalars import Long
 
 
 class CancelOrder(AvroRecord):
@@ -331,6 +333,168 @@ class PairLeg(AvroRecord):
         )
 
 
+class PlanKind(StrEnum):
+    """How a leg is executed. MARKET: one market IOC order. LIMIT: one limit order resting until
+    the plan's deadline. IOC: one marketable limit IOC order (the default). FOK: one marketable
+    limit fill-or-kill order. POST_ONLY: one maker-only limit order (rejected by the venue when
+    it would cross). ICEBERG: limit children of at most the display size, the next released when
+    the previous settles. TWAP: equal children released at equal intervals over the duration.
+    VWAP: children weighted by the venue's recent trade volume profile over the duration.
+    LEVELS: one marketable limit IOC child per book level, each at most the level's size.
+    """
+
+    UNKNOWN = "UNKNOWN"
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"
+    ICEBERG = "ICEBERG"
+    TWAP = "TWAP"
+    VWAP = "VWAP"
+    LEVELS = "LEVELS"
+
+
+class PlannedChild(AvroRecord):
+    """One child order of an execution plan, before it is sent: its size, how it is sent and when
+    it may be released.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.execution.PlannedChild"
+
+    size_base: AvroDecimal
+    """Child size in base units: a multiple of the leg's lot (contract size converted), at or above
+    its minimum size and notional.
+    """
+
+    order_type: OrderType
+    """Order type of the child."""
+
+    time_in_force: TimeInForce
+    """Time in force of the child (POST_ONLY: rests as maker or is rejected)."""
+
+    limit_price: AvroDecimal | None = None
+    """Limit price in quote per base, on the venue's tick; null for a market order."""
+
+    release_ms: Long
+    """Earliest time the child may be sent (executor clock, epoch ms); a child is also released
+    only after the previous one settled and was hedged.
+    """
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "size_base": self.size_base,
+            "order_type": self.order_type,
+            "time_in_force": self.time_in_force,
+            "limit_price": self.limit_price,
+            "release_ms": self.release_ms,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "size_base": datum["size_base"],
+                "order_type": OrderType(datum["order_type"]),
+                "time_in_force": TimeInForce(datum["time_in_force"]),
+                "limit_price": datum["limit_price"],
+                "release_ms": datum["release_ms"],
+            }
+        )
+
+
+class ExecutionPlan(AvroRecord):
+    """How the entry leg's target size is worked: the plan kind, its parameters and the child
+    orders it planned, with how far it got. Stored with the pair, so a restarted executor
+    resumes the plan where it stopped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.execution.ExecutionPlan"
+
+    kind: PlanKind
+    """The plan kind."""
+
+    display_size_base: AvroDecimal | None = None
+    """ICEBERG: the most a child shows at the venue, base units."""
+
+    slices: Int = 1
+    """TWAP and VWAP: number of children; LEVELS: most book levels used (0: as many as the target
+    needs).
+    """
+
+    duration_ms: Long = 0
+    """TWAP and VWAP: time over which the children are released; LIMIT, POST_ONLY, ICEBERG: how
+    long children may rest before they are canceled (ms).
+    """
+
+    start_ms: Long = 0
+    """When the plan started (executor clock, epoch ms)."""
+
+    deadline_ms: Long | None = None
+    """After this time a resting child is canceled and no child is released (null: none)."""
+
+    passive_price: AvroDecimal | None = None
+    """POST_ONLY: the passive touch when planned (best bid to buy, best ask to sell), where a
+    rejected post-only order is retried.
+    """
+
+    post_only_retries: Int = 0
+    """POST_ONLY: retries left at the passive price after the venue rejects a post-only order that
+    would cross.
+    """
+
+    children: tuple[PlannedChild, ...] = ()
+    """The planned children, in release order."""
+
+    next_child: Int = 0
+    """Index of the next child to release (children before it were sent)."""
+
+    remainder_base: AvroDecimal
+    """Target size not planned, base units: below a lot (or the minimum), or beyond the book levels
+    a LEVELS plan may use; reported, never sent.
+    """
+
+    detail: str | None = None
+    """Why the plan differs from its spec (merged slices, no trade volume, levels exhausted)."""
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "display_size_base": self.display_size_base,
+            "slices": self.slices,
+            "duration_ms": self.duration_ms,
+            "start_ms": self.start_ms,
+            "deadline_ms": self.deadline_ms,
+            "passive_price": self.passive_price,
+            "post_only_retries": self.post_only_retries,
+            "children": [PlannedChild.to_avro(item) for item in self.children],
+            "next_child": self.next_child,
+            "remainder_base": self.remainder_base,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "kind": PlanKind(datum["kind"]),
+                "display_size_base": datum["display_size_base"],
+                "slices": datum["slices"],
+                "duration_ms": datum["duration_ms"],
+                "start_ms": datum["start_ms"],
+                "deadline_ms": datum["deadline_ms"],
+                "passive_price": datum["passive_price"],
+                "post_only_retries": datum["post_only_retries"],
+                "children": tuple(PlannedChild.from_avro(item) for item in datum["children"]),
+                "next_child": datum["next_child"],
+                "remainder_base": datum["remainder_base"],
+                "detail": datum["detail"],
+            }
+        )
+
+
 class PairUpdate(AvroRecord):
     """The state of one approved signal's two-leg position after a change: the pair is one tracked
     object from the decision to a terminal state (HEDGED then CLOSED, UNWOUND or REJECTED).
@@ -370,6 +534,10 @@ class PairUpdate(AvroRecord):
     detail: str | None = None
     """Why the pair is where it is (the refusal, the failed leg, the close reason)."""
 
+    entry_plan: ExecutionPlan | None = None
+    """How the entry leg (leg 0) is executed; null for pairs opened before plans (one entry order).
+    """
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "envelope": Envelope.to_avro(self.envelope),
@@ -381,6 +549,7 @@ class PairUpdate(AvroRecord):
             "legs": [PairLeg.to_avro(item) for item in self.legs],
             "hedge_attempts": self.hedge_attempts,
             "detail": self.detail,
+            "entry_plan": maybe(ExecutionPlan.to_avro, self.entry_plan),
         }
 
     @classmethod
@@ -396,6 +565,7 @@ class PairUpdate(AvroRecord):
                 "legs": tuple(PairLeg.from_avro(item) for item in datum["legs"]),
                 "hedge_attempts": datum["hedge_attempts"],
                 "detail": datum["detail"],
+                "entry_plan": maybe(ExecutionPlan.from_avro, datum["entry_plan"]),
             }
         )
 
