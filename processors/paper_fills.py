@@ -8,13 +8,15 @@ limit. The filled size is rounded down to the instrument's lot (base units), so 
 venue could have filled it; the rest is cancelled (IOC). Nothing is taken from the book: the
 next order sees the same recorded levels (the recorded market does not react to our orders).
 
-- **Price**: the average of the levels taken (``filled quote / filled base``), then moved
-  against the order by ``extra_slippage_bps`` (latency or impact beyond the recorded book).
-- **Fee**: ``fee_rate * filled base * price`` in the quote (settle) currency, taker (the order
-  takes liquidity).
-- **Slippage**: what the fill cost against the touch, ``|price - touch| * filled base``
-  (buying above the best ask or selling below the best bid): the depth walk plus the extra
-  bps. It is already in the fill price; it is reported apart, never charged twice.
+- **Notional**: the quote of the levels taken, moved against the order by
+  ``extra_slippage_bps`` of itself (latency or impact beyond the recorded book); the fill price
+  is ``notional / filled base`` (to 18 places).
+- **Fee**: ``fee_rate * notional`` in the quote (settle) currency, taker (the order takes
+  liquidity).
+- **Slippage**: what the fill cost against the touch: the depth walk's
+  (:attr:`processors.books.BookWalk.slippage_quote`, buying above the best ask or selling below
+  the best bid) plus the extra bps. It is already in the fill price; it is reported apart,
+  never charged twice.
 """
 
 from __future__ import annotations
@@ -93,12 +95,12 @@ def fill_order(
             if size > 0:
                 if size != walk.filled_base:
                     walk = walk_levels(usable, side, size_base=size)
-                move = walk.avg_price * extra_slippage_bps / BPS
-                price = walk.avg_price + move if side is Side.BUY else walk.avg_price - move
-                price = price.quantize(QUANTUM)
-                touch = usable[0].price
-                slippage = ((price - touch) if side is Side.BUY else (touch - price)) * size
-                slippage = max(slippage, ZERO).quantize(QUANTUM)
+                extra = walk.filled_quote * extra_slippage_bps / BPS
+                notional = (
+                    walk.filled_quote + extra if side is Side.BUY else walk.filled_quote - extra
+                )
+                price = (notional / size).quantize(QUANTUM)
+                slippage = (walk.slippage_quote + extra).quantize(QUANTUM)
                 filled, average = size, price
                 fill = Fill(
                     envelope=Envelope(
@@ -115,7 +117,7 @@ def fill_order(
                     price=price,
                     size_base=size,
                     fee=Money(
-                        amount=(fee_rate * size * price).quantize(QUANTUM),
+                        amount=(fee_rate * notional).quantize(QUANTUM),
                         currency=quote_currency,
                     ),
                     liquidity=LiquidityRole.TAKER,

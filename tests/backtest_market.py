@@ -2,7 +2,7 @@
 
 ``ex-a`` and ``ex-b`` list ``AAA/USDT:USDT`` (1-base contracts, step 0.001, taker 0.0005) at a
 constant mid of 6000 (bid 5999.7 / ask 6000.3, 5 base a level) for ``hours`` from ``T``: every
-10 minutes ex-a's funding, its book 300 ms later, then ex-b's at 600 and 900 ms (the reducer
+4 minutes ex-a's funding, its book 300 ms later, then ex-b's at 600 and 900 ms (the reducer
 evaluates at most once per 250 ms of event time). ex-a pays 0.0001 and ex-b 0.002 per 8 h,
 settling at T + 8 h, T + 16 h, T + 24 h. The perp-perp carry (long ex-a, short ex-b) opens at
 T + 900 ms at 10,000 quote / 6000 = 1.666 base and is held to the end:
@@ -29,7 +29,7 @@ from schemas.records.md import InstrumentFacts
 T = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on the 8 h grid
 SYM = "AAA/USDT:USDT"
 HOUR = 3_600_000
-STEP = 600_000
+STEP = 240_000
 FUNDING = Decimal("56.9772")
 FEES = Decimal("19.992")
 PRICE = Decimal("-1.9992")
@@ -55,7 +55,7 @@ def facts(venue: str) -> InstrumentFacts:
 
 
 def market(hours: int = 24) -> list[AvroRecord]:
-    """Facts, then per 10 minutes: funding and book of ex-a, then of ex-b (last at T + hours)."""
+    """Facts, then every 4 minutes: funding and book of ex-a, then of ex-b (last at T + hours)."""
     out: list[AvroRecord] = [facts("ex-a"), facts("ex-b")]
     for i, t in enumerate(range(T, T + hours * HOUR + 1, STEP)):
         for lag, (venue, rate) in enumerate(RATES.items()):
