@@ -153,3 +153,10 @@ def test_parameters_resolve_to_their_section() -> None:
     assert (s.risk.max_concurrent, s.sim.seed) == (3, 4)
     with pytest.raises(StrategyError, match="unknown parameter 'nope'"):
         Strategy().with_params({"nope": "1"})
+
+
+def test_the_example_strategy_is_valid() -> None:
+    example = Path(__file__).parents[3] / "examples" / "strategy.toml"
+    strategy = load_strategy(example)
+    assert strategy.costs.extra_slippage_bps == 2
+    assert strategy.costs.fees["sim-okx:PERP"].taker == Decimal("0.0005")
