@@ -441,12 +441,13 @@ class Backtest:
     # -------------------------------------------------------------------------------- the end
 
     def finish(self, end_ms: int | None = None) -> BacktestResult:
-        """Settle up to ``end_ms`` (default: the last event), close what is held when the
-        strategy says so, and value the book at the last books."""
+        """Settle up to ``end_ms`` (exclusive; default: the last event, inclusive), close what
+        is held when the strategy says so, and value the book at the last books."""
         if self.clock is None or self.start is None:
             raise ValueError("no market data was fed")
         end = max(self.clock, end_ms or self.clock)
-        self._settle_until(end)
+        # ``end_ms`` is exclusive (``--to``): a settlement exactly there is not the window's
+        self._settle_until(end - 1 if end_ms is not None and end_ms > self.clock else end)
         self._sample_until(end)
         if self.strategy.strategy.close_at_end:
             for signal, run in list(self.pairs.items()):

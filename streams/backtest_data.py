@@ -6,6 +6,10 @@ Both give :class:`streams.incident_replay.Positioned` market records (``md.instr
 - **Incident bundle** (a FILE, :mod:`streams.bundle`): validated as ``incident replay`` does;
   the worker's apply order when the bundle has it, else Kafka timestamp order (the same
   :func:`streams.incident_replay.apply_order`).
+- **Kafka range**: ``md.book`` / ``md.funding`` between two replay bounds
+  (:mod:`streams.replay_range`: times or offsets, planned and read by :mod:`streams.replay`),
+  plus every ``md.instrument`` record up to the end bound (the facts in force); decoded with
+  the registry, applied in event-time order (ties: facts, books, funding, partition, offset).
 - **Directory** (a DIR): one Avro object container file per topic, ``md.instrument.avro``,
   ``md.book.avro``, ``md.funding.avro`` (at least one of book / funding), each holding that
   topic's value records written with their own schema (embedded in the file, so any Avro reader
@@ -27,7 +31,9 @@ from pathlib import Path
 import fastavro
 
 from schemas.avro_record import AvroRecord
+from schemas.codec import Codec
 from schemas.errors import FundingflowError
+from schemas.errors import InvalidEvent
 from schemas.subjects import subject_schema
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
@@ -40,6 +46,7 @@ from streams.incident_replay import MARKET_TOPICS
 from streams.incident_replay import Positioned
 from streams.incident_replay import apply_order
 from streams.incident_replay import bundle_inputs
+from streams.replay_range import Bound
 
 RANK = {MD_INSTRUMENT: 0, MD_BOOK: 1, MD_FUNDING: 2}
 
@@ -105,6 +112,41 @@ def load_path(path: Path) -> list[Positioned]:
     if not path.exists():
         raise BacktestDataError(f"{path}: no such file or directory")
     return load_bundle(path)
+
+
+WHOLE_LOG = Bound("partitions")
+"""A bound naming no partition: the start of every log for ``--from``, its end for ``--to``."""
+
+
+def load_kafka(
+    bootstrap: str, codec: Codec, start: Bound, end: Bound, source_prefix: str = ""
+) -> list[Positioned]:
+    """The recorded market data of ``source_prefix + md.*`` in ``[start, end)``."""
+    from streams.replay import ReplayPlan
+    from streams.replay import plan_range
+    from streams.replay import read_range
+
+    plan = plan_range(
+        bootstrap, [MD_BOOK, MD_FUNDING], start, end, explicit=False, source_prefix=source_prefix
+    )
+    if not plan.parts:
+        raise BacktestDataError(f"no {source_prefix}md.book nor {source_prefix}md.funding topic")
+    facts = plan_range(
+        bootstrap, [MD_INSTRUMENT], WHOLE_LOG, end, explicit=False, source_prefix=source_prefix
+    )
+    items: list[Positioned] = []
+    for m in read_range(bootstrap, ReplayPlan(facts.parts + plan.parts)):
+        topic = str(m.topic()).removeprefix(source_prefix)
+        try:
+            record = codec.decode_for_topic(m.value() or b"", topic)
+        except InvalidEvent:
+            continue  # what the sinks and the agents refuse too: not market data
+        t = record.envelope.event_time_ms  # type: ignore[attr-defined]
+        items.append(Positioned(topic, m.partition(), m.offset(), t, record))
+    items.sort(key=lambda p: (p.timestamp_ms, RANK[p.topic], p.partition, p.offset))
+    if not any(p.topic != MD_INSTRUMENT for p in items):
+        raise BacktestDataError(f"no {source_prefix}md.book / md.funding message in the range")
+    return items
 
 
 def write_records_dir(path: Path, records: Iterable[AvroRecord]) -> dict[str, int]:

@@ -16,21 +16,11 @@ from fundingflow.output import print_table
 app = typer.Typer()
 
 DATA_HELP = (
-    "sim:SCENARIO (the simulated world, generated in process), an incident bundle FILE, or a "
-    "DIR of Avro files (md.instrument.avro, md.book.avro, md.funding.avro)"
+    "sim:SCENARIO (the simulated world, generated in process), an incident bundle FILE, a "
+    "DIR of Avro files (md.instrument.avro, md.book.avro, md.funding.avro), or kafka / "
+    "kafka:NAMESPACE (the recorded md.* topics between --from and --to)"
 )
-TIME_HELP = "epoch ms or ISO 8601 (UTC unless it says otherwise)"
-
-
-def _time(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    from fundingflow.commands.incident import parse_time_ms
-
-    try:
-        return parse_time_ms(text)
-    except typer.BadParameter:
-        raise typer.BadParameter(f"{flag} {text!r}: expected {TIME_HELP}") from None
+TIME_HELP = "epoch ms or ISO 8601 (UTC unless it says otherwise); for kafka also offset:N, P:N,..."
 
 
 @app.command()
@@ -64,31 +54,30 @@ def backtest(
     from fundingflow.backtest_report import write_report
     from fundingflow.backtest_run import load_market
     from fundingflow.backtest_run import parse_grid
+    from fundingflow.backtest_run import parse_span
     from fundingflow.backtest_run import run_once
     from fundingflow.backtest_run import sweep as run_sweep
     from streams.backtest_data import BacktestDataError
     from streams.strategy import StrategyError
     from streams.strategy import load_strategy
 
-    start_ms, end_ms = _time(start, "--from"), _time(end, "--to")
-    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
-        raise typer.BadParameter(f"--from {start} / --to {end}: empty or inverted time range")
     if grid and not sweep:
         raise typer.BadParameter(f"unexpected arguments {' '.join(grid)} (did you mean --sweep?)")
     if out is not None and out.exists():
         raise typer.BadParameter(f"--out {out} exists; choose a new directory")
     try:
+        span = parse_span(data, start, end)
         strategy = load_strategy(config)
         if sweep:
             points = parse_grid(grid or [])
             began = time.monotonic()
-            ranked = run_sweep(data, strategy, points, start_ms, end_ms)
+            ranked = run_sweep(data, strategy, points, span)
             _print_sweep(ranked, as_json, time.monotonic() - began)
             return
         began = time.monotonic()
-        records = load_market(data, strategy, start_ms, end_ms)
+        records = load_market(data, strategy, span)
         loaded = time.monotonic()
-        result, summary = run_once(records, strategy, end_ms)
+        result, summary = run_once(records, strategy, span.end_ms)
         wall = time.monotonic() - began
     except (StrategyError, BacktestDataError) as e:
         raise typer.BadParameter(str(e)) from None

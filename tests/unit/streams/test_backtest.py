@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from schemas.records.md import BookSnapshot
+from schemas.subjects import subject_schema
+from schemas.topics import by_name
 from streams.backtest import run_backtest
 from streams.backtest_data import BacktestDataError
 from streams.backtest_data import in_window
@@ -160,3 +162,43 @@ def test_the_example_strategy_is_valid() -> None:
     strategy = load_strategy(example)
     assert strategy.costs.extra_slippage_bps == 2
     assert strategy.costs.fees["sim-okx:PERP"].taker == Decimal("0.0005")
+
+
+def test_an_incident_bundle_replays_to_the_same_result(tmp_path: Path) -> None:
+    import json
+
+    from streams.bundle import Bundle
+    from streams.bundle import Message
+    from streams.bundle import Window
+    from streams.bundle import write_bundle
+
+    records = _positioned()
+    topics = ("md.instrument", "md.book", "md.funding")
+    end = records[-1].timestamp_ms + 1
+    bundle = Bundle(Window(m.T - 60_000, end), topics, end)
+    ids = {t: 2000 + i for i, t in enumerate(topics)}
+    for topic, schema_id in ids.items():
+        bundle.writer_schemas[schema_id] = json.dumps(subject_schema(by_name(topic)))
+    for p in records:
+        message = Message(
+            p.topic, 0, p.offset, p.timestamp_ms, None, ids[p.topic], p.record.to_avro()
+        )
+        bundle.messages.setdefault(p.topic, []).append(message)
+    path = tmp_path / "incident.tar"
+    write_bundle(bundle, path)
+    loaded = load_path(path)
+    assert [p.record for p in loaded] == m.market()  # timestamp order, facts first
+    assert run_backtest([p.record for p in loaded], Strategy()).portfolio.total_pnl_quote == m.TOTAL
+    truncated = tmp_path / "truncated.tar"
+    truncated.write_bytes(path.read_bytes()[:-1024])
+    with pytest.raises(BacktestDataError, match=r"truncated\.tar"):
+        load_path(truncated)
+
+
+def test_a_settlement_at_the_exclusive_end_is_not_the_window_s() -> None:
+    end = m.T + 16 * m.HOUR
+    records = [p.record for p in in_window(_positioned(), None, end)]
+    assert run_backtest(records, Strategy(), end).portfolio.funding_pnl_quote == Decimal("18.9924")
+    inclusive = [p.record for p in in_window(_positioned(), None, end + 1)]
+    settled = run_backtest(inclusive, Strategy(), end + 1).portfolio.funding_pnl_quote
+    assert settled == 2 * Decimal("18.9924")
