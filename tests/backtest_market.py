@@ -54,13 +54,17 @@ def facts(venue: str) -> InstrumentFacts:
     )
 
 
-def market(hours: int = 24) -> list[AvroRecord]:
-    """Facts, then every 4 minutes: funding and book of ex-a, then of ex-b (last at T + hours)."""
+def market(hours: int = 24, level_size: Decimal = Decimal(5)) -> list[AvroRecord]:
+    """Facts, then every 4 minutes: funding and book of ex-a, then of ex-b (last at T + hours);
+    ``level_size`` base on each level (5 levels, 1 bps = 0.6 apart)."""
     out: list[AvroRecord] = [facts("ex-a"), facts("ex-b")]
     for i, t in enumerate(range(T, T + hours * HOUR + 1, STEP)):
         for lag, (venue, rate) in enumerate(RATES.items()):
             at = t + lag * 600
             out.append(syn.funding(venue, SYM, rate, at, i + 1, mark="6000"))
-            book = syn.book(venue, SYM, "6000", at + 300, i + 1, half_spread_bps=Decimal("0.5"))
+            book = syn.book(
+                venue, SYM, "6000", at + 300, i + 1, half_spread_bps=Decimal("0.5"),
+                size=level_size,
+            )  # fmt: skip
             out.append(book)
     return out

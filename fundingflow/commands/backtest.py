@@ -57,10 +57,12 @@ def backtest(
     from fundingflow.backtest_run import parse_span
     from fundingflow.backtest_run import run_once
     from fundingflow.backtest_run import sweep as run_sweep
+    from fundingflow.log import configure_logging
     from streams.backtest_data import BacktestDataError
     from streams.strategy import StrategyError
     from streams.strategy import load_strategy
 
+    configure_logging("WARNING")  # to stderr: stdout holds the table or the JSON only
     if grid and not sweep:
         raise typer.BadParameter(f"unexpected arguments {' '.join(grid)} (did you mean --sweep?)")
     if out is not None and out.exists():

@@ -202,3 +202,24 @@ def test_a_settlement_at_the_exclusive_end_is_not_the_window_s() -> None:
     inclusive = [p.record for p in in_window(_positioned(), None, end + 1)]
     settled = run_backtest(inclusive, Strategy(), end + 1).portfolio.funding_pnl_quote
     assert settled == 2 * Decimal("18.9924")
+
+
+def test_a_thin_book_is_walked_and_its_slippage_is_one_cost_of_the_split() -> None:
+    # 1 base a level: 1.666 takes 1 at the touch and 0.666 one level (0.6) worse, on each of
+    # the four fills (two entries, two exits): slippage 4 * 0.666 * 0.6 = 1.5984
+    p = run_backtest(m.market(level_size=Decimal(1)), Strategy()).portfolio
+    assert p.slippage_quote is not None
+    assert p.price_pnl_quote is not None
+    assert p.slippage_quote == Decimal("1.5984")
+    assert p.funding_pnl_quote == m.FUNDING
+    # the buys' notionals are 0.3996 higher, the sells' 0.3996 lower: the same fees in all
+    assert p.fees_quote == m.FEES
+    # price PnL before slippage is the spread, as before; the walked fill prices are kept to 18
+    # places (1.666 base does not divide their notionals), so the sums are exact to ~1e-18
+    tiny = Decimal("1e-15")
+    assert abs(p.price_pnl_quote - m.PRICE) < tiny
+    assert abs(p.total_pnl_quote - (m.TOTAL - Decimal("1.5984"))) < tiny
+    assert p.total_pnl_quote.quantize(CENT) == Decimal("33.39")
+    assert p.price_pnl_quote + p.funding_pnl_quote - p.fees_quote - p.slippage_quote == (
+        p.total_pnl_quote
+    )
