@@ -9,7 +9,8 @@ win rate these build on; money stays ``Decimal`` in the PnL split).
 - **Total return**: ``pnl / capital``.
 - **Annualized, simple**: ``total * year / duration`` (no reinvestment).
 - **Annualized, compounded**: ``(1 + total) ** (year / duration) - 1`` (the same return earned
-  and reinvested every ``duration`` for a year); None when ``1 + total <= 0``.
+  and reinvested every ``duration`` for a year); None when ``1 + total <= 0`` or when it is
+  beyond a float (a large return over a short run).
 - **Drawdown** at a point: ``peak - equity`` in quote and ``(peak - equity) / peak`` as a
   fraction, the peak being the running maximum of the curve (its first point included).
 - **Sharpe**: :func:`processors.metrics.sharpe` over the per-period PnL of the resampled curve,
@@ -51,7 +52,7 @@ def annualized_compounded(total: float, duration_ms: int) -> float | None:
     try:
         return float((1.0 + total) ** (YEAR_MS / duration_ms) - 1.0)
     except OverflowError:
-        return float("inf")
+        return None
 
 
 def resample(points: Sequence[Point], start_ms: int, end_ms: int, period_ms: int) -> list[Point]:

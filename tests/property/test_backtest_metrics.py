@@ -34,8 +34,14 @@ def test_one_year_annualizes_to_itself(total: float) -> None:
 @given(st.floats(min_value=0.0, max_value=0.5, allow_nan=False), durations)
 def test_compounding_a_gain_within_a_year_beats_the_simple_rate(total: float, ms: int) -> None:
     compounded = annualized_compounded(total, ms)
-    assert compounded is not None
+    if compounded is None:  # beyond a float: certainly above the simple rate
+        assert math.log1p(total) * YEAR_MS / ms > math.log(1.7e308)
+        return
     assert compounded >= annualized_simple(total, ms) * (1 - 1e-12) - 1e-12  # Bernoulli
+
+
+def test_a_rate_beyond_a_float_is_none_not_infinity() -> None:
+    assert annualized_compounded(0.5, 3_600_000) is None  # 1.5 ** 8760
 
 
 @given(durations)
