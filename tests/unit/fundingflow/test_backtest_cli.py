@@ -205,3 +205,16 @@ def test_the_simulated_world_runs_in_process(
 
     parts = Decimal(pnl["price"]) + Decimal(pnl["funding"]) - Decimal(pnl["fees"])
     assert parts - Decimal(pnl["slippage"]) == Decimal(pnl["total"])
+
+
+def test_a_sweep_over_the_simulated_world_generates_each_point_s_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "strategy.toml"
+    config.write_text("[sim]\nhours = 1\nassets = ['ETH']\n")
+    args = ["backtest", "--data", "sim:default", "--config", str(config), "--json"]
+    assert main([*args, "--sweep", "sim.seed=0,1"]) == 0
+    points = _json(capsys)["points"]
+    assert sorted(p["params"]["sim.seed"] for p in points) == ["0", "1"]
+    events = {p["params"]["sim.seed"]: p["summary"]["events"] for p in points}
+    assert events["0"] != events["1"]  # another seed, another market
