@@ -13,6 +13,7 @@ import typer
 from fundingflow import __version__
 from fundingflow.command_plugins import add_registered_commands
 from fundingflow.commands import api as api_commands
+from fundingflow.commands import backtest as backtest_commands
 from fundingflow.commands import connect as connect_commands
 from fundingflow.commands import db as db_commands
 from fundingflow.commands import execute as execute_commands
@@ -52,6 +53,7 @@ app.registered_commands += api_commands.app.registered_commands
 app.registered_commands += sink_commands.app.registered_commands
 app.registered_commands += execute_commands.app.registered_commands
 app.registered_commands += replay_commands.app.registered_commands
+app.registered_commands += backtest_commands.app.registered_commands
 add_registered_commands(app)  # fundingflow bench, from the benchmarks package
 
 

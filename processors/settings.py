@@ -7,6 +7,7 @@ compute the same state from the same input.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -18,8 +19,11 @@ from processors.risk import ControlState
 from processors.sizing import Limits
 from processors.units import FeeSchedule
 from processors.units import persistable
+from schemas.records.arb import SpreadKind
 from schemas.records.common import MarketType
 from schemas.records.md import InstrumentFacts
+
+CARRY_KINDS = (SpreadKind.SPOT_PERP, SpreadKind.PERP_PERP)
 
 
 class _Frozen(BaseModel):
@@ -89,6 +93,11 @@ class MarketSettings(_Frozen):
     allow_short_spot: bool = False
     """Reverse carry (short spot, long perp when funding is negative): sells borrowed coins,
     so it also needs the spot venue's borrow rate in its instrument facts."""
+    carry_open_net_apr: Decimal | None = None
+    """Net APR (a fraction: 0.10 = 10 %) a carry trade (spot-perp, perp-perp) must reach to
+    open; None: the detector's default (0.10)."""
+    carry_exit_net_apr: Decimal | None = None
+    """Net APR below which an open carry trade closes; None: the detector's default (0.04)."""
 
     def fees(
         self, exchange: str, kind: MarketType, facts: InstrumentFacts | None = None
@@ -105,7 +114,7 @@ class MarketSettings(_Frozen):
         return FeeSchedule(rates.maker, rates.taker)
 
     def detection(self) -> DetectionConfig:
-        return DetectionConfig(
+        config = DetectionConfig(
             horizon_ms=self.horizon_ms,
             max_holding_ms=self.max_holding_ms,
             stale_after_ms=self.stale_after_ms,
@@ -113,3 +122,18 @@ class MarketSettings(_Frozen):
             max_open=self.max_open,
             allow_short_spot=self.allow_short_spot,
         )
+        if self.carry_open_net_apr is None and self.carry_exit_net_apr is None:
+            return config
+        thresholds = dict(config.thresholds)
+        for kind in CARRY_KINDS:
+            t = thresholds[kind]
+            thresholds[kind] = replace(
+                t,
+                open_net_apr=t.open_net_apr
+                if self.carry_open_net_apr is None
+                else self.carry_open_net_apr,
+                exit_net_apr=t.exit_net_apr
+                if self.carry_exit_net_apr is None
+                else self.carry_exit_net_apr,
+            )
+        return replace(config, thresholds=thresholds)
