@@ -22,8 +22,8 @@ from schemas.records.portfolio import FundingPaid
 
 _SELECT = (
     "SELECT event_id, exchange, symbol, funding_time_ms, funding_rate, interval_ms, mark_price,"
-    " paid_quote, paid_size_base, held_base, expected_quote, quote_currency, within_tolerance"
-    " FROM funding_settlements"
+    " paid_quote, paid_size_base, held_base, expected_quote, quote_currency, within_tolerance,"
+    " market_type FROM funding_settlements"
 )
 _ORDER = " ORDER BY funding_time_ms, exchange, symbol"
 _ALL = _SELECT + _ORDER
@@ -40,13 +40,8 @@ class StoredSettlement:
     within_tolerance: bool
 
 
-def _instrument(exchange: str, symbol: str) -> InstrumentRef:
-    kind = MarketType.PERP if ":" in symbol else MarketType.SPOT
-    return InstrumentRef(exchange=exchange, symbol=symbol, market_type=kind)
-
-
 def _row(r: tuple[Any, ...]) -> StoredSettlement:
-    instrument = _instrument(str(r[1]), str(r[2]))
+    instrument = InstrumentRef(exchange=str(r[1]), symbol=str(r[2]), market_type=MarketType(r[13]))
     at = int(r[3])
     paid = FundingPaid(
         envelope=Envelope(event_id=str(r[0]), event_time_ms=at, ingest_time_ms=at),
@@ -71,15 +66,16 @@ class FundingStore:
         p, e = check.paid, check.expected
         row = self.conn.execute(
             "INSERT INTO funding_settlements (event_id, venue_session, exchange, symbol,"
-            " funding_time_ms, funding_rate, interval_ms, mark_price, paid_quote,"
+            " market_type, funding_time_ms, funding_rate, interval_ms, mark_price, paid_quote,"
             " paid_size_base, held_base, expected_quote, quote_currency, within_tolerance,"
-            " fetched_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " fetched_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING event_id",
             (
                 p.envelope.event_id,
                 venue_session,
                 p.instrument.exchange,
                 p.instrument.symbol,
+                p.instrument.market_type.value,
                 p.funding_time_ms,
                 p.funding_rate,
                 p.funding_interval_ms,

@@ -18,7 +18,6 @@ new settlement, in one transaction per venue:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Protocol
 import psycopg
 import structlog
 
+from executors.engine import wall_ms
 from executors.funding_store import FundingStore
 from executors.outbox import Publisher
 from executors.outbox import fill_record
@@ -64,10 +64,6 @@ class FundingVenue(Protocol):
 
 
 MISMATCH_CODE = "FUNDING_MISMATCH"
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
@@ -106,13 +102,12 @@ class FundingSync:
         """The perp instruments this session has filled orders on at ``exchange``."""
         rows = self.conn.execute(
             "SELECT DISTINCT symbol FROM orders WHERE venue_session = %s AND exchange = %s"
-            " AND filled_base > 0 ORDER BY symbol",
-            (self.session, exchange),
+            " AND market_type = %s AND filled_base > 0 ORDER BY symbol",
+            (self.session, exchange, MarketType.PERP.value),  # spot settles no funding
         ).fetchall()
         return [
             InstrumentRef(exchange=exchange, symbol=str(r[0]), market_type=MarketType.PERP)
             for r in rows
-            if ":" in str(r[0])  # spot holdings settle no funding
         ]
 
     def _fills(self, instrument: InstrumentRef) -> list[Fill]:

@@ -24,12 +24,11 @@ from processors.portfolio import Holding
 from processors.portfolio import Key
 from processors.portfolio import expected_funding
 from processors.portfolio import key_of
+from processors.units import BPS
+from processors.units import ZERO
 from schemas.records.common import Side
 from schemas.records.execution import Fill
 from schemas.records.portfolio import FundingPaid
-
-ZERO = Decimal(0)
-BPS = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -7,6 +7,7 @@ CREATE TABLE IF NOT EXISTS funding_settlements (
     venue_session     TEXT            NOT NULL,
     exchange          TEXT            NOT NULL,
     symbol            TEXT            NOT NULL,
+    market_type       TEXT            NOT NULL,
     funding_time_ms   BIGINT          NOT NULL,
     funding_rate      NUMERIC(38, 18) NOT NULL,
     interval_ms       BIGINT          NOT NULL,
