@@ -32,6 +32,7 @@ from schemas.topics import DLQ_ARB
 from schemas.topics import DLQ_MD
 from schemas.topics import DLQ_OPS
 from schemas.topics import DLQ_RISK
+from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import OPS_CONTROL
@@ -52,6 +53,7 @@ PIPELINE_TOPICS = (
     DLQ_ARB,
     DLQ_OPS,
     DLQ_RISK,
+    EXEC_FILL,
 )
 
 

@@ -32,7 +32,6 @@ from connectors.sequencing import BookSequencer
 from connectors.venue import BookItem
 from connectors.venue import FundingInterval
 from connectors.venue import FundingItem
-from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
@@ -55,6 +54,7 @@ from schemas.records.execution import OrderStatus
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
+from schemas.records.portfolio import FundingPaid
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 
@@ -425,12 +425,52 @@ class CcxtVenue:
 
     async def fetch_funding_payments(
         self, symbol: str | None = None, since_ms: int | None = None
-    ) -> list[FundingPayment]:
+    ) -> list[FundingPaid]:
+        """The account's funding settlements as ``portfolio.funding`` records. An entry that
+        states no rate or mark takes them from the venue's funding-rate history at the same
+        time (its ``info.markPrice`` where the venue gives one); one without an interval takes
+        the instrument's known interval. An entry nothing completes is logged and skipped."""
         rows = await venue_call(self.exchange.fetch_funding_history(symbol, since_ms))
-        return [
-            normalize.to_funding_payment(r, self.instrument(str(r.get("symbol"))))
-            for r in rows or []
-        ]
+        out: list[FundingPaid] = []
+        history: dict[str, dict[int, tuple[Decimal | None, Decimal | None]]] = {}
+        for row in rows or []:
+            sym = str(row.get("symbol"))
+            ins = self.instrument(sym)
+            rate = mark = None
+            interval = self._intervals[sym].interval_ms if sym in self._intervals else None
+            if row.get("rate") is None or (
+                row.get("markPrice") is None and (row.get("info") or {}).get("markPrice") is None
+            ):
+                if sym not in history:
+                    history[sym] = await self._settlement_rates(sym)
+                rate, mark = history[sym].get(int(row.get("timestamp") or 0), (None, None))
+            try:
+                out.append(
+                    normalize.to_funding_paid(
+                        row, ins, interval_ms=interval, rate=rate, mark_price=mark
+                    )
+                )
+            except InvalidPayload as exc:
+                log.warning("funding_entry_refused", venue=self._id, symbol=sym, detail=str(exc))
+        return out
+
+    async def _settlement_rates(
+        self, symbol: str
+    ) -> dict[int, tuple[Decimal | None, Decimal | None]]:
+        """(rate, mark) per settlement time from the venue's funding-rate history."""
+        if not self.exchange.has.get("fetchFundingRateHistory"):
+            return {}
+        rows = await venue_call(self.exchange.fetch_funding_rate_history(symbol))
+        out: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+        for h in rows or []:
+            if isinstance(h.get("timestamp"), int):
+                info = h.get("info") or {}
+                rate, mark = h.get("fundingRate"), info.get("markPrice")
+                out[h["timestamp"]] = (
+                    None if rate is None else Decimal(str(rate)),
+                    None if mark in (None, "") else Decimal(str(mark)),
+                )
+        return out
 
     async def fetch_balance(self) -> list[BalanceUpdate]:
         balance = await venue_call(self.exchange.fetch_balance())

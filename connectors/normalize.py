@@ -53,10 +53,10 @@ from decimal import InvalidOperation
 from typing import Any
 
 from connectors.config import ValidationBounds
-from connectors.venue import FundingPayment
 from connectors.venue import Instrument
 from connectors.venue import InvalidPayload
 from connectors.venue import OrderAck
+from processors.portfolio import funding_event_id
 from processors.units import BorrowRate
 from schemas.fixed_point import MAX_SCALE
 from schemas.fixed_point import book_snapshot
@@ -78,6 +78,7 @@ from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
+from schemas.records.portfolio import FundingPaid
 from schemas.scalars import DECIMAL_LIMIT
 from schemas.scalars import DECIMAL_SCALE
 from schemas.scalars import LONG_MAX
@@ -892,20 +893,62 @@ def to_order_event(ack: OrderAck, ingest_time_ms: int, detail: str | None = None
     )
 
 
-def to_funding_payment(entry: object, instrument: Instrument) -> FundingPayment:
-    """ccxt ``FundingHistory``: ``timestamp``, ``amount``, ``code``, ``id``."""
+def to_funding_paid(
+    entry: object,
+    instrument: Instrument,
+    *,
+    interval_ms: int | None = None,
+    rate: Decimal | None = None,
+    mark_price: Decimal | None = None,
+) -> FundingPaid:
+    """ccxt ``FundingHistory`` (``timestamp``, ``amount``, ``code``) -> ``portfolio.funding``.
+
+    The settlement's rate, mark price and interval come from the entry when it states them
+    (``rate``, ``markPrice`` or ``info.markPrice``, ``interval``), else from the arguments (the
+    venue's funding-rate history, its mark, its interval). ``net_size_base`` is the position
+    the payment implies, ``-amount / (rate * mark)`` (zero at a zero rate). The event id is
+    derived from the venue, the instrument and the funding time, so a refetched settlement is
+    the same event."""
     ctx = Context(instrument.exchange, instrument.symbol, "portfolio.funding", entry, 0)
     e = _mapping(entry, ctx, "funding history entry")
     stamp = ctx.integer(e.get("timestamp"), "timestamp")
     if stamp is None:
         raise ctx.refuse(R.MALFORMED_PAYLOAD, "timestamp is missing")
-    venue_id = e.get("id")
-    return FundingPayment(
+    amount = ctx.required(e.get("amount"), "amount")
+    raw_info = e.get("info")
+    info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
+    stated_rate = ctx.decimal(e.get("rate"), "rate", required=False)
+    stated_mark = ctx.decimal(
+        e.get("markPrice", info.get("markPrice")), "markPrice", required=False
+    )
+    rate = stated_rate if stated_rate is not None else rate
+    mark = stated_mark if stated_mark is not None else mark_price
+    if rate is None or mark is None or mark <= 0:
+        raise ctx.refuse(
+            R.MALFORMED_PAYLOAD, f"no funding rate or mark price for the settlement at {stamp}"
+        )
+    try:
+        stated_interval = parse_interval_ms(e.get("interval"))
+    except ValueError as exc:
+        raise ctx.refuse(R.MALFORMED_PAYLOAD, str(exc)) from exc
+    interval = stated_interval if stated_interval is not None else interval_ms
+    if interval is None:
+        raise ctx.refuse(R.MISSING_FUNDING_INTERVAL, f"no funding interval for {stamp}")
+    implied = Decimal(0) if rate == 0 else fit_decimal(-amount / (rate * mark))
+    return FundingPaid(
+        envelope=Envelope(
+            event_id=funding_event_id(instrument.ref, stamp),
+            event_time_ms=stamp,
+            ingest_time_ms=stamp,
+        ),
         instrument=instrument.ref,
-        time_ms=stamp,
-        amount=ctx.required(e.get("amount"), "amount"),
-        currency=str(e.get("code") or instrument.settle or instrument.quote),
-        venue_id=None if venue_id is None else str(venue_id),
+        funding_rate=rate,
+        funding_interval_ms=interval,
+        funding_time_ms=stamp,
+        net_size_base=implied,
+        mark_price=mark,
+        amount_quote=amount,
+        quote_currency=str(e.get("code") or instrument.settle or instrument.quote),
     )
 
 

@@ -30,6 +30,7 @@ from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import InstrumentFacts
 from schemas.records.md import Trade
+from schemas.records.portfolio import FundingPaid
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -157,6 +158,12 @@ class CcxtOrderVenue:
     async def positions(self) -> list[VenuePosition]:
         await self._ready()
         return await self.venue.fetch_positions()
+
+    async def funding_history(
+        self, instrument: InstrumentRef, since_ms: int | None = None
+    ) -> list[FundingPaid]:
+        await self._ready()
+        return await self.venue.fetch_funding_payments(instrument.symbol, since_ms)
 
     async def balances(self) -> list[BalanceUpdate]:
         await self._ready()

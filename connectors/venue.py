@@ -33,6 +33,7 @@ from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingFactSource
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import Trade
+from schemas.records.portfolio import FundingPaid
 
 
 class InvalidPayload(InvalidEvent):
@@ -144,18 +145,6 @@ class FundingInterval:
 
 
 @dataclass(frozen=True, slots=True)
-class FundingPayment:
-    """One funding settlement booked on the account (ccxt ``fetchFundingHistory``)."""
-
-    instrument: InstrumentRef
-    time_ms: int
-    amount: Decimal
-    """Positive when received, negative when paid, in ``currency``."""
-    currency: str
-    venue_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderRequest:
     """An order to send; ``amount_base`` is in base units (converted to contracts inside)."""
 
@@ -225,7 +214,9 @@ class Venue(Protocol):
 
     async def fetch_funding_payments(
         self, symbol: str | None = None, since_ms: int | None = None
-    ) -> list[FundingPayment]: ...
+    ) -> list[FundingPaid]:
+        """The account's funding settlements (``portfolio.funding`` records, as paid)."""
+        ...
 
     async def fetch_order_book(self, symbol: str, depth: int) -> BookSnapshot: ...
 

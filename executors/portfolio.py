@@ -2,7 +2,9 @@
 
 Holdings are never stored apart from the ledger: every fill is stated again from
 ``order_transitions`` (``executors.outbox``), so the book after a restart is the fold of the
-same fills (``processors.portfolio``). Each new fill publishes its ``portfolio.position``
+same fills (``processors.portfolio``). Funding settlements are booked as the venues paid
+them (``executors.funding_sync``; stored in ``funding_settlements`` and folded again on load),
+to the whole book, not to a pair. Each new fill publishes its ``portfolio.position``
 record; :meth:`Portfolio.snapshots` gives a ``portfolio.pnl`` record for the whole book and one
 per pair (scope = the signal id), with slippage measured from the pair legs' expected prices.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from decimal import Decimal
 
+from executors.funding_store import FundingStore
 from executors.ledger import Ledger
 from executors.outbox import fill_record
 from executors.outbox import order_changes
@@ -27,6 +30,7 @@ from processors.portfolio import snapshot
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderPurpose
 from schemas.records.execution import SubmitOrder
+from schemas.records.portfolio import FundingPaid
 from schemas.records.portfolio import PnlSnapshot
 from schemas.records.portfolio import PositionChanged
 
@@ -68,6 +72,9 @@ class Portfolio:
                 continue
             self.on_fill(fill)
             n += 1
+        if signals is None:  # funding is booked to the book, not to a pair
+            for settlement in FundingStore(self.ledger.conn).settlements():
+                self.on_funding(settlement.paid)
         return n
 
     def _published(self, cid: str, seq: int) -> bool:
@@ -99,6 +106,10 @@ class Portfolio:
             if expected is not None:
                 self.slippage[signal] += slippage_of(fill, expected)
         return changes
+
+    def on_funding(self, paid: FundingPaid) -> None:
+        """Book one settlement as the venue paid it (once per settlement time)."""
+        self.total, _ = apply(self.total, paid)
 
     def snapshots(self, marks: Mapping[Key, Decimal], at_ms: int) -> list[PnlSnapshot]:
         """The book's PnL and each pair's; a holding without a mark is valued at its last fill."""

@@ -5,8 +5,9 @@ topics. Per polled batch: approved decisions open pairs, closed opportunities ma
 to close, control commands engage or release the kill switch; then the engine drives every
 active pair; then the batch's offsets are committed (its state is durable in PostgreSQL by
 then); then the outbox publishes what changed. On start, and every ``reconcile_every_s``, the
-engine reconciles with the venues (a mismatch halts trading). A message that cannot be decoded
-is dead-lettered to ``dlq.exec`` with its reason, and the batch goes on.
+engine reconciles with the venues (a mismatch halts trading) and the venues' new funding
+settlements are read, stored, booked and checked (``executors.funding_sync``). A message that
+cannot be decoded is dead-lettered to ``dlq.exec`` with its reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from confluent_kafka import KafkaError
 from confluent_kafka import Message
 
 from executors.engine import Executor
+from executors.funding_sync import FundingSync
+from executors.funding_sync import FundingSyncResult
 from processors.dead_letters import dead_letter
 from processors.dead_letters import source_of
+from processors.funding_settlements import FundingTolerance
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.errors import DecodeError
@@ -57,6 +61,8 @@ class ServiceStats:
     batches: int = 0
     reconciliations: int = 0
     halted_by_reconciliation: bool = False
+    funding_settlements: int = 0
+    funding_mismatches: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -89,8 +95,19 @@ class ExecutionService:
         reconcile_every_s: float = 30.0,
         publish_every_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
+        funding_tolerance: FundingTolerance | None = None,
     ) -> None:
         self.executor = executor
+        self.funding = FundingSync(
+            executor.conn,
+            executor.venues,
+            executor.portfolio,
+            executor.publisher,
+            executor._incident,
+            session=executor.session,
+            tolerance=funding_tolerance,
+            clock=executor.clock,
+        )
         self.consumer = consumer
         self.codec = codec
         self.topic_prefix = topic_prefix
@@ -119,13 +136,23 @@ class ExecutionService:
         self.stats.reconciliations += 1
         self.stats.halted_by_reconciliation |= not result.clean
         self._last_reconcile = self.clock()
+        funding = await self._sync_funding()
         self.stats.published += self.executor.publish_pnl()
         log.info(
             "reconciled",
             settled=result.settled,
             mismatches=len(result.mismatches),
             external_orders=len(result.external_orders),
+            funding_settlements=funding.stored,
         )
+
+    async def _sync_funding(self) -> FundingSyncResult:
+        """The venues' new funding settlements: stored, booked, published, checked."""
+        funding = await self.funding.sync()
+        self.stats.funding_settlements += funding.stored
+        self.stats.funding_mismatches += len(funding.mismatches)
+        self.stats.published += funding.published
+        return funding
 
     async def step(self) -> int:
         """One batch: poll, apply, drive, commit, publish; messages consumed plus changes."""
@@ -230,6 +257,7 @@ class ExecutionService:
             elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
                 break
         self.stats.published += self.executor.publish()
+        await self._sync_funding()  # notes the clocks after this run's last fills, too
         self.stats.published += self.executor.publish_pnl()
         return self.stats
 

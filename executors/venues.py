@@ -20,6 +20,7 @@ from schemas.records.execution import SubmitOrder
 from schemas.records.md import BookSnapshot
 from schemas.records.md import InstrumentFacts
 from schemas.records.md import Trade
+from schemas.records.portfolio import FundingPaid
 
 
 @runtime_checkable
@@ -65,5 +66,12 @@ class OrderVenue(Protocol):
         ...
 
     async def balances(self) -> list[BalanceUpdate]: ...
+
+    async def funding_history(
+        self, instrument: InstrumentRef, since_ms: int | None = None
+    ) -> list[FundingPaid]:
+        """The funding settlements the venue booked on ``instrument`` (from ``since_ms``), as
+        paid; each one's event id is derived from the venue, the instrument and its time."""
+        ...
 
     async def close(self) -> None: ...

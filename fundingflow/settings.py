@@ -133,6 +133,10 @@ class ExecutorSettings(_Frozen):
     position_tolerance_base: Decimal | None = Field(default=None, ge=0)
     """How far a venue's position may differ from the ledger's before trading halts; None:
     one lot of the instrument."""
+    funding_tolerance_quote: Decimal = Field(default=Decimal("0.01"), ge=0)
+    funding_tolerance_bps: Decimal = Field(default=Decimal(10), ge=0)
+    """A funding settlement paid further than the larger of these (quote currency, or bps of
+    the expected amount) from what the held position should have got raises an incident."""
     plan: PlanKind = PlanKind.IOC
     """How the entry leg is executed (``processors.execution_plans``): MARKET, LIMIT, IOC (one
     marketable limit IOC order, the default), FOK, POST_ONLY, ICEBERG, TWAP, VWAP, LEVELS."""

@@ -159,6 +159,12 @@ def fold(
     return state
 
 
+def funding_event_id(instrument: InstrumentRef, funding_time_ms: int) -> str:
+    """The event id of one settlement: the venue, the instrument and the funding time (a
+    settlement fetched again, or expected and then paid, is the same event)."""
+    return derived_id("funding", *key_of(instrument), funding_time_ms)
+
+
 def expected_funding(
     holding: Holding,
     rate: Decimal,
@@ -170,7 +176,7 @@ def expected_funding(
     """The settlement ``holding`` should get at ``funding_time_ms`` (positive: received)."""
     return FundingPaid(
         envelope=Envelope(
-            event_id=derived_id("funding", *key_of(holding.instrument), funding_time_ms),
+            event_id=funding_event_id(holding.instrument, funding_time_ms),
             event_time_ms=funding_time_ms,
             ingest_time_ms=funding_time_ms,
         ),

@@ -6,10 +6,18 @@ change and holds shallow copies (of their own type) of those it changed. A refus
 opportunity raises ``InvalidEvent`` and leaves the state exactly as it was. :class:`RiskReducer`
 holds the current state for the Faust agent and the offline replay, which call the same code.
 
-Input: the one-partition ``risk-sequenced`` topic, ``arb.opportunity`` and ``ops.control`` in
-one total order. The state is the control state (kill switch, limits), a clock (the latest
-event time seen) and the exposure of approved, still-open opportunities. Each opportunity is
-decided once, on OPENED; its exposure is released on CLOSED.
+Input: the one-partition ``risk-sequenced`` topic, ``arb.opportunity``, ``ops.control`` and the
+executor's ``exec.fill`` in one total order. The state is the control state (kill switch,
+limits), a clock (the latest opportunity or control time seen), the executor's positions and
+the in-flight part of each approval. Each opportunity is decided once, on OPENED.
+
+**Exposure is positions plus approvals in flight.** A fill (``exec.fill``, its envelope's
+``correlation_id`` the decision id of its pair) moves the position of its instrument (net
+size, valued at the last fill's price) and takes its notional off the in-flight part of its
+approval's leg, so a burst of approvals counts in full before any fill lands and a filled
+approval is counted once, as a position. CLOSED releases what is still in flight; the position
+stays until the executor's closing fills arrive. A fill is applied once (``recent_fills``) and
+never moves the clock (it is stamped by the executor's clock, not the venue's).
 
 **Persisted state** is the ``state.risk`` record (:meth:`RiskBook.to_record` /
 :meth:`RiskBook.from_record`, exact both ways; :mod:`processors.snapshots`).
@@ -24,6 +32,8 @@ from dataclasses import field
 from dataclasses import replace
 from decimal import Decimal
 
+from processors.records import instrument_key
+from processors.records import traded_type
 from processors.risk import ControlState
 from processors.risk import apply_control
 from processors.risk import decision_record
@@ -37,21 +47,44 @@ from processors.snapshots import exposure_of
 from processors.snapshots import exposure_record
 from processors.units import InstrumentKey
 from processors.units import persistable
+from schemas.errors import InvalidEvent
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
+from schemas.records.common import MarketType
+from schemas.records.common import Side
+from schemas.records.dlq import DeadLetterReason
+from schemas.records.execution import Fill
 from schemas.records.ops import ControlCommand
 from schemas.records.risk import RiskDecision
 from schemas.records.state import DecidedOpportunity
+from schemas.records.state import HeldPosition
 from schemas.records.state import LastControl
 from schemas.records.state import RiskState
 
+ZERO = Decimal(0)
+RECENT_FILLS = 10_000
+"""How many fill ids the state remembers: a redelivered fill is not applied twice."""
 RECENTLY_CLOSED = 10_000
 """How many closed ids the state remembers: a CLOSED redelivered after its opportunity's
 decision was dropped is recognised as a redelivery, not taken for an unknown opportunity."""
 
-RiskInput = Opportunity | ControlCommand
+RiskInput = Opportunity | ControlCommand | Fill
 RiskApplied = tuple[bool, RiskDecision | None]
 """(state changed, decision to publish)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The executor's net position in one instrument (derived from its fills)."""
+
+    kind: MarketType
+    net_size_base: Decimal
+    price: Decimal
+    """Of the last fill: the position's notional is ``|net_size_base| * price``."""
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.net_size_base) * self.price
 
 
 @dataclass(slots=True)
@@ -64,11 +97,16 @@ class RiskBook:
     last_control: tuple[int, str] | None = None
     """(event time, event id) of the last control command applied: an older one is a replay."""
     exposures: dict[str, ExposureLegs] = field(default_factory=dict)
-    """Approved and open: opportunity id -> (instrument, notional quote, margin quote) per leg."""
+    """Approved and open: opportunity id -> (instrument, notional quote, margin quote) per leg
+    still in flight (what its fills have not yet made a position)."""
     decided: dict[str, str] = field(default_factory=dict)
     """Open opportunities already judged: id -> decision id."""
     closed: deque[str] = field(default_factory=lambda: deque(maxlen=RECENTLY_CLOSED))
     """Recently closed ids, oldest first: a CLOSED for one of them is a redelivery."""
+    positions: dict[InstrumentKey, Held] = field(default_factory=dict)
+    """The executor's open positions, from its fills, in first-fill order."""
+    fills: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_FILLS))
+    """Recently applied fill ids, oldest first: a fill among them is a redelivery."""
 
     def to_record(self) -> RiskState:
         """The whole state as its persisted record."""
@@ -85,6 +123,17 @@ class RiskBook:
                 for oid, did in self.decided.items()
             ),
             recently_closed=tuple(self.closed),
+            positions=tuple(
+                HeldPosition(
+                    exchange=key.exchange,
+                    symbol=key.symbol,
+                    market_type=held.kind,
+                    net_size_base=held.net_size_base,
+                    price_quote=held.price,
+                )
+                for key, held in self.positions.items()
+            ),
+            recent_fills=tuple(self.fills),
         )
 
     @staticmethod
@@ -98,6 +147,13 @@ class RiskBook:
             exposures=dict(exposure_of(e) for e in record.exposures),
             decided={d.opportunity_id: d.decision_id for d in record.decided},
             closed=deque(record.recently_closed, maxlen=RECENTLY_CLOSED),
+            positions={
+                InstrumentKey(p.exchange, p.symbol): Held(
+                    p.market_type, p.net_size_base, p.price_quote
+                )
+                for p in record.positions
+            },
+            fills=deque(record.recent_fills, maxlen=RECENT_FILLS),
         )
 
 
@@ -116,6 +172,8 @@ class RiskProcessor:
         Raises ``InvalidEvent`` on a refused command, with nothing changed."""
         if isinstance(record, ControlCommand):
             return self._control(state, record)
+        if isinstance(record, Fill):
+            return self._fill(state, record)
         return self._opportunity(state, record)
 
     def _control(self, s: RiskBook, record: ControlCommand) -> tuple[RiskBook, RiskApplied]:
@@ -127,13 +185,60 @@ class RiskProcessor:
         moved = replace(s, control=control, last_control=order, clock_ms=clock_ms)
         return moved, (True, None)
 
+    def _fill(self, s: RiskBook, fill: Fill) -> tuple[RiskBook, RiskApplied]:
+        """The position of the fill's instrument moved; its approval's leg less in flight."""
+        if fill.size_base <= 0 or fill.price <= 0:
+            raise InvalidEvent(
+                DeadLetterReason.NON_POSITIVE_SIZE
+                if fill.size_base <= 0
+                else DeadLetterReason.NON_POSITIVE_PRICE,
+                f"fill {fill.fill_id}: {fill.size_base} @ {fill.price}",
+            )
+        if fill.fill_id in s.fills:
+            return s, (False, None)
+        key = instrument_key(fill.instrument)
+        held = s.positions.get(key)
+        delta = fill.size_base if fill.side is Side.BUY else -fill.size_base
+        net = (held.net_size_base if held is not None else ZERO) + delta
+        positions, fills = copy(s.positions), copy(s.fills)
+        if net == 0:
+            positions.pop(key, None)
+        else:
+            kind = traded_type(fill.instrument) or MarketType.PERP
+            positions[key] = persistable(Held(kind, net, fill.price))
+        fills.append(fill.fill_id)
+        exposures = s.exposures
+        oid = self._approval_of(s, fill.envelope.correlation_id)
+        if oid is not None:
+            exposures = copy(s.exposures)
+            exposures[oid] = _less_in_flight(s.exposures[oid], key, fill.size_base * fill.price)
+        moved = replace(s, positions=positions, fills=fills, exposures=exposures)
+        return moved, (True, None)
+
+    @staticmethod
+    def _approval_of(s: RiskBook, decision_id: str | None) -> str | None:
+        """The open approved opportunity whose decision is ``decision_id``."""
+        if decision_id is None:
+            return None
+        for oid, did in s.decided.items():
+            if did == decision_id:
+                return oid if oid in s.exposures else None
+        return None
+
     def _portfolio(self, s: RiskBook) -> Portfolio:
+        """What the limits are checked against: positions plus approvals in flight."""
         exposure: dict[InstrumentKey, Decimal] = {}
         margin: dict[str, Decimal] = {}
         for legs in s.exposures.values():
             for key, notional, used in legs:
                 exposure[key] = exposure.get(key, Decimal(0)) + notional
                 margin[key.exchange] = margin.get(key.exchange, Decimal(0)) + used
+        leverage = s.control.limits.max_leverage
+        for key, held in s.positions.items():
+            notional = held.notional
+            used = notional / leverage if held.kind is MarketType.PERP else notional
+            exposure[key] = exposure.get(key, Decimal(0)) + notional
+            margin[key.exchange] = margin.get(key.exchange, Decimal(0)) + used
         venues = {k.exchange for k in exposure}
         balances = {v: self.settings.balance(v) - margin.get(v, Decimal(0)) for v in venues}
         return Portfolio(exposure, _BalanceView(self.settings, balances), len(s.exposures))
@@ -167,6 +272,19 @@ class RiskProcessor:
             exposures[oid] = persistable(decision.exposure(s.control.limits.max_leverage))
         moved = replace(s, clock_ms=clock_ms, decided=decided, exposures=exposures)
         return moved, (True, out)
+
+
+def _less_in_flight(legs: ExposureLegs, key: InstrumentKey, filled_quote: Decimal) -> ExposureLegs:
+    """``legs`` with ``filled_quote`` of notional (and its share of margin) off ``key``'s leg,
+    never below zero."""
+    out = []
+    for leg, notional, margin in legs:
+        if leg == key and notional > 0:
+            left = max(notional - filled_quote, ZERO)
+            margin = margin * left / notional
+            notional = left
+        out.append((leg, notional, margin))
+    return persistable(tuple(out))
 
 
 class RiskReducer:

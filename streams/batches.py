@@ -26,6 +26,7 @@ from schemas.errors import DecodeError
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
 from schemas.records.dlq import DeadLetterReason
+from schemas.records.execution import Fill
 from schemas.records.md import BookSnapshot
 from schemas.records.md import FundingRateUpdate
 from schemas.records.md import InstrumentFacts
@@ -133,7 +134,7 @@ def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) 
     for i, raw in enumerate(batch.values):
         try:
             record = codec.decode(raw)
-            if not isinstance(record, Opportunity | ControlCommand):
+            if not isinstance(record, Opportunity | ControlCommand | Fill):
                 raise DecodeError(
                     DeadLetterReason.WRONG_SCHEMA, f"not a risk input: {record.AVRO_NAME}"
                 )

@@ -16,6 +16,8 @@ from dataclasses import field
 from typing import Any
 
 from schemas.errors import FundingflowError
+from schemas.topics import EXEC_FILL
+from schemas.topics import by_name
 from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
@@ -71,17 +73,43 @@ def create_missing(admin: Any, topics: list[Any], timeout_s: float) -> None:
                 raise InternalTopicsError(f"cannot create topic {name}: {e}") from e
 
 
+def source_topics(settings: StreamsSettings) -> list[InternalTopic]:
+    """The catalogue topics the sequencer reads that another process writes: the executor's
+    ``exec.fill`` (the risk reducer's positions). Created as the catalogue states them when
+    missing, so the sequencer's subscription finds them at once, whether or not the executor
+    has started."""
+    return [
+        InternalTopic(
+            settings.topic(spec.name),
+            spec.partitions,
+            spec.cleanup_policy,
+            spec.retention_ms,
+            dict(spec.config),
+        )
+        for spec in (by_name(EXEC_FILL),)
+    ]
+
+
+def ensure_source_topics(settings: StreamsSettings, timeout_s: float = 30.0) -> list[str]:
+    """Create the missing :func:`source_topics` and wait until the broker lists them."""
+    return _ensure(settings, source_topics(settings), timeout_s)
+
+
 def ensure_internal_topics(settings: StreamsSettings, timeout_s: float = 30.0) -> list[str]:
     """Create the missing internal topics and wait until the broker lists all of them.
 
     Returns the names created now. Raises :class:`InternalTopicsError` when one cannot be
     created, or exists with fewer partitions than the worker's partitioning needs.
     """
+    return _ensure(settings, internal_topics(settings), timeout_s)
+
+
+def _ensure(settings: StreamsSettings, topics: list[InternalTopic], timeout_s: float) -> list[str]:
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.admin import NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap})
-    wanted = {t.name: t for t in internal_topics(settings)}
+    wanted = {t.name: t for t in topics}
     present = admin.list_topics(timeout=timeout_s).topics
     missing = [t for name, t in wanted.items() if name not in present]
     requests = [
@@ -89,7 +117,11 @@ def ensure_internal_topics(settings: StreamsSettings, timeout_s: float = 30.0) -
             t.name,
             t.partitions,
             1,
-            config={"cleanup.policy": t.cleanup_policy, "retention.ms": str(t.retention_ms)},
+            config={
+                **t.config,
+                "cleanup.policy": t.cleanup_policy,
+                "retention.ms": str(t.retention_ms),
+            },
         )
         for t in missing
     ]

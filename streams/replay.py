@@ -37,6 +37,7 @@ from schemas.errors import FundingflowError
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import CATALOGUE
+from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import MD_INSTRUMENT
@@ -488,7 +489,7 @@ class ReplayRun:
     def _wait_for_agents(self) -> None:
         s = self.settings
         md = [s.topic(t) for t in (MD_BOOK, MD_FUNDING, MD_INSTRUMENT)]
-        ends: Ends = {t: self._highs(t) for t in [*md, s.topic(OPS_CONTROL)]}
+        ends: Ends = {t: self._highs(t) for t in [*md, s.topic(OPS_CONTROL), s.topic(EXEC_FILL)]}
         assert s.sequencer_ends_path is not None
         write_ends(s.sequencer_ends_path, ends)
         self._wait_sequenced(ends)

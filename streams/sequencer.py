@@ -1,12 +1,12 @@
 """The sequencer: a native confluent-kafka loop that packs input messages into batch records.
 
 ``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition:
-all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` ->
-``<app_id>-risk-sequenced`` (one partition: one total order). Each consumed chunk becomes, per
-target partition, one
-:class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max`` messages),
-so the apply order of the stateful agents is a Kafka log the offline replay reads back, and a
-Faust event carries a batch of ticks instead of one.
+all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` + the
+executor's ``exec.fill`` -> ``<app_id>-risk-sequenced`` (one partition: one total order). Each
+consumed chunk becomes, per target partition, one
+:class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max``
+messages), so the apply order of the stateful agents is a Kafka log the offline replay reads
+back, and a Faust event carries a batch of ticks instead of one.
 
 Values are copied byte for byte (never decoded here); the batch names every message's original
 topic, partition and offset, so a later dead letter points at the source message.
@@ -34,6 +34,7 @@ import structlog
 from schemas.codec import Codec
 from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
+from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import MD_INSTRUMENT
@@ -64,12 +65,14 @@ def routes(settings: StreamsSettings) -> dict[str, Route]:
         settings.topic(MD_INSTRUMENT): md,
         settings.topic(ARB_OPPORTUNITY): risk,
         settings.topic(OPS_CONTROL): risk,
+        settings.topic(EXEC_FILL): risk,
     }
 
 
-MERGE_RANK = (MD_INSTRUMENT, MD_FUNDING, MD_BOOK, OPS_CONTROL, ARB_OPPORTUNITY)
+MERGE_RANK = (MD_INSTRUMENT, MD_FUNDING, MD_BOOK, OPS_CONTROL, EXEC_FILL, ARB_OPPORTUNITY)
 """Tie-break of the ordered merge between source topics at the same time: an instrument's
-facts before its quotes, a control command before an opportunity."""
+facts before its quotes, a control command before an opportunity, and a fill (a position
+already taken) before an opportunity too."""
 
 TopicPartitionKey = tuple[str, int]
 Ends = dict[str, dict[int, int]]
@@ -77,7 +80,7 @@ Ends = dict[str, dict[int, int]]
 
 def source_partitions(settings: StreamsSettings) -> dict[str, int]:
     """Physical source topic -> its partition count (the catalogue's)."""
-    logical = (MD_BOOK, MD_FUNDING, MD_INSTRUMENT, ARB_OPPORTUNITY, OPS_CONTROL)
+    logical = (MD_BOOK, MD_FUNDING, MD_INSTRUMENT, ARB_OPPORTUNITY, OPS_CONTROL, EXEC_FILL)
     return {settings.topic(name): by_name(name).partitions for name in logical}
 
 
@@ -177,7 +180,11 @@ def merge_key_of(settings: StreamsSettings, codec: Codec) -> Callable[[Any], tup
     the order the live sequencer saw it in; the risk sources' time is their event time (the
     worker that re-derives ``arb.opportunity`` stamps them with the wall clock)."""
     rank = {settings.topic(name): i for i, name in enumerate(MERGE_RANK)}
-    by_event_time = {settings.topic(ARB_OPPORTUNITY), settings.topic(OPS_CONTROL)}
+    by_event_time = {
+        settings.topic(ARB_OPPORTUNITY),
+        settings.topic(OPS_CONTROL),
+        settings.topic(EXEC_FILL),
+    }
 
     def key(m: Any) -> tuple[int, ...]:
         topic = m.topic()

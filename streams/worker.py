@@ -17,6 +17,7 @@ from streams.config import StreamsSettings
 from streams.digest import worker_digest
 from streams.digest import write_digest
 from streams.internal_topics import ensure_internal_topics
+from streams.internal_topics import ensure_source_topics
 from streams.sequencer import start_sequencer
 from streams.wiring import Wiring
 
@@ -68,6 +69,8 @@ def run_worker(settings: StreamsSettings) -> None:
     use_event_loop(settings.event_loop)
     if settings.create_internal_topics:
         ensure_internal_topics(settings)
+    if settings.sequencer:
+        ensure_source_topics(settings)  # before the sequencer subscribes to them
     wiring = build(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     if settings.sequencer:

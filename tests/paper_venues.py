@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors.sim.exchange import SimExchange
 from connectors.sim.gateway import OrderGateway
+from connectors.sim.world import SimWorld
 from connectors.sim.world import build_sim_exchanges
 from schemas.records.arb import OpportunityLeg
 from schemas.records.common import Envelope
@@ -44,6 +45,7 @@ EXECUTOR_TOPICS = (
     "ops.incident",
     "dlq.exec",
     "portfolio.position",
+    "portfolio.funding",
     "portfolio.pnl",
 )
 
@@ -51,8 +53,8 @@ EXECUTOR_TOPICS = (
 class PaperVenues:
     """The sim venues behind a gateway on a free loopback port, served from a thread."""
 
-    def __init__(self, seed: int = 7) -> None:
-        self.exchanges: dict[str, SimExchange] = build_sim_exchanges(seed, "max")
+    def __init__(self, seed: int = 7, **overrides: Any) -> None:
+        self.exchanges: dict[str, SimExchange] = build_sim_exchanges(seed, "max", **overrides)
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -99,10 +101,27 @@ class PaperVenues:
                     out[(vid, symbol)] = Decimal(str(contracts)) * Decimal(str(size))
         return out
 
+    def run_for(self, duration_ms: int) -> None:
+        """Step the world ``duration_ms`` of sim time (funding settles on the way), on the
+        gateway's loop (call it while no executor is running)."""
+        world = next(iter(self.exchanges.values())).world
+        assert isinstance(world, SimWorld)
+        done = threading.Event()
+
+        def step() -> None:
+            try:
+                world.run_for(duration_ms)
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(step)
+        if not done.wait(60):
+            raise RuntimeError("the paper world did not step in time")
+
 
 @contextmanager
-def paper_venues(seed: int = 7) -> Iterator[PaperVenues]:
-    venues = PaperVenues(seed).start()
+def paper_venues(seed: int = 7, **overrides: Any) -> Iterator[PaperVenues]:
+    venues = PaperVenues(seed, **overrides).start()
     try:
         yield venues
     finally:

@@ -145,7 +145,14 @@ class Account:
         pid = f"{self.venue.id}-funding-{len(self.funding_payments) + 1}"
         self.funding_payments.append(
             structures.funding_payment(
-                id=pid, symbol=spec.symbol, code=spec.quote, ts=ts, amount=amount, rate=rate
+                id=pid,
+                symbol=spec.symbol,
+                code=spec.quote,
+                ts=ts,
+                amount=amount,
+                rate=rate,
+                mark=mark,
+                interval_ms=spec.funding_interval_ms,
             )
         )
         return amount

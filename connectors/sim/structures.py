@@ -89,11 +89,27 @@ def funding_rate_history(symbol: str, ts: int, rate: float, info: dict[str, Any]
 
 
 def funding_payment(
-    *, id: str, symbol: str, code: str, ts: int, amount: float, rate: float
+    *,
+    id: str,
+    symbol: str,
+    code: str,
+    ts: int,
+    amount: float,
+    rate: float,
+    mark: float,
+    interval_ms: int,
 ) -> Struct:
-    """One entry of ``fetch_funding_history`` (the account's funding payments)."""
+    """One entry of ``fetch_funding_history`` (the account's funding payments). Besides ccxt's
+    fields it states the settlement's mark price and funding interval (``markPrice``,
+    ``interval``), as a venue's income record with its funding-rate record would."""
     return {
-        "info": {"tranId": id, "symbol": symbol, "income": amount, "incomeType": "FUNDING_FEE"},
+        "info": {
+            "tranId": id,
+            "symbol": symbol,
+            "income": amount,
+            "incomeType": "FUNDING_FEE",
+            "markPrice": mark,
+        },
         "symbol": symbol,
         "code": code,
         "timestamp": ts,
@@ -101,6 +117,8 @@ def funding_payment(
         "id": id,
         "amount": amount,
         "rate": rate,
+        "markPrice": mark,
+        "interval": f"{interval_ms // 60_000}m",
         "type": "funding",
     }
 

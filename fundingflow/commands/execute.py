@@ -100,12 +100,14 @@ async def _execute(
     from executors.engine import Executor
     from executors.service import ExecutionService
     from executors.service import consumer_config
+    from processors.funding_settlements import FundingTolerance
     from schemas.topics import DLQ_EXEC
     from schemas.topics import EXEC_COMMAND
     from schemas.topics import EXEC_FILL
     from schemas.topics import EXEC_ORDER_EVENT
     from schemas.topics import EXEC_PAIR
     from schemas.topics import OPS_INCIDENT
+    from schemas.topics import PORTFOLIO_FUNDING
     from schemas.topics import PORTFOLIO_PNL
     from schemas.topics import PORTFOLIO_POSITION
 
@@ -119,6 +121,7 @@ async def _execute(
             OPS_INCIDENT,
             DLQ_EXEC,
             PORTFOLIO_POSITION,
+            PORTFOLIO_FUNDING,
             PORTFOLIO_PNL,
         ]
     )
@@ -143,6 +146,7 @@ async def _execute(
         publisher.codec,
         topic_prefix=prefix,
         reconcile_every_s=ex.reconcile_every_s,
+        funding_tolerance=FundingTolerance(ex.funding_tolerance_quote, ex.funding_tolerance_bps),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -168,6 +172,8 @@ async def _execute(
         "dead_letters": stats.dead_letters,
         "reconciliations": stats.reconciliations,
         "halted_by_reconciliation": stats.halted_by_reconciliation,
+        "funding_settlements": stats.funding_settlements,
+        "funding_mismatches": stats.funding_mismatches,
     }
 
 
@@ -473,10 +479,13 @@ def pnl(
     signal_id: Annotated[str | None, typer.Option("--signal", help="One pair only.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """PnL from the ledger's fills, split so the parts add up: total = price + funding - fees -
-    slippage (open holdings valued at their last fill)."""
+    """PnL from the ledger's fills and the venues' funding, split so the parts add up: total =
+    price + funding - fees - slippage (open holdings valued at their last fill); and funding
+    per instrument, expected (the position held at each settlement) against paid (the venue's
+    funding history)."""
     import time
 
+    from executors.funding_store import FundingStore
     from executors.ledger import Ledger
     from executors.pair_store import PairStore
     from executors.portfolio import Portfolio
@@ -489,6 +498,7 @@ def pnl(
         book = Portfolio(ledger, PairStore(conn, Codec(ConfluentRegistry(settings.registry.url))))
         book.load(published_only=False)
         snapshots = book.snapshots({}, int(time.time() * 1000))
+        funding = FundingStore(conn).by_instrument()
     if signal_id is not None:
         snapshots = [s for s in snapshots if s.scope == signal_id]
         if not snapshots:
@@ -500,13 +510,22 @@ def pnl(
     rows = [
         {"scope": s.scope, **{f: str(_cents(getattr(s, f))) for f in fields}} for s in snapshots
     ]
+    money = ("expected_quote", "paid_quote", "difference_quote")
+    funding_rows = [{k: str(_cents(v)) if k in money else v for k, v in f.items()} for f in funding]
     if as_json:
-        print_json(rows)
+        print_json({"pnl": rows, "funding": funding_rows})
         return
     heads = ["scope", "realized", "unrealized", "funding", "fees", "slippage", "price", "total",
              "gross exposure"]  # fmt: skip
     print_table(f"pnl ({snapshots[0].quote_currency})" if snapshots else "pnl", heads,
                 [tuple(r.values()) for r in rows])  # fmt: skip
+    if signal_id is None:
+        print_table(
+            "funding: expected vs paid",
+            ["exchange", "symbol", "currency", "settlements", "expected", "paid", "paid - expected",
+             "mismatches", "last settlement ms"],
+            [tuple(r.values()) for r in funding_rows],
+        )  # fmt: skip
 
 
 def _cents(value: Decimal | None) -> Decimal:

@@ -43,6 +43,7 @@ from schemas.records.state import EvaluationCosts
 from schemas.records.state import EvaluationFunding
 from schemas.records.state import EvaluationLegFunding
 from schemas.records.state import ExposureLeg
+from schemas.records.state import HeldPosition
 from schemas.records.state import LastControl
 from schemas.records.state import OpenExposure
 from schemas.records.state import OpenLeg
@@ -127,6 +128,7 @@ RECORDS_BY_AVRO_NAME: dict[str, type[AvroRecord]] = {
     "fundingflow.state.EvaluationFunding": EvaluationFunding,
     "fundingflow.state.EvaluationLegFunding": EvaluationLegFunding,
     "fundingflow.state.ExposureLeg": ExposureLeg,
+    "fundingflow.state.HeldPosition": HeldPosition,
     "fundingflow.state.LastControl": LastControl,
     "fundingflow.state.OpenExposure": OpenExposure,
     "fundingflow.state.OpenLeg": OpenLeg,

@@ -11,6 +11,7 @@ from pydantic import ConfigDict
 
 from schemas.avro_record import AvroRecord
 from schemas.avro_record import maybe
+from schemas.records.common import MarketType
 from schemas.scalars import AvroDecimal
 from schemas.scalars import Int
 from schemas.scalars import Long
@@ -720,6 +721,52 @@ class DecidedOpportunity(AvroRecord):
         )
 
 
+class HeldPosition(AvroRecord):
+    """The executor's net position in one instrument, as its exec.fill records made it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    AVRO_NAME: ClassVar[str] = "fundingflow.state.HeldPosition"
+
+    exchange: str
+    """ccxt exchange id of the instrument."""
+
+    symbol: str
+    """ccxt unified symbol of the instrument."""
+
+    market_type: MarketType = MarketType.UNKNOWN
+    """SPOT or PERP: a perp's margin is its notional over max_leverage, spot's the whole notional.
+    """
+
+    net_size_base: AvroDecimal
+    """Signed net size in base units (positive long)."""
+
+    price_quote: AvroDecimal
+    """Price of the last fill, quote per base unit (the position's notional is its size times
+    this).
+    """
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "market_type": self.market_type,
+            "net_size_base": self.net_size_base,
+            "price_quote": self.price_quote,
+        }
+
+    @classmethod
+    def from_avro(cls, datum: Mapping[str, Any]) -> Self:
+        return cls.trusted(
+            {
+                "exchange": datum["exchange"],
+                "symbol": datum["symbol"],
+                "market_type": MarketType(datum["market_type"]),
+                "net_size_base": datum["net_size_base"],
+                "price_quote": datum["price_quote"],
+            }
+        )
+
+
 class RiskState(AvroRecord):
     """State of the risk reducer (one instance): control, clock and what is decided and committed.
     Stored in the worker's risk table under the key risk.
@@ -748,6 +795,16 @@ class RiskState(AvroRecord):
     redelivered after its id left it is applied again, harmlessly).
     """
 
+    positions: tuple[HeldPosition, ...] = ()
+    """Positions the executor holds, from its fills, in first-fill order; with the in-flight part
+    of each approval, the exposure the limits are checked against.
+    """
+
+    recent_fills: tuple[str, ...] = ()
+    """Ids of the most recently applied fills, oldest first (a bounded window: a redelivered fill
+    is not applied twice).
+    """
+
     def to_avro(self) -> dict[str, Any]:
         return {
             "control": RiskControl.to_avro(self.control),
@@ -756,6 +813,8 @@ class RiskState(AvroRecord):
             "exposures": [OpenExposure.to_avro(item) for item in self.exposures],
             "decided": [DecidedOpportunity.to_avro(item) for item in self.decided],
             "recently_closed": list(self.recently_closed),
+            "positions": [HeldPosition.to_avro(item) for item in self.positions],
+            "recent_fills": list(self.recent_fills),
         }
 
     @classmethod
@@ -768,5 +827,7 @@ class RiskState(AvroRecord):
                 "exposures": tuple(OpenExposure.from_avro(item) for item in datum["exposures"]),
                 "decided": tuple(DecidedOpportunity.from_avro(item) for item in datum["decided"]),
                 "recently_closed": tuple(datum["recently_closed"]),
+                "positions": tuple(HeldPosition.from_avro(item) for item in datum["positions"]),
+                "recent_fills": tuple(datum["recent_fills"]),
             }
         )

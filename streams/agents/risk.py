@@ -1,4 +1,5 @@
-"""Pre-trade risk: sequenced batches of ``arb.opportunity`` + ``ops.control`` -> ``risk.decision``.
+"""Pre-trade risk: sequenced batches of ``arb.opportunity`` + ``ops.control`` + ``exec.fill`` ->
+``risk.decision`` (the fills are the executor's positions, see ``processors.risk_state``).
 
 Per batch: messages applied in order (:func:`streams.batches.apply_risk_batch`), the risk state
 written once if it changed, then the decisions sent.

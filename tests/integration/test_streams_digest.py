@@ -8,12 +8,21 @@ all leave the state the replay computes from the sequenced log; the SIGKILL case
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from benchmarks import synthetic as syn
 from benchmarks.harness import Pipeline
+from schemas.avro_record import AvroRecord
+from schemas.records.common import Envelope
+from schemas.records.common import Money
+from schemas.records.execution import Fill
+from schemas.records.execution import LiquidityRole
+from schemas.records.risk import RiskDecision
+from schemas.records.risk import RiskOutcome
 from streams.digest import digest_at_cut
 from streams.digest import form_at_cut
 
@@ -66,3 +75,57 @@ def test_digest_equals_replay_after_a_straight_run_and_a_rerun_on_the_same_stack
         assert rerun != straight, "the second run's events changed nothing"
         assert p.worker is not None
         assert p.worker.poll() is None
+
+
+def _fills_of(decision: RiskDecision) -> list[tuple[str, AvroRecord]]:
+    """The executor's fills of both legs of an approved decision, as exec.fill records."""
+    out: list[tuple[str, AvroRecord]] = []
+    for i, leg in enumerate(decision.legs):
+        fid = f"fill-{decision.decision_id}-{i}"
+        env = Envelope(
+            event_id=fid,
+            event_time_ms=decision.envelope.event_time_ms,
+            ingest_time_ms=decision.envelope.event_time_ms,
+            correlation_id=decision.decision_id,
+        )
+        fill = Fill(
+            envelope=env,
+            fill_id=fid,
+            client_order_id=f"cid-{decision.decision_id}-{i}",
+            instrument=leg.instrument,
+            side=leg.side,
+            price=leg.entry_price,
+            size_base=decision.approved_size_base,
+            fee=Money(amount=Decimal(0), currency="USDT"),
+            liquidity=LiquidityRole.TAKER,
+        )
+        out += [("exec.fill", fill), ("exec.fill", fill)]  # delivered twice: applied once
+    return out
+
+
+def test_the_executors_fills_are_positions_in_the_risk_state_and_replay_alike(
+    kafka_bootstrap: str, schema_registry_url: str
+) -> None:
+    walk = syn.random_walk(1_500, step_ms=50)
+    with Pipeline(
+        kafka_bootstrap, schema_registry_url, digest_interval_s=0.3, digest_detail=True
+    ) as p:
+        p.start()
+        p.publish(walk)
+        seen = p.collect(["risk.decision"], lambda s: len(s) > 0, timeout_s=30)
+        approved = [
+            d for _, d in seen if isinstance(d, RiskDecision) and d.outcome is RiskOutcome.APPROVED
+        ]
+        assert approved, p.log_tail()
+        fills = [f for d in approved for f in _fills_of(d)]
+        p.publish(fills)
+        deadline = time.monotonic() + 30
+        while True:
+            live = p.settled_digest()
+            positions = live["form"]["risk"]["positions"]
+            if positions or time.monotonic() > deadline:
+                break
+        assert positions, p.log_tail()
+        assert len(live["form"]["risk"]["fills"]) == len(fills) // 2  # each applied once
+        replayed = digest_at_cut(kafka_bootstrap, schema_registry_url, live["cut"], p.settings)
+        assert live["digest"] == replayed

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import ARB_OPPORTUNITY
+from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import MD_INSTRUMENT
 from schemas.topics import OPS_CONTROL
+from schemas.topics import by_name
 from streams.config import StreamsSettings
 from streams.sequencer import OrderedMerge
 from streams.sequencer import merge_key_of
@@ -159,11 +161,14 @@ def test_a_source_without_a_known_end_holds_its_target_back() -> None:
     merge.set_ends({MD_FUNDING: {1: 0}, MD_INSTRUMENT: {1: 0}})
     # Only md.book[1] may still bring more, and those come after its own buffered ones.
     assert [m.offset() for m in merge.ready()] == [0, 1]
-    # The risk partition waits for every arb.opportunity partition and ops.control.
+    # The risk partition waits for every arb.opportunity and exec.fill partition and ops.control.
     merge.set_ends({OPS_CONTROL: {0: 0}, ARB_OPPORTUNITY: dict.fromkeys(range(5), 0)})
     merge.add([_Message(OPS_CONTROL, 0, 0, 1)])
     assert merge.ready() == []
     merge.set_ends({ARB_OPPORTUNITY: {5: 0}, OPS_CONTROL: {0: 1}})
+    assert merge.ready() == []  # the executor's fills may still bring earlier ones
+    fills = by_name(EXEC_FILL).partitions
+    merge.set_ends({EXEC_FILL: dict.fromkeys(range(fills), 0)})
     assert [m.topic() for m in merge.ready()] == [OPS_CONTROL]
 
 

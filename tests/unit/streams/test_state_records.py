@@ -16,6 +16,7 @@ from processors.market_state import MarketReducer
 from processors.opportunities import TrackedOpportunity
 from processors.risk import ControlState
 from processors.risk_state import RECENTLY_CLOSED
+from processors.risk_state import Held
 from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
 from processors.settings import MarketSettings
@@ -206,7 +207,17 @@ PERSISTED_FIELDS = {
         "min_notional_quote",
     },
     ControlState: {"limits", "kill_switch", "kill_reason", "last_command_ms"},
-    RiskBook: {"control", "clock_ms", "last_control", "exposures", "decided", "closed"},
+    RiskBook: {
+        "control",
+        "clock_ms",
+        "last_control",
+        "exposures",
+        "decided",
+        "closed",
+        "positions",
+        "fills",
+    },
+    Held: {"kind", "net_size_base", "price"},
     AssetState: {"records", "book", "last_eval_ms", "views", "raw", "applied", "encoded_lifecycle"},
 }
 
