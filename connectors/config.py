@@ -9,24 +9,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import SecretStr
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from processors.settings import FrozenSettings
 
 
-class FeeOverride(_Frozen):
+class FeeOverride(FrozenSettings):
     """Fee rates (fractions of notional) replacing ccxt's defaults for an account tier."""
 
     maker: Decimal | None = None
     taker: Decimal | None = None
 
 
-class VenueSettings(_Frozen):
+class VenueSettings(FrozenSettings):
     """One venue account: ccxt id, credentials (secrets only) and per-tier overrides."""
 
     id: str = ""
@@ -66,7 +62,7 @@ class VenueSettings(_Frozen):
         return f"VenueSettings(id={self.id!r}, sandbox={self.sandbox})"
 
 
-class ValidationBounds(_Frozen):
+class ValidationBounds(FrozenSettings):
     """Limits beyond which a venue payload is refused to the dead-letter topic."""
 
     max_abs_funding_rate: Decimal = Decimal("0.05")
@@ -76,7 +72,7 @@ class ValidationBounds(_Frozen):
     """How far an event time may lie ahead of local ingest time."""
 
 
-class ConnectorSettings(_Frozen):
+class ConnectorSettings(FrozenSettings):
     """Everything the connectors need beyond Kafka and the registry."""
 
     venues: dict[str, VenueSettings] = Field(default_factory=dict)

@@ -12,8 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import SecretStr
 from pydantic import ValidationError
@@ -26,6 +24,7 @@ from pydantic_settings import TomlConfigSettingsSource
 
 from connectors.config import ConnectorSettings
 from processors.execution_plans import PlanSpec
+from processors.settings import FrozenSettings
 from schemas.errors import ConfigError
 from schemas.records.execution import PlanKind
 from streams.config import StreamsSettings
@@ -33,11 +32,7 @@ from streams.config import StreamsSettings
 LOOPBACK = "127.0.0.1"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class KafkaSettings(_Frozen):
+class KafkaSettings(FrozenSettings):
     """Broker endpoints and topic defaults."""
 
     host: str = LOOPBACK
@@ -51,7 +46,7 @@ class KafkaSettings(_Frozen):
         return f"{self.host}:{self.port}"
 
 
-class RegistrySettings(_Frozen):
+class RegistrySettings(FrozenSettings):
     """Confluent-compatible schema registry (Apicurio's ``/apis/ccompat/v7``)."""
 
     host: str = LOOPBACK
@@ -67,7 +62,7 @@ class RegistrySettings(_Frozen):
         return f"{self.base_url}{self.ccompat_path}"
 
 
-class PostgresSettings(_Frozen):
+class PostgresSettings(FrozenSettings):
     """The ledger database."""
 
     host: str = LOOPBACK
@@ -89,7 +84,7 @@ class PostgresSettings(_Frozen):
         return info
 
 
-class QuestDBSettings(_Frozen):
+class QuestDBSettings(FrozenSettings):
     """Time-series store: ILP over HTTP and the PostgreSQL wire port."""
 
     host: str = LOOPBACK
@@ -103,7 +98,7 @@ class QuestDBSettings(_Frozen):
         return f"http://{self.host}:{self.http_port}"
 
 
-class StackSettings(_Frozen):
+class StackSettings(FrozenSettings):
     """Versions and locations of the local stack started from package registries."""
 
     home: Path = Path(".local")
@@ -114,7 +109,7 @@ class StackSettings(_Frozen):
     start_timeout_s: float = Field(default=120.0, gt=0)
 
 
-class ExecutorSettings(_Frozen):
+class ExecutorSettings(FrozenSettings):
     """The execution consumer and the simulated venues' order gateway it trades on."""
 
     gateway_host: str = LOOPBACK

@@ -26,18 +26,20 @@ from schemas.records.md import InstrumentFacts
 CARRY_KINDS = (SpreadKind.SPOT_PERP, SpreadKind.PERP_PERP)
 
 
-class _Frozen(BaseModel):
+class FrozenSettings(BaseModel):
+    """Base of every settings section: immutable, and an unknown key is an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FeeRates(_Frozen):
+class FeeRates(FrozenSettings):
     """Fee rates as fractions of notional (negative maker = rebate)."""
 
     maker: Decimal
     taker: Decimal
 
 
-class RiskSettings(_Frozen):
+class RiskSettings(FrozenSettings):
     """Initial limits (``ops.control`` LIMIT_CHANGE overrides them) and venue balances."""
 
     max_symbol_notional_quote: Decimal = Decimal(50_000)
@@ -72,7 +74,7 @@ class RiskSettings(_Frozen):
         return self.balances_quote.get(venue, self.default_balance_quote)
 
 
-class MarketSettings(_Frozen):
+class MarketSettings(FrozenSettings):
     """What the market-state reducer needs beyond the events."""
 
     spot_fees: FeeRates = FeeRates(maker=Decimal("0.001"), taker=Decimal("0.001"))

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
-from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import model_validator
 
+from processors.settings import FrozenSettings
 from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from schemas.topics import MD_BOOK
@@ -28,11 +27,7 @@ rebuilds its state from the input topics (its sequencer reads them from the star
 refusing state it cannot read."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class StreamsSettings(_Frozen):
+class StreamsSettings(FrozenSettings):
     """The Faust worker: where it connects, what it names its topics, how it computes."""
 
     app_id: str = "fundingflow"
