@@ -40,11 +40,17 @@ def test_http_client_request_lines_are_not_logged_at_info(
 
     from fundingflow.log import configure_logging
 
-    configure_logging("INFO", True)
-    logging.getLogger("httpx2").info("HTTP Request: POST http://registry/subjects")
-    logging.getLogger("httpx2").warning("registry slow")
-    logging.getLogger("fundingflow.executor").info("reconciled")
-    err = capsys.readouterr().err
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", True)  # its handler writes to this test's captured stderr
+        logging.getLogger("httpx2").info("HTTP Request: POST http://registry/subjects")
+        logging.getLogger("httpx2").warning("registry slow")
+        logging.getLogger("fundingflow.executor").info("reconciled")
+        err = capsys.readouterr().err
+    finally:  # later tests must not log into this test's closed capture
+        root.handlers[:] = handlers
+        root.setLevel(level)
     assert "HTTP Request" not in err
     assert "registry slow" in err
     assert "reconciled" in err
