@@ -28,8 +28,13 @@ def tail_topic(
     from_beginning: bool = False,
     limit: int | None = None,
     idle_timeout_s: float | None = None,
+    namespace: str | None = None,
 ) -> Iterator[tuple[AvroRecord | InvalidEvent, dict[str, int]]]:
-    """Yield (record or decode error, {partition, offset}); assigns partitions, joins no group."""
+    """Yield (record or decode error, {partition, offset}); assigns partitions, joins no group.
+    ``topic`` is the catalogue name (it picks the reader); with a ``namespace`` the records are
+    read from ``NAMESPACE.topic``."""
+    logical = topic
+    topic = logical if namespace is None else f"{namespace}.{logical}"
     codec = Codec(ConfluentRegistry(registry_url))
     consumer = Consumer(
         {
@@ -69,7 +74,7 @@ def tail_topic(
             raw = message.value() or b""
             item: AvroRecord | InvalidEvent
             try:
-                item = codec.decode_for_topic(raw, topic)
+                item = codec.decode_for_topic(raw, logical)
             except InvalidEvent as exc:
                 item = exc
             seen += 1

@@ -116,6 +116,10 @@ def tail(
     idle_timeout: Annotated[
         float | None, typer.Option(min=0.1, help="Stop after this many idle seconds.")
     ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", help="Tail NAMESPACE.TOPIC (a replay's or a bundle's copy)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Decoded records, one per line; undecodable ones shown with their error."""
@@ -125,6 +129,14 @@ def tail(
 
     if topic not in {s.name for s in catalogue.CATALOGUE}:
         raise typer.BadParameter(f"{topic!r} is not a catalogue topic (see `topics list`)")
+    if namespace is not None:
+        from streams.replay_range import ReplayInputError
+        from streams.replay_range import check_namespace
+
+        try:
+            check_namespace(namespace)
+        except ReplayInputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--namespace") from None
     settings = load_settings()
     for item, position in tail_topic(
         settings.kafka.bootstrap,
@@ -133,6 +145,7 @@ def tail(
         from_beginning=from_beginning,
         limit=limit,
         idle_timeout_s=idle_timeout,
+        namespace=namespace,
     ):
         text, as_dict = render(item)
         if as_json:
