@@ -2,7 +2,7 @@
 
 Used by ``fundingflow run`` to run connectors and the worker as one unit. A child that
 exits is restarted with bounded exponential backoff; Ctrl-C (or ``stop()``) sends SIGTERM
-to every child, then SIGKILL to those still alive after a grace period.
+to each child, the last started first, then SIGKILL to those still alive after a grace period.
 """
 
 from __future__ import annotations
@@ -94,17 +94,17 @@ class Supervisor:
         return notes
 
     def stop(self) -> None:
-        """SIGTERM every child's process group, then SIGKILL after the grace period."""
-        for child in self.children:
-            if child.running and child.process is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self._grace_s
-        for child in self.children:
+        """Stop the children in reverse start order, each waited for before the next: a child
+        may use those started before it (the executor reads the connectors' order gateway as
+        it stops). SIGTERM to the child's process group, SIGKILL after its grace period."""
+        for child in reversed(self.children):
             if child.process is None:
                 continue
+            if child.running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGTERM)
             try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=self._grace_s)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
