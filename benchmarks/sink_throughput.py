@@ -16,6 +16,8 @@ dropped afterwards. Prints figures only; nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import threading
 import time
@@ -233,6 +235,92 @@ def _timed(loop: SinkLoop, rows: int, bootstrap: str, physical: list[str]) -> fl
     return _rate(rows - first, elapsed)
 
 
+def lag_figures(rate: int, seconds: float, batch: int, only: str | None) -> dict[str, float]:
+    """Sink lag while ``rate`` events/s arrive for ``seconds``: the sink runs first, then a paced
+    producer (pre-encoded values, one produce call per record, so it costs the sink's GIL
+    little); every 100 ms, lag = events produced - events the sink committed, in events and in
+    seconds at that rate. p50 and max over the run, and the time to drain after the last send."""
+    from confluent_kafka import Producer
+
+    from schemas.codec import Codec
+    from schemas.registry import ConfluentRegistry
+    from schemas.topics import key_for
+
+    settings = load_settings()
+    ns = f"bench{uuid.uuid4().hex[:8]}"
+    figures: dict[str, float] = {"lag_offered_events_per_s": rate}
+    chosen = [s for s in ("postgres", "questdb") if only in (None, s)]
+    topics = {"postgres": PORTFOLIO_PNL, "questdb": MD_BOOK}
+    records: dict[str, type[AvroRecord]] = {"postgres": PnlSnapshot, "questdb": BookSnapshot}
+    create_topics(settings.kafka.bootstrap, f"{ns}.", [topics[s] for s in chosen])
+    codec = Codec(ConfluentRegistry(settings.registry.url))
+    total = int(rate * seconds)
+    try:
+        for name in chosen:
+            topic = topics[name]
+            values = [
+                (key_for(i.record), codec.encode(i.record, topic))
+                for i in consumed(records[name], topic, total)
+            ]
+            config = SinkConfig(
+                bootstrap=settings.kafka.bootstrap,
+                registry_url=settings.registry.url,
+                group_prefix=f"{ns}{name}",
+                topic_prefix=f"{ns}.",
+                topics=frozenset({topic}),
+                batch_max=batch,
+            )
+            producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5})
+            with contextlib.ExitStack() as stack:
+                loop = _lag_loop(name, config, ns, settings, stack)
+                thread = threading.Thread(target=loop.run)
+                thread.start()
+                producer.produce(f"{ns}.{topic}", values[0][1], values[0][0])
+                producer.flush(10)
+                wait_until(functools.partial(_committed_at_least, loop, 1), 120, every_s=0.01)
+                lags: list[int] = []
+                sent, began, next_sample = 1, time.perf_counter(), 0.0
+                while sent < total:
+                    now = time.perf_counter() - began
+                    due = min(total, 1 + int(now * rate))
+                    for key, value in values[sent:due]:
+                        producer.produce(f"{ns}.{topic}", value, key)
+                    sent = max(sent, due)
+                    producer.poll(0)
+                    if now >= next_sample:
+                        lags.append(max(0, sent - loop.committed_events))
+                        next_sample += 0.1
+                    time.sleep(0.002)
+                producer.flush(30)
+                ended = time.perf_counter()
+                wait_until(functools.partial(_committed_at_least, loop, total), 300, every_s=0.01)
+                drain_s = time.perf_counter() - ended
+                loop.stop()
+                thread.join()
+            lags.sort()
+            figures[f"{name}_lag_p50_s"] = round(lags[len(lags) // 2] / rate, 3)
+            figures[f"{name}_lag_max_s"] = round(lags[-1] / rate, 3)
+            figures[f"{name}_drain_after_last_send_s"] = round(drain_s, 3)
+    finally:
+        delete_topics(settings.kafka.bootstrap, f"{ns}.", [topics[s] for s in chosen])
+    return figures
+
+
+def _committed_at_least(loop: SinkLoop, events: int) -> bool:
+    return loop.committed_events >= events
+
+
+def _lag_loop(
+    name: str, config: SinkConfig, ns: str, settings: Any, stack: contextlib.ExitStack
+) -> SinkLoop:
+    if name == "postgres":
+        schema = stack.enter_context(scratch_schema(settings.postgres.conninfo()))
+        return postgres_sink(config, settings.postgres.conninfo(), options=schema.options)
+    q = settings.questdb
+    stack.callback(questdb_drop, q.http_url, f"{ns}_{SERIES_BY_TOPIC[MD_BOOK].name}")
+    return questdb_sink(config, q.host, q.http_port, table_prefix=f"{ns}_")
+
+
 def run(rows: int, batch: int, only: str | None, end_to_end: bool) -> dict[str, float]:
     figures: dict[str, float] = {}
     if only in (None, "postgres"):
@@ -250,9 +338,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--only", choices=("postgres", "questdb"))
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument(
+        "--lag-at", type=int, metavar="RATE", help="only: sink lag at RATE events/s offered"
+    )
+    parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = run(args.rows, args.batch, args.only, args.end_to_end)
+    if args.lag_at is not None:
+        tune_collector()
+        figures = lag_figures(args.lag_at, args.lag_seconds, args.batch, args.only)
+    else:
+        figures = run(args.rows, args.batch, args.only, args.end_to_end)
     if args.json:
         print(json.dumps(figures, sort_keys=True))
         return
