@@ -4,9 +4,12 @@ One confluent-kafka consumer (group ``fundingflow-executor``, auto commit off) r
 topics. Per polled batch: approved decisions open pairs, closed opportunities mark their pairs
 to close, control commands engage or release the kill switch; then the engine drives every
 active pair; then the batch's offsets are committed (its state is durable in PostgreSQL by
-then); then the outbox publishes what changed. On start, and every ``reconcile_every_s``, the
-engine reconciles with the venues (a mismatch halts trading). A message that cannot be decoded
-is dead-lettered to ``dlq.exec`` with its reason, and the batch goes on.
+then); then the outbox publishes what changed: it hands the changes to the producer and waits
+for the broker's acknowledgement in a worker thread, off the event loop, marking them published
+on a later step once the flush returned (one staged batch at a time). On start, and every
+``reconcile_every_s``, the engine reconciles with the venues (a mismatch halts trading). A
+message that cannot be decoded is dead-lettered to ``dlq.exec`` with its reason, and the batch
+goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from confluent_kafka import KafkaError
 from confluent_kafka import Message
 
 from executors.engine import Executor
+from executors.outbox import Staged
 from processors.dead_letters import dead_letter
 from processors.dead_letters import source_of
 from schemas.avro_record import AvroRecord
@@ -103,6 +107,8 @@ class ExecutionService:
         self._last_reconcile = float("-inf")
         self.publish_every_s = publish_every_s
         self._last_publish = float("-inf")
+        self._flushing: asyncio.Future[None] | None = None
+        self._staged: Staged | None = None
 
     async def start(self) -> None:
         """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
@@ -149,13 +155,35 @@ class ExecutionService:
             self.consumer.commit(asynchronous=True)
             self.stats.batches += 1
         if not good or self.clock() - self._last_publish >= self.publish_every_s:
-            # the outbox waits for the broker's acks: done when idle or every publish_every_s,
-            # not between a decision and its orders
-            self.stats.published += self.executor.publish()
+            # staging encodes and produces: done when idle or every publish_every_s, not
+            # between a decision and its orders; the broker's acks are awaited off the loop
+            await self._publish_step()
             self._last_publish = self.clock()
         if self.clock() - self._last_reconcile >= self.reconcile_every_s:
+            await self._settle_publish()
             await self._reconcile()
         return len(good) + changes
+
+    async def _publish_step(self) -> None:
+        """Mark the staged batch published if its flush returned, then stage the next one and
+        flush it in a worker thread; never waits for the broker (a failed flush raises)."""
+        if self._flushing is not None:
+            if not self._flushing.done():
+                return
+            await self._settle_publish()
+        staged = self.executor.stage_publish()
+        if staged is not None:
+            self._staged = staged
+            self._flushing = asyncio.ensure_future(asyncio.to_thread(self.executor.publisher.flush))
+
+    async def _settle_publish(self) -> None:
+        """Wait for the staged batch's flush and mark it published."""
+        if self._flushing is None or self._staged is None:
+            return
+        flushing, staged = self._flushing, self._staged
+        self._flushing = self._staged = None
+        await flushing  # PublishError when the broker refused: nothing is marked
+        self.stats.published += self.executor.mark_published(staged)
 
     def _poll(self) -> list[Message]:
         """What has arrived: wait up to ``poll_s`` for the first message only, then take what
@@ -229,6 +257,7 @@ class ExecutionService:
                 idle_since = self.clock()  # idle counts only once partitions are assigned
             elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
                 break
+        await self._settle_publish()
         self.stats.published += self.executor.publish()
         self.stats.published += self.executor.publish_pnl()
         return self.stats
