@@ -890,10 +890,11 @@ class Executor:
         """Publish every stored change not yet published (the outbox)."""
         return drain(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill)
 
-    def stage_publish(self) -> Staged | None:
-        """Hand the next unpublished changes to the producer without waiting for the broker
-        (the service flushes off its event loop, then :meth:`mark_published`)."""
-        return stage(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill)
+    def stage_publish(self, limit: int = 1000) -> Staged | None:
+        """Hand the next unpublished changes (up to ``limit`` of each kind) to the producer
+        without waiting for the broker (the service flushes off its event loop, then
+        :meth:`mark_published`)."""
+        return stage(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill, limit)
 
     def mark_published(self, staged: Staged) -> int:
         """Mark ``staged`` published: call only once the publisher's flush returned."""

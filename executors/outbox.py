@@ -53,6 +53,10 @@ ZERO = Decimal(0)
 class Publisher(Protocol):
     def publish(self, topic: str, record: AvroRecord) -> None: ...
 
+    def publish_encoded(
+        self, topic: str, value: bytes, key: bytes, partition_key: bytes | None = None
+    ) -> None: ...
+
     def flush(self, timeout_s: float = 30.0) -> None: ...
 
 
@@ -225,14 +229,15 @@ def stage(
     pairs: PairStore,
     publisher: Publisher,
     on_fill: Callable[[Fill], tuple[PositionChanged, ...]] | None = None,
+    limit: int = 1000,
 ) -> Staged | None:
-    """Produce the records of the unpublished changes (up to 1000 of each kind) without
+    """Produce the records of the unpublished changes (up to ``limit`` of each kind) without
     waiting for the broker; None when there is nothing to publish. The caller marks them
     (:func:`mark_published`) only after ``publisher.flush`` returned: staging the same changes
     again before that publishes them twice (and books their fills twice), so one staged batch
     at a time. ``on_fill`` books each fill (the portfolio) and returns the position records."""
-    changes = order_changes(ledger.conn)
-    pair_rows = pairs.unpublished()
+    changes = order_changes(ledger.conn, limit=limit)
+    pair_rows = pairs.unpublished(limit)
     if not changes and not pair_rows:
         return None
     intents = ledger.submitted_many([c.client_order_id for c in changes if c.seq == 0])
@@ -245,8 +250,8 @@ def stage(
             publisher.publish(EXEC_FILL, fill)
             for position in on_fill(fill) if on_fill is not None else ():
                 publisher.publish(PORTFOLIO_POSITION, position)
-    for _, _, pair in pair_rows:
-        publisher.publish(EXEC_PAIR, pair)
+    for signal_id, _, state in pair_rows:  # stored as exec.pair's wire bytes: sent as they are
+        publisher.publish_encoded(EXEC_PAIR, state, signal_id.encode())
     return Staged(
         tuple((c.client_order_id, c.seq) for c in changes),
         tuple((s, q) for s, q, _ in pair_rows),

@@ -225,13 +225,15 @@ class PairStore:
         rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
         return [self._decode(r[0]) for r in rows]
 
-    def unpublished(self, limit: int = 1000) -> list[tuple[str, int, PairUpdate]]:
+    def unpublished(self, limit: int = 1000) -> list[tuple[str, int, bytes]]:
+        """The changes not yet published, oldest first, each as its stored ``exec.pair`` wire
+        bytes (what the outbox sends as they are)."""
         rows = self.conn.execute(
             "SELECT signal_id, seq, state FROM pair_transitions WHERE NOT published"
             " ORDER BY at_ms, signal_id, seq LIMIT %s",
             (limit,),
         ).fetchall()
-        return [(str(r[0]), int(r[1]), self._decode(r[2])) for r in rows]
+        return [(str(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
     def mark_published(self, keys: list[tuple[str, int]]) -> None:
         if keys:

@@ -91,7 +91,7 @@ class ExecutionService:
         batch_size: int = 500,
         poll_s: float = 0.2,
         reconcile_every_s: float = 30.0,
-        publish_every_s: float = 0.25,
+        publish_batch: int = 100,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.executor = executor
@@ -105,8 +105,9 @@ class ExecutionService:
         self.clock = clock
         self.stats = ServiceStats()
         self._last_reconcile = float("-inf")
-        self.publish_every_s = publish_every_s
-        self._last_publish = float("-inf")
+        self.publish_batch = publish_batch
+        """Changes of each kind staged per step at most: staging (building and encoding the
+        records) runs on the loop, so a bounded batch bounds the pause it makes."""
         self._flushing: asyncio.Future[None] | None = None
         self._staged: Staged | None = None
 
@@ -154,11 +155,9 @@ class ExecutionService:
             # the state is durable: a commit lost on the way only redelivers (idempotent)
             self.consumer.commit(asynchronous=True)
             self.stats.batches += 1
-        if not good or self.clock() - self._last_publish >= self.publish_every_s:
-            # staging encodes and produces: done when idle or every publish_every_s, not
-            # between a decision and its orders; the broker's acks are awaited off the loop
-            await self._publish_step()
-            self._last_publish = self.clock()
+        # after the batch's orders, never between a decision and its orders: stage a bounded
+        # batch; the broker's acks are awaited off the loop
+        await self._publish_step()
         if self.clock() - self._last_reconcile >= self.reconcile_every_s:
             await self._settle_publish()
             await self._reconcile()
@@ -171,7 +170,7 @@ class ExecutionService:
             if not self._flushing.done():
                 return
             await self._settle_publish()
-        staged = self.executor.stage_publish()
+        staged = self.executor.stage_publish(self.publish_batch)
         if staged is not None:
             self._staged = staged
             self._flushing = asyncio.ensure_future(asyncio.to_thread(self.executor.publisher.flush))
