@@ -96,13 +96,20 @@ class KafkaPublisher:
         return ids
 
     def publish(self, topic: str, record: AvroRecord) -> None:
-        value = self.codec.encode(record, topic)
+        self.publish_encoded(
+            topic, self.codec.encode(record, topic), key_for(record), partition_key_for(record)
+        )
+
+    def publish_encoded(
+        self, topic: str, value: bytes, key: bytes, partition_key: bytes | None = None
+    ) -> None:
+        """Publish a value already framed for ``topic`` by this publisher's codec (a record
+        stored as its wire bytes), under ``key``; ``partition_key`` when it is not the key."""
         topic = self.topic_prefix + topic
-        key = key_for(record)
-        by = partition_key_for(record)
         partition = -1  # the default partitioner's choice from the key
-        if by != key:  # partitioned by another text than its key (instrument facts: the asset)
-            partition = partition_for(by, self._partition_count(topic))
+        if partition_key is not None and partition_key != key:
+            # partitioned by another text than its key (instrument facts: the asset)
+            partition = partition_for(partition_key, self._partition_count(topic))
         while True:
             try:
                 self._producer.produce(

@@ -50,7 +50,10 @@ import structlog
 from executors.ledger import UNRESOLVED
 from executors.ledger import Ledger
 from executors.outbox import Publisher
+from executors.outbox import Staged
 from executors.outbox import drain
+from executors.outbox import mark_published
+from executors.outbox import stage
 from executors.pair_store import PairStore
 from executors.portfolio import Portfolio
 from executors.venues import OrderVenue
@@ -349,16 +352,21 @@ class Executor:
                     continue
                 planned.append((pair.model_copy(update={"detail": refusal}), ()))
         now = self.clock()
-        with self.conn.transaction():
-            for pair, orders in planned:
-                if self.pairs.insert(pair, venue_session=self.session):
-                    for order in orders:
-                        self._record_intent(pair, order, now)
+        with self.ledger.writing():  # the pairs, then their intents, one commit
+            inserted = self.pairs.insert_many([p for p, _ in planned], venue_session=self.session)
+            self._record_intents(
+                [(pair, order) for pair, orders in planned if pair.signal_id in inserted
+                 for order in orders],
+                now,
+            )  # fmt: skip
         for pair, _ in planned:
             log.debug(
                 "pair_opened", signal=pair.signal_id, status=pair.status.value, detail=pair.detail
             )
-        return [p for d in approved if (p := self.pairs.get(d.decision_id)) is not None]
+        stored = {p.signal_id: p for p, _ in planned if p.signal_id in inserted}
+        others = [d.decision_id for d in approved if d.decision_id not in stored]
+        stored.update(self.pairs.get_many(others))  # redelivered: the pair as stored
+        return [stored[d.decision_id] for d in approved if d.decision_id in stored]
 
     async def _open_planned(
         self, decision: RiskDecision, lots: tuple[LegLot, LegLot], start: int
@@ -412,37 +420,36 @@ class Executor:
             min_notional_quote=facts.min_notional_quote,
         )
 
-    def _record_intent(self, pair: PairUpdate, order: SubmitOrder, now: int) -> None:
-        """Record ``order`` as it will be sent, with the venue's fee terms. A planned child goes
-        as planned; a hedge (and the entry of a pair without a plan) as a marketable limit IOC
-        order within ``entry_band_bps`` of the price the opportunity expected; unwinds and
-        closes stay market orders."""
-        facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
-        expected = pair.legs[order.leg_index].expected_price
-        planned_child = order.leg_index == 0 and pair.entry_plan is not None
-        if (
-            self.entry_band_bps is not None
-            and order.purpose is OrderPurpose.ENTRY
-            and not planned_child
-            and expected is not None
-            and expected > 0
-        ):
-            tick = None if facts is None else facts.price_tick
-            order = order.model_copy(
-                update={
-                    "order_type": OrderType.LIMIT,
-                    "limit_price": protective_limit(
-                        order.side, expected, self.entry_band_bps, tick
-                    ),
-                }
-            )
-        self.ledger.record_intent(
-            order,
-            now_ms=now,
-            venue_session=self.session,
-            fee_rate=None if facts is None else facts.taker_fee,
-            fee_currency=None if facts is None else facts.settle,
-        )
+    def _record_intents(self, intents: list[tuple[PairUpdate, SubmitOrder]], now: int) -> None:
+        """Queue each order as it will be sent, with the venue's fee terms, in the caller's
+        transaction (:meth:`Ledger.writing`). A planned child goes as planned; a hedge (and the
+        entry of a pair without a plan) as a marketable limit IOC order within
+        ``entry_band_bps`` of the price the opportunity expected; unwinds and closes stay
+        market orders."""
+        rows = []
+        for pair, order in intents:
+            facts = self.facts.get((order.instrument.exchange, order.instrument.symbol))
+            expected = pair.legs[order.leg_index].expected_price
+            planned_child = order.leg_index == 0 and pair.entry_plan is not None
+            if (
+                self.entry_band_bps is not None
+                and order.purpose is OrderPurpose.ENTRY
+                and not planned_child
+                and expected is not None
+                and expected > 0
+            ):
+                tick = None if facts is None else facts.price_tick
+                order = order.model_copy(
+                    update={
+                        "order_type": OrderType.LIMIT,
+                        "limit_price": protective_limit(
+                            order.side, expected, self.entry_band_bps, tick
+                        ),
+                    }
+                )
+            fee_rate = None if facts is None else facts.taker_fee
+            rows.append((order, fee_rate, None if facts is None else facts.settle))
+        self.ledger.record_intents(rows, now_ms=now, venue_session=self.session)
 
     def request_close(self, opportunity_id: str, reason: str) -> list[str]:
         with self.conn.transaction():
@@ -570,11 +577,11 @@ class Executor:
         if not results:
             return
         now = self.clock()
-        with self.conn.transaction():
-            for _, pair, orders in results:
-                self.pairs.update(pair)
-                for order in orders:
-                    self._record_intent(pair, order, now)
+        with self.ledger.writing():
+            self.pairs.update_many([pair for _, pair, _ in results])
+            self._record_intents(
+                [(pair, order) for _, pair, orders in results for order in orders], now
+            )
         for before, pair, orders in results:
             level = log.info if is_terminal(pair) or pair.status is PairStatus.HEDGED else log.debug
             level(
@@ -882,6 +889,16 @@ class Executor:
     def publish(self) -> int:
         """Publish every stored change not yet published (the outbox)."""
         return drain(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill)
+
+    def stage_publish(self, limit: int = 1000) -> Staged | None:
+        """Hand the next unpublished changes (up to ``limit`` of each kind) to the producer
+        without waiting for the broker (the service flushes off its event loop, then
+        :meth:`mark_published`)."""
+        return stage(self.ledger, self.pairs, self.publisher, self.portfolio.on_fill, limit)
+
+    def mark_published(self, staged: Staged) -> int:
+        """Mark ``staged`` published: call only once the publisher's flush returned."""
+        return mark_published(self.conn, self.pairs, staged)
 
     def publish_pnl(self) -> int:
         """Publish the book's PnL and every pair's, valued at the venues' last marks."""

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,6 +63,14 @@ _SELECT_STATE = (
     " venue_order_id, not_found, detail, seq FROM orders"
 )
 """The columns :func:`_state` reads, in its order; every query below extends it."""
+_DUPLICATE_KEY = re.compile(r"\(client_order_id\)=\(([^)]*)\)")
+"""The client order id in PostgreSQL's unique-violation detail ``Key (client_order_id)=(..)``."""
+_INSERT_ORDER = (
+    "INSERT INTO orders (client_order_id, signal_id, leg_index, slice_index, purpose, exchange,"
+    " symbol, market_type, side, order_type, time_in_force, amount_base, price_quote,"
+    " reduce_only, status, created_ms, updated_ms, venue_session, fee_rate, fee_currency)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
 _INSERT_TRANSITION = (
     "INSERT INTO order_transitions (client_order_id, seq, from_status, to_status,"
     " filled_base, report, recorded_ms, average_price_quote, venue_order_id)"
@@ -78,6 +89,26 @@ class Transition:
     filled_base: Decimal
     report: dict[str, Any]
     recorded_ms: int
+
+
+def _transition_row(
+    state: OrderState,
+    seq: int,
+    previous: OrderStatus | None,
+    report: Report | None,
+    now_ms: int,
+) -> tuple[Any, ...]:
+    return (
+        state.client_order_id,
+        seq,
+        None if previous is None else previous.value,
+        state.status.value,
+        state.filled_base,
+        Jsonb(report_json(report)),
+        now_ms,
+        state.average_price,
+        state.venue_order_id,
+    )
 
 
 def report_json(report: Report | None) -> dict[str, Any]:
@@ -138,48 +169,62 @@ class Ledger:
         fee_currency: str | None = None,
     ) -> OrderState:
         """Record ``order`` as NEW and commit; the caller may send it only after this returns."""
-        key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
-        if client_order_id(key).hex != order.client_order_id:
-            raise ForeignClientId(
-                f"{order.client_order_id} is not the id of {key} ({client_order_id(key).hex})"
+        with self.writing():
+            (state,) = self.record_intents(
+                [(order, fee_rate, fee_currency)], now_ms=now_ms, venue_session=venue_session
             )
-        state = new_order(order.client_order_id, order.size_base)
-        ins = order.instrument
-        try:
-            with self.conn.transaction():
-                self.conn.execute(
-                    "INSERT INTO orders (client_order_id, signal_id, leg_index, slice_index,"
-                    " purpose, exchange, symbol, market_type, side, order_type, time_in_force,"
-                    " amount_base, price_quote, reduce_only, status, created_ms, updated_ms,"
-                    " venue_session, fee_rate, fee_currency) VALUES (%s, %s, %s, %s, %s, %s, %s,"
-                    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        order.client_order_id,
-                        order.signal_id,
-                        order.leg_index,
-                        order.slice_index,
-                        order.purpose.value,
-                        ins.exchange,
-                        ins.symbol,
-                        ins.market_type.value,
-                        order.side.value,
-                        order.order_type.value,
-                        order.time_in_force.value,
-                        order.size_base,
-                        order.limit_price,
-                        order.reduce_only,
-                        state.status.value,
-                        now_ms,
-                        now_ms,
-                        venue_session,
-                        fee_rate,
-                        fee_currency,
-                    ),
-                )
-                self._insert_transition(state, 0, None, None, now_ms)
-        except pg_errors.UniqueViolation as exc:
-            raise DuplicateSubmission(order.client_order_id) from exc
         return state
+
+    def record_intents(
+        self,
+        intents: Sequence[tuple[SubmitOrder, Decimal | None, str | None]],
+        *,
+        now_ms: int,
+        venue_session: str = "live",
+    ) -> list[OrderState]:
+        """Queue the intents (order, fee rate, fee currency) as NEW in the caller's
+        transaction (:meth:`writing`): none may be sent before that transaction committed, and
+        a client order id already recorded makes the commit fail with DuplicateSubmission."""
+        rows, transitions, states = [], [], []
+        for order, fee_rate, fee_currency in intents:
+            key = OrderKey(order.signal_id, order.leg_index, order.slice_index, order.purpose)
+            if client_order_id(key).hex != order.client_order_id:
+                raise ForeignClientId(
+                    f"{order.client_order_id} is not the id of {key} ({client_order_id(key).hex})"
+                )
+            state = new_order(order.client_order_id, order.size_base)
+            ins = order.instrument
+            rows.append(
+                (
+                    order.client_order_id, order.signal_id, order.leg_index, order.slice_index,
+                    order.purpose.value, ins.exchange, ins.symbol, ins.market_type.value,
+                    order.side.value, order.order_type.value, order.time_in_force.value,
+                    order.size_base, order.limit_price, order.reduce_only, state.status.value,
+                    now_ms, now_ms, venue_session, fee_rate, fee_currency,
+                )
+            )  # fmt: skip
+            transitions.append(_transition_row(state, 0, None, None, now_ms))
+            states.append(state)
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(_INSERT_ORDER, rows)
+                cur.executemany(_INSERT_TRANSITION, transitions)
+        return states
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One transaction in pipeline mode: what is queued inside goes to the server without
+        waiting for each answer and commits when the block ends (a read inside waits for the
+        statements before it). A client order id recorded twice raises DuplicateSubmission
+        and nothing of the transaction is stored. Nested, it joins the outer transaction."""
+        try:
+            with self.conn.pipeline(), self.conn.transaction():
+                yield
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.table_name != "orders":
+                raise
+            found = _DUPLICATE_KEY.search(exc.diag.message_detail or "")
+            raise DuplicateSubmission(found.group(1) if found else str(exc)) from exc
 
     def apply(
         self, cid: str, report: Report, *, now_ms: int
@@ -220,7 +265,7 @@ class Ledger:
         order's result is what :meth:`apply` would give for its reports one after another."""
         if not reports:
             return {}
-        with self.conn.transaction():
+        with self.writing():  # the locked read, then the writes and the commit in one flight
             cids = sorted({cid for cid, _ in reports})  # lock in one order: no deadlock
             rows = self.conn.execute(
                 _SELECT_STATE + " WHERE client_order_id = ANY(%s) ORDER BY client_order_id"
@@ -294,20 +339,7 @@ class Ledger:
         report: Report | None,
         now_ms: int,
     ) -> None:
-        self.conn.execute(
-            _INSERT_TRANSITION,
-            (
-                state.client_order_id,
-                seq,
-                None if previous is None else previous.value,
-                state.status.value,
-                state.filled_base,
-                Jsonb(report_json(report)),
-                now_ms,
-                state.average_price,
-                state.venue_order_id,
-            ),
-        )
+        self.conn.execute(_INSERT_TRANSITION, _transition_row(state, seq, previous, report, now_ms))
 
     # request
 

@@ -53,6 +53,10 @@ ZERO = Decimal(0)
 class Publisher(Protocol):
     def publish(self, topic: str, record: AvroRecord) -> None: ...
 
+    def publish_encoded(
+        self, topic: str, value: bytes, key: bytes, partition_key: bytes | None = None
+    ) -> None: ...
+
     def flush(self, timeout_s: float = 30.0) -> None: ...
 
 
@@ -208,6 +212,65 @@ def fill_record(change: OrderChange) -> Fill | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """Changes handed to the producer, marked published once the broker acknowledged them."""
+
+    orders: tuple[tuple[str, int], ...]
+    pairs: tuple[tuple[str, int], ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.orders) + len(self.pairs)
+
+
+def stage(
+    ledger: Ledger,
+    pairs: PairStore,
+    publisher: Publisher,
+    on_fill: Callable[[Fill], tuple[PositionChanged, ...]] | None = None,
+    limit: int = 1000,
+) -> Staged | None:
+    """Produce the records of the unpublished changes (up to ``limit`` of each kind) without
+    waiting for the broker; None when there is nothing to publish. The caller marks them
+    (:func:`mark_published`) only after ``publisher.flush`` returned: staging the same changes
+    again before that publishes them twice (and books their fills twice), so one staged batch
+    at a time. ``on_fill`` books each fill (the portfolio) and returns the position records."""
+    changes = order_changes(ledger.conn, limit=limit)
+    pair_rows = pairs.unpublished(limit)
+    if not changes and not pair_rows:
+        return None
+    intents = ledger.submitted_many([c.client_order_id for c in changes if c.seq == 0])
+    for change in changes:
+        if change.seq == 0:
+            publisher.publish(EXEC_COMMAND, intents[change.client_order_id])
+        publisher.publish(EXEC_ORDER_EVENT, order_event(change))
+        fill = fill_record(change)
+        if fill is not None:
+            publisher.publish(EXEC_FILL, fill)
+            for position in on_fill(fill) if on_fill is not None else ():
+                publisher.publish(PORTFOLIO_POSITION, position)
+    for signal_id, _, state in pair_rows:  # stored as exec.pair's wire bytes: sent as they are
+        publisher.publish_encoded(EXEC_PAIR, state, signal_id.encode())
+    return Staged(
+        tuple((c.client_order_id, c.seq) for c in changes),
+        tuple((s, q) for s, q, _ in pair_rows),
+    )
+
+
+def mark_published(conn: psycopg.Connection[Any], pairs: PairStore, staged: Staged) -> int:
+    """Mark staged changes published (after the broker acknowledged them); their count."""
+    with conn.transaction():
+        if staged.orders:
+            conn.execute(
+                "UPDATE order_transitions SET published = true WHERE (client_order_id, seq)"
+                " IN (SELECT * FROM unnest(%s::text[], %s::int[]))",
+                ([c for c, _ in staged.orders], [q for _, q in staged.orders]),
+            )
+        pairs.mark_published(list(staged.pairs))
+    return staged.count
+
+
 def drain(
     ledger: Ledger,
     pairs: PairStore,
@@ -217,32 +280,8 @@ def drain(
     """Publish every unpublished change, wait for the broker, mark them; the count published.
 
     ``on_fill`` books each fill (the portfolio) and returns the position records to publish."""
-    conn = ledger.conn
     total = 0
-    while True:
-        changes = order_changes(conn)
-        pair_rows = pairs.unpublished()
-        if not changes and not pair_rows:
-            return total
-        intents = ledger.submitted_many([c.client_order_id for c in changes if c.seq == 0])
-        for change in changes:
-            if change.seq == 0:
-                publisher.publish(EXEC_COMMAND, intents[change.client_order_id])
-            publisher.publish(EXEC_ORDER_EVENT, order_event(change))
-            fill = fill_record(change)
-            if fill is not None:
-                publisher.publish(EXEC_FILL, fill)
-                for position in on_fill(fill) if on_fill is not None else ():
-                    publisher.publish(PORTFOLIO_POSITION, position)
-        for _, _, pair in pair_rows:
-            publisher.publish(EXEC_PAIR, pair)
+    while (staged := stage(ledger, pairs, publisher, on_fill)) is not None:
         publisher.flush()
-        with conn.transaction():
-            if changes:
-                conn.execute(
-                    "UPDATE order_transitions SET published = true WHERE (client_order_id, seq)"
-                    " IN (SELECT * FROM unnest(%s::text[], %s::int[]))",
-                    ([c.client_order_id for c in changes], [c.seq for c in changes]),
-                )
-            pairs.mark_published([(s, q) for s, q, _ in pair_rows])
-        total += len(changes) + len(pair_rows)
+        total += mark_published(ledger.conn, pairs, staged)
+    return total

@@ -9,6 +9,7 @@ so a pair change and the order intents it causes commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -19,6 +20,39 @@ from schemas.records.execution import PairUpdate
 from schemas.topics import EXEC_PAIR
 
 _TERMINAL = [s.value for s in TERMINAL]
+_INSERT_TRANSITION = (
+    "INSERT INTO pair_transitions (signal_id, seq, status, detail, at_ms, state)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
+def _transition_row(pair: PairUpdate, state: bytes) -> tuple[Any, ...]:
+    return (
+        pair.signal_id,
+        pair.seq,
+        pair.status.value,
+        pair.detail,
+        pair.envelope.event_time_ms,
+        state,
+    )
+
+
+def _returned(cur: psycopg.Cursor[Any]) -> set[str]:
+    """The first column of every result of an ``executemany(..., returning=True)``."""
+    out: set[str] = set()
+    while True:
+        out.update(str(row[0]) for row in cur.fetchall())
+        if not cur.nextset():
+            return out
+
+
+def _returned_count(cur: psycopg.Cursor[Any]) -> int:
+    """How many rows the statements of an ``executemany(..., returning=True)`` returned."""
+    count = 0
+    while True:
+        count += len(cur.fetchall())
+        if not cur.nextset():
+            return count
 
 
 class PairStore:
@@ -58,6 +92,62 @@ class PairStore:
         self._transition(pair, state)
         return True
 
+    def insert_many(self, pairs: Sequence[PairUpdate], *, venue_session: str) -> set[str]:
+        """Store new pairs (seq 0) in the caller's transaction, in one batch; the signal ids
+        stored (a signal that already has a pair is left out: a redelivery)."""
+        if not pairs:
+            return set()
+        states = {pair.signal_id: self._encode(pair) for pair in pairs}
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO pairs (signal_id, opportunity_id, status, seq, target_size_base,"
+                " detail, created_ms, updated_ms, state, venue_session)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id",
+                [
+                    (
+                        p.signal_id, p.opportunity_id, p.status.value, p.seq,
+                        p.target_size_base, p.detail, p.envelope.event_time_ms,
+                        p.envelope.event_time_ms, states[p.signal_id], venue_session,
+                    )
+                    for p in pairs
+                ],
+                returning=True,
+            )  # fmt: skip
+            inserted = _returned(cur)
+            cur.executemany(
+                _INSERT_TRANSITION,
+                [_transition_row(p, states[p.signal_id]) for p in pairs if p.signal_id in inserted],
+            )
+        return inserted
+
+    def update_many(self, pairs: Sequence[PairUpdate]) -> None:
+        """Store the pairs' next changes in the caller's transaction, in one batch (each seq
+        must follow the stored one, else nothing of the transaction is stored)."""
+        if not pairs:
+            return
+        states = [self._encode(pair) for pair in pairs]
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE pairs SET status = %s, seq = %s, detail = %s, updated_ms = %s, state = %s"
+                " WHERE signal_id = %s AND seq = %s RETURNING signal_id",
+                [
+                    (
+                        p.status.value, p.seq, p.detail, p.envelope.event_time_ms, state,
+                        p.signal_id, p.seq - 1,
+                    )
+                    for p, state in zip(pairs, states, strict=True)
+                ],
+                returning=True,
+            )  # fmt: skip
+            updated = _returned_count(cur)
+            cur.executemany(_INSERT_TRANSITION, list(map(_transition_row, pairs, states)))
+        if updated != len(pairs):
+            raise RuntimeError(
+                f"pairs {sorted({p.signal_id for p in pairs})[:5]}: a seq does not follow the"
+                " stored one"
+            )
+
     def update(self, pair: PairUpdate) -> None:
         """Store the pair's next change (its seq must follow the stored one)."""
         state = self._encode(pair)
@@ -79,18 +169,7 @@ class PairStore:
         self._transition(pair, state)
 
     def _transition(self, pair: PairUpdate, state: bytes) -> None:
-        self.conn.execute(
-            "INSERT INTO pair_transitions (signal_id, seq, status, detail, at_ms, state)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                pair.signal_id,
-                pair.seq,
-                pair.status.value,
-                pair.detail,
-                pair.envelope.event_time_ms,
-                state,
-            ),
-        )
+        self.conn.execute(_INSERT_TRANSITION, _transition_row(pair, state))
 
     def request_close(self, opportunity_id: str, reason: str) -> list[str]:
         """Mark the opportunity's pairs to close; the signal ids marked."""
@@ -117,6 +196,15 @@ class PairStore:
         ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
 
+    def get_many(self, signal_ids: list[str]) -> dict[str, PairUpdate]:
+        """The stored pairs of ``signal_ids`` (absent ones left out), in one query."""
+        if not signal_ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT signal_id, state FROM pairs WHERE signal_id = ANY(%s)", (signal_ids,)
+        ).fetchall()
+        return {str(r[0]): self._decode(r[1]) for r in rows}
+
     def get(self, signal_id: str) -> PairUpdate | None:
         row = self.conn.execute(
             "SELECT state FROM pairs WHERE signal_id = %s", (signal_id,)
@@ -137,13 +225,15 @@ class PairStore:
         rows = self.conn.execute(sql + " ORDER BY created_ms, signal_id", params).fetchall()
         return [self._decode(r[0]) for r in rows]
 
-    def unpublished(self, limit: int = 1000) -> list[tuple[str, int, PairUpdate]]:
+    def unpublished(self, limit: int = 1000) -> list[tuple[str, int, bytes]]:
+        """The changes not yet published, oldest first, each as its stored ``exec.pair`` wire
+        bytes (what the outbox sends as they are)."""
         rows = self.conn.execute(
             "SELECT signal_id, seq, state FROM pair_transitions WHERE NOT published"
             " ORDER BY at_ms, signal_id, seq LIMIT %s",
             (limit,),
         ).fetchall()
-        return [(str(r[0]), int(r[1]), self._decode(r[2])) for r in rows]
+        return [(str(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
     def mark_published(self, keys: list[tuple[str, int]]) -> None:
         if keys:

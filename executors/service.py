@@ -4,10 +4,13 @@ One confluent-kafka consumer (group ``fundingflow-executor``, auto commit off) r
 topics. Per polled batch: approved decisions open pairs, closed opportunities mark their pairs
 to close, control commands engage or release the kill switch; then the engine drives every
 active pair; then the batch's offsets are committed (its state is durable in PostgreSQL by
-then); then the outbox publishes what changed. On start, and every ``reconcile_every_s``, the
-engine reconciles with the venues (a mismatch halts trading) and the venues' new funding
-settlements are read, stored, booked and checked (``executors.funding_sync``). A message that
-cannot be decoded is dead-lettered to ``dlq.exec`` with its reason, and the batch goes on.
+then); then the outbox publishes what changed: it hands the changes to the producer and waits
+for the broker's acknowledgement in a worker thread, off the event loop, marking them published
+on a later step once the flush returned (one staged batch at a time). On start, and every
+``reconcile_every_s``, the engine reconciles with the venues (a mismatch halts trading) and the
+venues' new funding settlements are read, stored, booked and checked
+(``executors.funding_sync``). A message that cannot be decoded is dead-lettered to ``dlq.exec``
+with its reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from confluent_kafka import Message
 from executors.engine import Executor
 from executors.funding_sync import FundingSync
 from executors.funding_sync import FundingSyncResult
+from executors.outbox import Staged
 from processors.dead_letters import dead_letter
 from processors.dead_letters import source_of
 from processors.funding_settlements import FundingTolerance
@@ -93,7 +97,7 @@ class ExecutionService:
         batch_size: int = 500,
         poll_s: float = 0.2,
         reconcile_every_s: float = 30.0,
-        publish_every_s: float = 0.25,
+        publish_batch: int = 100,
         clock: Callable[[], float] = time.monotonic,
         funding_tolerance: FundingTolerance | None = None,
     ) -> None:
@@ -118,8 +122,11 @@ class ExecutionService:
         self.clock = clock
         self.stats = ServiceStats()
         self._last_reconcile = float("-inf")
-        self.publish_every_s = publish_every_s
-        self._last_publish = float("-inf")
+        self.publish_batch = publish_batch
+        """Changes of each kind staged per step at most: staging (building and encoding the
+        records) runs on the loop, so a bounded batch bounds the pause it makes."""
+        self._flushing: asyncio.Future[None] | None = None
+        self._staged: Staged | None = None
 
     async def start(self) -> None:
         """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
@@ -175,14 +182,34 @@ class ExecutionService:
             # the state is durable: a commit lost on the way only redelivers (idempotent)
             self.consumer.commit(asynchronous=True)
             self.stats.batches += 1
-        if not good or self.clock() - self._last_publish >= self.publish_every_s:
-            # the outbox waits for the broker's acks: done when idle or every publish_every_s,
-            # not between a decision and its orders
-            self.stats.published += self.executor.publish()
-            self._last_publish = self.clock()
+        # after the batch's orders, never between a decision and its orders: stage a bounded
+        # batch; the broker's acks are awaited off the loop
+        await self._publish_step()
         if self.clock() - self._last_reconcile >= self.reconcile_every_s:
+            await self._settle_publish()
             await self._reconcile()
         return len(good) + changes
+
+    async def _publish_step(self) -> None:
+        """Mark the staged batch published if its flush returned, then stage the next one and
+        flush it in a worker thread; never waits for the broker (a failed flush raises)."""
+        if self._flushing is not None:
+            if not self._flushing.done():
+                return
+            await self._settle_publish()
+        staged = self.executor.stage_publish(self.publish_batch)
+        if staged is not None:
+            self._staged = staged
+            self._flushing = asyncio.ensure_future(asyncio.to_thread(self.executor.publisher.flush))
+
+    async def _settle_publish(self) -> None:
+        """Wait for the staged batch's flush and mark it published."""
+        if self._flushing is None or self._staged is None:
+            return
+        flushing, staged = self._flushing, self._staged
+        self._flushing = self._staged = None
+        await flushing  # PublishError when the broker refused: nothing is marked
+        self.stats.published += self.executor.mark_published(staged)
 
     def _poll(self) -> list[Message]:
         """What has arrived: wait up to ``poll_s`` for the first message only, then take what
@@ -256,6 +283,7 @@ class ExecutionService:
                 idle_since = self.clock()  # idle counts only once partitions are assigned
             elif until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
                 break
+        await self._settle_publish()
         self.stats.published += self.executor.publish()
         await self._sync_funding()  # notes the clocks after this run's last fills, too
         self.stats.published += self.executor.publish_pnl()

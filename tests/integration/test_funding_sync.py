@@ -82,6 +82,11 @@ class Published:
     def publish(self, topic: str, record: AvroRecord) -> None:
         self.records.append((topic, record))
 
+    def publish_encoded(
+        self, topic: str, value: bytes, key: bytes, partition_key: bytes | None = None
+    ) -> None:
+        raise AssertionError(f"funding is published as records, not bytes ({topic})")
+
     def flush(self, timeout_s: float = 30.0) -> None:
         del timeout_s
 

@@ -13,6 +13,7 @@ from executors.errors import LedgerError
 from executors.errors import LedgerNotMigrated
 from executors.errors import UnknownOrder
 from executors.ledger import Ledger
+from executors.pair_store import PairStore
 from fundingflow.stack.migrations import MIGRATIONS
 from fundingflow.stack.migrations import apply_on
 from processors.client_ids import OrderKey
@@ -24,6 +25,7 @@ from processors.orders import RefusalCode
 from processors.orders import Refused
 from processors.orders import Sent
 from processors.orders import VenueReport
+from schemas.codec import Codec
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.common import OrderType
@@ -31,7 +33,9 @@ from schemas.records.common import Side
 from schemas.records.common import TimeInForce
 from schemas.records.execution import OrderPurpose
 from schemas.records.execution import OrderStatus as S
+from schemas.records.execution import PairUpdate
 from schemas.records.execution import SubmitOrder
+from schemas.registry import ConfluentRegistry
 from schemas.samples import sample
 from tests.ledger_db import ScratchSchema
 from tests.ledger_db import scratch_schema
@@ -240,3 +244,51 @@ def test_the_migrations_apply_once(schema: ScratchSchema) -> None:
     shipped = sorted(path.stem for path in MIGRATIONS.glob("*.sql"))
     assert names == shipped
     assert names[:2] == ["0001_ledger", "0002_order_intents"]
+
+
+def test_a_batch_of_intents_with_one_already_recorded_stores_none(ledger: Ledger) -> None:
+    """The engine records a round's intents in one pipelined transaction: one duplicate
+    refuses the whole batch, named by its client id, and nothing of it is stored."""
+    first, fresh = submit("d1"), submit("d2")
+    ledger.record_intent(first, now_ms=T)
+    with pytest.raises(DuplicateSubmission) as refused, ledger.writing():
+        ledger.record_intents([(fresh, None, None), (first, None, None)], now_ms=T + 1)
+    assert refused.value.client_order_id == first.client_order_id
+    assert ledger.get(fresh.client_order_id) is None
+    assert len(ledger.transitions(first.client_order_id)) == 1
+
+
+def test_a_batch_of_intents_commits_together(ledger: Ledger) -> None:
+    orders = [submit(f"d{i}") for i in range(3)]
+    with ledger.writing():
+        states = ledger.record_intents([(o, D("0.0005"), "USDT") for o in orders], now_ms=T)
+    assert [s.status for s in states] == [S.NEW] * 3
+    assert set(ledger.get_many([o.client_order_id for o in orders])) == {
+        o.client_order_id for o in orders
+    }
+
+
+def test_a_batched_pair_change_whose_seq_does_not_follow_stores_nothing(
+    schema: ScratchSchema, schema_registry_url: str
+) -> None:
+    """``update_many`` (the engine's round of pair changes) checks every seq: a stale change
+    refuses the whole batch; the same batch in sequence is stored."""
+    with schema.connect() as conn:
+        ledger = Ledger(conn)
+        store = PairStore(conn, Codec(ConfluentRegistry(schema_registry_url)))
+        pairs = [
+            sample(PairUpdate).model_copy(update={"signal_id": f"s{i}", "seq": 0}) for i in range(2)
+        ]
+        with ledger.writing():
+            assert store.insert_many(pairs, venue_session="paper") == {"s0", "s1"}
+        with ledger.writing():  # a redelivery inserts nothing
+            assert store.insert_many(pairs, venue_session="paper") == set()
+        nxt = [p.model_copy(update={"seq": 1}) for p in pairs]
+        stale = [nxt[0], pairs[1].model_copy(update={"seq": 3})]
+        with pytest.raises(RuntimeError, match="does not follow"), ledger.writing():
+            store.update_many(stale)
+        assert {s: p.seq for s, p in store.get_many(["s0", "s1"]).items()} == {"s0": 0, "s1": 0}
+        with ledger.writing():
+            store.update_many(nxt)
+        assert {s: p.seq for s, p in store.get_many(["s0", "s1"]).items()} == {"s0": 1, "s1": 1}
+        assert len(store.unpublished()) == 4
