@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
+import structlog
 
 from tests.services import Endpoints
 from tests.services import services
@@ -28,3 +32,22 @@ def postgres_conninfo(services: Endpoints) -> str:
 @pytest.fixture(scope="session")
 def questdb_http_url(services: Endpoints) -> str:
     return services.questdb_http_url
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Logging as it was before the test: a test that configures it as the CLI does (cached
+    structlog loggers, a root handler on the test's captured stderr) must not leak that into
+    later tests (``structlog.testing.capture_logs`` cannot see cached loggers)."""
+    was_configured, saved = structlog.is_configured(), structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        if was_configured:
+            structlog.configure(**saved)
+        else:
+            structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
-import structlog
 
 from fundingflow import log as fflog
 
@@ -26,22 +24,6 @@ pytestmark = pytest.mark.fault
 API_KEY = "canary-apikey-7f3a9c01"
 PASSWORD = "canary-password-5e2d8b44"
 CANARIES = (API_KEY, PASSWORD)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    was_configured, saved = structlog.is_configured(), structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        if was_configured:
-            structlog.configure(**saved)
-        else:
-            structlog.reset_defaults()
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def configured() -> io.StringIO:

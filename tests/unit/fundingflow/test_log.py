@@ -33,6 +33,7 @@ def test_words_that_merely_contain_a_secret_word_are_kept() -> None:
     assert redact_text("secretary=ok tokens_used=3") == "secretary=ok tokens_used=3"
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_http_client_request_lines_are_not_logged_at_info(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -40,17 +41,11 @@ def test_http_client_request_lines_are_not_logged_at_info(
 
     from fundingflow.log import configure_logging
 
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        configure_logging("INFO", True)  # its handler writes to this test's captured stderr
-        logging.getLogger("httpx2").info("HTTP Request: POST http://registry/subjects")
-        logging.getLogger("httpx2").warning("registry slow")
-        logging.getLogger("fundingflow.executor").info("reconciled")
-        err = capsys.readouterr().err
-    finally:  # later tests must not log into this test's closed capture
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    configure_logging("INFO", True)  # its handler writes to this test's captured stderr
+    logging.getLogger("httpx2").info("HTTP Request: POST http://registry/subjects")
+    logging.getLogger("httpx2").warning("registry slow")
+    logging.getLogger("fundingflow.executor").info("reconciled")
+    err = capsys.readouterr().err
     assert "HTTP Request" not in err
     assert "registry slow" in err
     assert "reconciled" in err
