@@ -40,13 +40,16 @@ from connectors.storage.stores import Consumed
 from connectors.storage.timeseries import SERIES_BY_TOPIC
 from fundingflow.settings import load_settings
 from schemas.avro_record import AvroRecord
+from schemas.codec import Codec
 from schemas.fixed_point import book_snapshot
 from schemas.records.common import PriceLevel
 from schemas.records.md import BookSnapshot
 from schemas.records.portfolio import PnlSnapshot
+from schemas.registry import InMemoryRegistry
 from schemas.samples import sample
 from schemas.topics import MD_BOOK
 from schemas.topics import PORTFOLIO_PNL
+from schemas.topics import key_for
 from tests.event_stores import EventProducer
 from tests.event_stores import caught_up
 from tests.event_stores import create_topics
@@ -74,13 +77,18 @@ def book(levels: int = 10) -> BookSnapshot:
 
 
 def consumed(record_type: type[AvroRecord], topic: str, rows: int) -> list[Consumed]:
+    """``rows`` events of ``record_type`` as the sink consumes them: record, position, record
+    timestamp, key and framed value (the QuestDB market tables store the last two)."""
     base: AvroRecord = book() if record_type is BookSnapshot else sample(record_type)
+    codec = Codec(InMemoryRegistry())
     out = []
     for i in range(rows):
         env = base.envelope.model_copy(  # type: ignore[attr-defined]
             update={"event_id": str(uuid.uuid4()), "event_time_ms": T0_MS + i}
         )
-        out.append(Consumed(base.model_copy(update={"envelope": env}), topic, i % 3, i // 3))
+        record = base.model_copy(update={"envelope": env})
+        value = codec.encode(record, topic)
+        out.append(Consumed(record, topic, i % 3, i // 3, T0_MS + i, key_for(record), value))
     return out
 
 
@@ -137,7 +145,7 @@ class RowByRowStore(QuestdbStore):
         sender = self._sender
         assert sender is not None
         table = SERIES_BY_TOPIC[MD_BOOK]
-        frame = table.frame([item.record for item in batch])
+        frame = table.batch(batch)
         name = self.table_name(table)
         for i in range(len(frame)):
             symbols, columns, event_ms = frame.row(i)

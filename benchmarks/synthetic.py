@@ -120,9 +120,11 @@ def random_walk(
     start_ms: int = 1_767_225_600_000,
     step_ms: int = 20,
     funding_every: int = 10,
+    levels: int = 5,
 ) -> list[tuple[str, BookSnapshot | FundingRateUpdate]]:
-    """``n`` market events: perp books and funding (every ``funding_every``-th) on every venue
-    of every asset, with mids and rates on seeded random walks; times advance ``step_ms``."""
+    """``n`` market events: perp books (``levels`` per side) and funding (every
+    ``funding_every``-th) on every venue of every asset, with mids and rates on seeded random
+    walks; times advance ``step_ms``."""
     import random
 
     rng = random.Random(seed)
@@ -144,5 +146,5 @@ def random_walk(
         else:
             mids[asset, venue] *= 1 + Decimal(rng.randint(-5, 5)) / 10_000
             seq = seqs[asset, venue, "B"] = seqs.get((asset, venue, "B"), 0) + 1
-            out.append(("md.book", book(venue, symbol, mids[asset, venue], t, seq)))
+            out.append(("md.book", book(venue, symbol, mids[asset, venue], t, seq, levels=levels)))
     return out

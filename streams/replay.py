@@ -1,7 +1,9 @@
 """Replay: re-publish a recorded range into an isolated namespace and run the agents over it.
 
 1. :func:`plan_range` maps the bounds to offsets per partition (watermarks and
-   ``offsets_for_times``); nothing is written.
+   ``offsets_for_times``); nothing is written. Any other :class:`ReplaySource` can stand in
+   for the Kafka range (the event stores' copy, ``connectors.storage.store_range``, once
+   retention has passed: :func:`kafka_gap` says when).
 2. :func:`create_namespace` creates every catalogue topic as ``<namespace>.<topic>`` (same
    partitions; no retention and no compaction: a replay's copy keeps its recorded timestamps,
    which a time-based retention would delete at once) after checking no topic or consumer group
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
+from typing import Protocol
 
 from schemas.codec import Codec
 from schemas.errors import FundingflowError
@@ -79,9 +82,45 @@ class PartitionRange:
         return self.stop - self.first
 
 
+class ReplaySource(Protocol):
+    """Where a replay reads its messages: a Kafka range (:class:`ReplayPlan`) or a store's."""
+
+    @property
+    def name(self) -> str:
+        """``kafka`` or ``store``."""
+        ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def topics(self) -> list[str]: ...
+
+    def as_json(self) -> Any: ...
+
+    def sources(self) -> dict[str, str]:
+        """The topic name each message carries -> its catalogue topic."""
+        ...
+
+    def messages(self, bootstrap: str) -> Iterator[Any]:
+        """The messages (with a consumed Kafka message's accessors), each partition in
+        offset order."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayPlan:
     parts: tuple[PartitionRange, ...]
+
+    @property
+    def name(self) -> str:
+        return "kafka"
+
+    def sources(self) -> dict[str, str]:
+        return {p.source: p.topic for p in self.parts}
+
+    def messages(self, bootstrap: str) -> Iterator[Any]:
+        return read_range(bootstrap, self)
 
     @property
     def total(self) -> int:
@@ -168,6 +207,64 @@ def plan_range(
                 f"{', '.join(topics)} has (partitions 0..{max(seen)})"
             )
     return ReplayPlan(tuple(parts))
+
+
+def kafka_gap(
+    bootstrap: str, topics: list[str], start: Bound, *, explicit: bool, source_prefix: str = ""
+) -> str | None:
+    """Why Kafka may no longer hold all of a range starting at ``start`` (None: it does).
+
+    A partition still holds the range when nothing of it was ever deleted (its low watermark
+    is 0) or when its oldest kept message is older than the start. Offset bounds are Kafka's
+    own (None). A topic absent from the broker is a gap when the user named it."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka import TopicPartition
+
+    if start.kind != "time":
+        return None
+    consumer = _consumer(bootstrap, "fundingflow-replay-plan")
+    try:
+        try:
+            present = consumer.list_topics(timeout=TIMEOUT_S).topics
+        except KafkaException as exc:
+            raise ReplayError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        for logical in topics:
+            topic = source_prefix + logical
+            meta = present.get(topic)
+            if meta is None or meta.error is not None:
+                if explicit:
+                    return f"{topic} is not on the broker"
+                continue
+            for p in sorted(meta.partitions):
+                tp = TopicPartition(topic, p)
+                low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+                if low == 0:
+                    continue
+                oldest = _timestamp_at(consumer, topic, p, low) if high > low else None
+                if oldest is None or oldest > start.time_ms:
+                    return (
+                        f"{topic} partition {p} no longer holds offsets below {low} "
+                        f"(retention), and the range starts before what it kept"
+                    )
+    finally:
+        consumer.close()
+    return None
+
+
+def _timestamp_at(consumer: Any, topic: str, partition: int, offset: int) -> int | None:
+    """The record timestamp of the message at ``offset`` (None: it cannot be read)."""
+    from confluent_kafka import TopicPartition
+
+    consumer.assign([TopicPartition(topic, partition, offset)])
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            for m in consumer.consume(1, 0.5):
+                if m.error() is None:
+                    return int(m.timestamp()[1])
+        return None
+    finally:
+        consumer.unassign()
 
 
 def _offsets_at(consumer: Any, topic: str, partitions: list[int], time_ms: int) -> dict[int, int]:
@@ -363,7 +460,7 @@ def republish(
 class ReplayResult:
     namespace: str
     app_id: str
-    plan: ReplayPlan
+    plan: ReplaySource
     republished: int = 0
     republish_s: float = 0.0
     """Reading the range and producing it, until the last message was acknowledged."""
@@ -384,6 +481,7 @@ class ReplayResult:
         return {
             "namespace": self.namespace,
             "app_id": self.app_id,
+            "source": self.plan.name,
             "range": self.plan.as_json(),
             "republished": self.republished,
             "republish_s": round(self.republish_s, 3),
@@ -418,7 +516,7 @@ class ReplayRun:
         self,
         base: StreamsSettings,
         namespace: str,
-        plan: ReplayPlan,
+        plan: ReplaySource,
         workdir: Path,
         *,
         speed: float | None = None,
@@ -452,10 +550,10 @@ class ReplayRun:
         self.worker = start_worker(s, self.log_path)
         try:
             t0 = time.monotonic()
-            messages = read_range(s.bootstrap, self.plan)
+            messages = self.plan.messages(s.bootstrap)
             if self.speed is not None:
                 messages = paced(messages, self.speed, Codec(ConfluentRegistry(s.registry_url)))
-            targets = {p.source: s.topic(p.topic) for p in self.plan.parts}
+            targets = {name: s.topic(topic) for name, topic in self.plan.sources().items()}
             counts = republish(s.bootstrap, messages, targets, self.progress, self.plan.total)
             result.republish_s = time.monotonic() - t0
             result.republished = sum(counts.values())
@@ -492,7 +590,9 @@ class ReplayRun:
         ends: Ends = {t: self._highs(t) for t in [*md, s.topic(OPS_CONTROL), s.topic(EXEC_FILL)]}
         assert s.sequencer_ends_path is not None
         write_ends(s.sequencer_ends_path, ends)
-        self._wait_sequenced(ends)
+        # the risk sources (ops.control, exec.fill) merge with arb.opportunity, whose end is
+        # known only once the market inputs are applied: wait for the market inputs alone
+        self._wait_sequenced({t: ends[t] for t in md})
         md_sequenced = _nonzero(self._highs(s.md_sequenced))
         self._wait_applied(s.md_sequenced, md_sequenced)
         ends[s.topic(ARB_OPPORTUNITY)] = self._highs(s.topic(ARB_OPPORTUNITY))

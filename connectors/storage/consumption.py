@@ -209,7 +209,18 @@ class SinkLoop:
                     reason=str(exc),
                 )
                 continue
-            batch.append(Consumed(record, logical, message.partition() or 0, message.offset() or 0))
+            _kind, timestamp_ms = message.timestamp()
+            batch.append(
+                Consumed(
+                    record,
+                    logical,
+                    message.partition() or 0,
+                    message.offset() or 0,
+                    timestamp_ms if timestamp_ms >= 0 else None,
+                    message.key(),
+                    message.value() or b"",
+                )
+            )
         return batch
 
     def _write(self, batch: list[Consumed]) -> None:

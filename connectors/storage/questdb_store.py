@@ -21,6 +21,7 @@ from connectors.storage.stores import Consumed
 from connectors.storage.stores import StoreRejected
 from connectors.storage.stores import StoreUnavailable
 from connectors.storage.timeseries import SERIES_BY_TOPIC
+from connectors.storage.timeseries import WIRE_COLUMNS
 from connectors.storage.timeseries import Frame
 from connectors.storage.timeseries import SeriesTable
 
@@ -66,7 +67,10 @@ class QuestdbStore:
     def open(self) -> None:
         self.close()
         for table in self._tables.values():
-            self.execute(table.ddl(self.table_name(table), dedup=self._dedup))
+            name = self.table_name(table)
+            self.execute(table.ddl(name, dedup=self._dedup))
+            for column, kind in WIRE_COLUMNS if table.wire else ():  # tables made before them
+                self.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column} {kind}")
         timeout_ms = int(self._timeout_s * 1000)
         conf = (
             f"http::addr={self._host}:{self._port};auto_flush=off;"
@@ -100,17 +104,17 @@ class QuestdbStore:
         sender = self._sender
         if sender is None:
             raise StoreUnavailable("QuestDB: not connected")
-        by_topic: dict[str, list[object]] = defaultdict(list)
+        by_topic: dict[str, list[Consumed]] = defaultdict(list)
         for item in batch:
-            by_topic[item.topic].append(item.record)
+            by_topic[item.topic].append(item)
         written: dict[str, int] = {}
         try:
-            for topic, records in by_topic.items():
+            for topic, items in by_topic.items():
                 table = self._tables[topic]
                 name = self.table_name(table)
-                frame = dataframe(table, table.frame(records))
+                frame = dataframe(table, table.batch(items))
                 sender.dataframe(frame, table_name=name, symbols=list(table.symbols), at="ts")
-                written[name] = len(records)
+                written[name] = len(items)
             sender.flush()
         except QuestDBError as exc:
             self.close()
@@ -140,12 +144,13 @@ _INTEGER_KINDS = frozenset({"LONG", "INT"})
 def dataframe(table: SeriesTable, frame: Frame) -> Any:
     """``frame`` as the pandas DataFrame the ILP sender takes: strings as objects, integers as
     int64 (nullable Int64 when a value is NULL), timestamps (epoch ms) as datetimes, decimals as
-    Decimal objects."""
+    Decimal objects. Columns of the table the frame lacks are left out (NULL)."""
     import pandas as pd
 
     data: dict[str, Any] = dict(frame.symbols)
-    for name, kind in table.columns:
-        values = frame.columns[name]
+    kinds = dict(table.all_columns)
+    for name, values in frame.columns.items():
+        kind = kinds[name]
         if kind in _INTEGER_KINDS:
             data[name] = _integers(values)
         elif kind == "TIMESTAMP":

@@ -1,9 +1,10 @@
 """The PostgreSQL event tables: which topic goes to which table, and each table's columns.
 
 Every table starts with the envelope (``event_id`` is the primary key) and the Kafka position,
-then the record's own columns, and ends with the whole record as JSON (``payload``). The
-tables themselves are created by migration ``0005_event_tables.sql``; a test keeps the two in
-agreement.
+then the record's own columns, the whole record as JSON (``payload``) and the Kafka record
+timestamp (``kafka_timestamp_ms``, which a replay from the store re-publishes the record with).
+The tables themselves are created by migrations ``0005_event_tables.sql`` (``0006`` for the pair
+table) and ``0010_kafka_timestamps.sql``; a test keeps them in agreement.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ ENVELOPE_COLUMNS: tuple[str, ...] = (
     "kafka_offset",
 )
 PAYLOAD_COLUMN = "payload"
+TIMESTAMP_COLUMN = "kafka_timestamp_ms"
+"""Added by migration 0010 (after ``recorded_at`` in the table; NULL in rows stored before)."""
 
 
 RECORD_TYPE = "@type"
@@ -87,7 +90,7 @@ class EventTable:
 
     @property
     def column_names(self) -> tuple[str, ...]:
-        return (*ENVELOPE_COLUMNS, *(c for c, _ in self.columns), PAYLOAD_COLUMN)
+        return (*ENVELOPE_COLUMNS, *(c for c, _ in self.columns), PAYLOAD_COLUMN, TIMESTAMP_COLUMN)
 
     def row(self, item: Consumed) -> tuple[Any, ...]:
         """The COPY row of ``item``; enums are StrEnums, so they are written as their value."""
@@ -103,6 +106,7 @@ class EventTable:
             item.offset,
             *own(record),
             record.model_dump_json(),
+            item.timestamp_ms,
         )
 
 

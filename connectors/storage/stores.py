@@ -22,12 +22,19 @@ class StoreRejected(FundingflowError):  # noqa: N818
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
-    """One decoded event and where it came from (``topic`` is the catalogue name)."""
+    """One decoded event and where it came from (``topic`` is the catalogue name), with the
+    message as Kafka held it (its record timestamp, key and framed value), which the stores keep
+    so that a replay from the store re-publishes the same bytes."""
 
     record: AvroRecord
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int | None = None
+    """The Kafka record timestamp (None: not known)."""
+    key: bytes | None = None
+    value: bytes = b""
+    """The Confluent-framed Avro value as consumed (schema id embedded)."""
 
 
 class Store(Protocol):

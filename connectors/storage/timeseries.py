@@ -5,10 +5,16 @@ and deduplicates on ``(ts, event_id)`` (``DEDUP UPSERT KEYS``), so a re-consumed
 replaces itself instead of adding a row. Prices, sizes and rates are ``DECIMAL(38, 18)``, except
 the book levels: int64 mantissas with one price and one size scale, as ``md.book`` carries them
 (exact, and QuestDB ingests integers several times faster than decimals).
+
+The market tables (books, trades, funding) also keep each event as Kafka held it
+(:data:`WIRE_COLUMNS`: its partition, offset and record timestamp, and base64 of its key and of
+its Confluent-framed Avro value): the level columns are the analytics' view (five levels), the
+wire columns what a replay from the store re-publishes, byte for byte.
 """
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +22,7 @@ from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 from typing import Any
 
+from connectors.storage.stores import Consumed
 from schemas.fixed_point import is_fixed
 from schemas.fixed_point import mantissa
 from schemas.fixed_point import scale_for
@@ -35,6 +42,15 @@ SCALE = Decimal(1).scaleb(-18)
 BOOK_LEVELS = 5
 """Top levels per side stored of each book snapshot."""
 
+WIRE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("kafka_partition", "INT"),
+    ("kafka_offset", "LONG"),
+    ("kafka_timestamp_ms", "LONG"),
+    ("wire_key", "VARCHAR"),
+    ("wire_value", "VARCHAR"),
+)
+"""The message as consumed (key and value base64): what a store replay re-publishes."""
+
 Row = tuple[dict[str, str | None], dict[str, Any], int]
 """(symbols, columns, event time in ms) of one record's row; a None column is written as NULL."""
 
@@ -52,6 +68,9 @@ class Frame:
 
     def __len__(self) -> int:
         return len(self.event_ms)
+
+    def with_columns(self, extra: Columns) -> Frame:
+        return Frame(self.symbols, {**self.columns, **extra}, self.event_ms)
 
     def row(self, i: int) -> Row:
         """Row ``i`` with its NULL columns left out (how one record reads)."""
@@ -82,6 +101,18 @@ class SeriesTable:
     columns: tuple[tuple[str, str], ...]
     frame: Callable[[Sequence[Any]], Frame]
     """The rows of a batch of records by column (the one row builder of the table)."""
+    wire: bool = False
+    """Whether the table also keeps each message as consumed (:data:`WIRE_COLUMNS`)."""
+
+    @property
+    def all_columns(self) -> tuple[tuple[str, str], ...]:
+        """The DDL columns after ``ts`` and the symbols: the record's, then the wire ones."""
+        return (*self.columns, *WIRE_COLUMNS) if self.wire else self.columns
+
+    def batch(self, items: Sequence[Consumed]) -> Frame:
+        """The rows of consumed events: the record columns, and the wire ones if kept."""
+        frame = self.frame([item.record for item in items])
+        return frame.with_columns(wire_columns(items)) if self.wire else frame
 
     def build(self, record: Any) -> Row:
         """One record's row."""
@@ -89,17 +120,28 @@ class SeriesTable:
 
     @property
     def timestamp_columns(self) -> tuple[str, ...]:
-        return tuple(name for name, kind in self.columns if kind == "TIMESTAMP")
+        return tuple(name for name, kind in self.all_columns if kind == "TIMESTAMP")
 
     def ddl(self, table_name: str, *, dedup: bool = True) -> str:
         """``CREATE TABLE IF NOT EXISTS`` of this table under ``table_name``."""
         parts = ["ts TIMESTAMP", *(f"{s} SYMBOL" for s in self.symbols)]
-        parts += [f"{name} {kind}" for name, kind in self.columns]
+        parts += [f"{name} {kind}" for name, kind in self.all_columns]
         text = (
             f"CREATE TABLE IF NOT EXISTS {table_name} ({', '.join(parts)})"
             " TIMESTAMP(ts) PARTITION BY DAY WAL"
         )
         return f"{text} DEDUP UPSERT KEYS(ts, event_id)" if dedup else text
+
+
+def wire_columns(items: Sequence[Consumed]) -> Columns:
+    """Each event's Kafka position, record timestamp, key and value (base64 text)."""
+    return {
+        "kafka_partition": [i.partition for i in items],
+        "kafka_offset": [i.offset for i in items],
+        "kafka_timestamp_ms": [i.timestamp_ms for i in items],
+        "wire_key": [None if i.key is None else b64encode(i.key).decode() for i in items],
+        "wire_value": [b64encode(i.value).decode() for i in items],
+    }
 
 
 _COMMON = (("event_id", "VARCHAR"), ("ingest_ts", "TIMESTAMP"))
@@ -263,13 +305,14 @@ def _pnl_frame(records: Sequence[PnlSnapshot]) -> Frame:
 
 
 SERIES: tuple[SeriesTable, ...] = (
-    SeriesTable("md_books", MD_BOOK, _INSTRUMENT, _book_columns(), _book_frame),
+    SeriesTable("md_books", MD_BOOK, _INSTRUMENT, _book_columns(), _book_frame, wire=True),
     SeriesTable(
         "md_trades",
         MD_TRADE,
         (*_INSTRUMENT, "side"),
         (*_COMMON, ("trade_id", "VARCHAR"), ("price", DECIMAL), ("size_base", DECIMAL)),
         _trade_frame,
+        wire=True,
     ),
     SeriesTable(
         "md_funding",
@@ -285,6 +328,7 @@ SERIES: tuple[SeriesTable, ...] = (
             ("predicted_next_funding_rate", DECIMAL),
         ),
         _funding_frame,
+        wire=True,
     ),
     SeriesTable(
         "arb_spreads",
@@ -313,3 +357,5 @@ SERIES: tuple[SeriesTable, ...] = (
 
 SERIES_TOPICS: tuple[str, ...] = tuple(t.topic for t in SERIES)
 SERIES_BY_TOPIC: dict[str, SeriesTable] = {t.topic: t for t in SERIES}
+WIRE_TOPICS: frozenset[str] = frozenset(t.topic for t in SERIES if t.wire)
+"""The topics a store replay reads from QuestDB."""

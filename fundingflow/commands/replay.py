@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Annotated
 from typing import Any
 
@@ -10,9 +11,15 @@ import typer
 from fundingflow.output import err_console
 from fundingflow.output import print_json
 from fundingflow.output import print_table
+from fundingflow.settings import Settings
 from fundingflow.settings import load_settings
 from fundingflow.settings import worker_settings
 from schemas.errors import FundingflowError
+
+if TYPE_CHECKING:
+    from streams.config import StreamsSettings
+    from streams.replay import ReplaySource
+    from streams.replay_range import Bound
 
 app = typer.Typer()
 
@@ -22,6 +29,7 @@ class ReplayDigestMismatch(FundingflowError):  # noqa: N818 - reads as the outco
 
 
 BOUND_HELP = "ISO-8601 time, epoch ms, offset:N (every partition) or P:N,P:N"
+SOURCES = ("auto", "kafka", "store")
 
 
 @app.command()
@@ -42,13 +50,25 @@ def replay(
         bool, typer.Option("--digest", help="Print the state digest (checked offline).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="kafka, store (QuestDB + PostgreSQL, time bounds only) or auto: Kafka while "
+            "it still holds the range, else the store."
+        ),
+    ] = "auto",
+    table_prefix: Annotated[
+        str, typer.Option(help="Store: prefix of the QuestDB table names (as the sink's).")
+    ] = "",
+    pg_schema: Annotated[
+        str | None, typer.Option(help="Store: PostgreSQL schema of the event tables.")
+    ] = None,
 ) -> None:
     """Re-publish a recorded range into NAMESPACE.* (keys, partitions, order and bytes kept)
     and run the stream agents over it under the namespace's own app id until they consumed
-    it all."""
+    it all. The range comes from Kafka or, once retention has passed, from the event stores."""
     from streams.replay import ReplayRun
     from streams.replay import parse_speed
-    from streams.replay import plan_range
     from streams.replay_range import ReplayInputError
     from streams.replay_range import check_namespace
     from streams.replay_range import check_order
@@ -58,22 +78,20 @@ def replay(
     settings = load_settings()
     base = worker_settings(settings)
     try:
+        if source not in SOURCES:
+            raise ReplayInputError(f"--source {source!r}: use one of {', '.join(SOURCES)}")
         first, stop = parse_bound(start, "--from"), parse_bound(end, "--to")
         check_order(first, stop)
         namespace = check_namespace(into)
         chosen = select_topics(topics)
         factor = parse_speed(speed)
-        plan = plan_range(
-            base.bootstrap,
-            chosen,
-            first,
-            stop,
-            explicit=topics is not None,
-            source_prefix=base.topic_prefix,
+        plan, why = _choose_source(
+            settings, base, source, chosen, first, stop, topics is not None, table_prefix, pg_schema
         )
         if plan.total == 0:
+            where = "the event stores hold" if plan.name == "store" else "the range holds"
             raise ReplayInputError(
-                f"the range --from {start} --to {end} holds no message of {', '.join(chosen)}"
+                f"{where} no message of {', '.join(chosen)} --from {start} --to {end} ({why})"
             )
     except ReplayInputError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -94,6 +112,7 @@ def replay(
         except ReplayInputError as exc:
             raise typer.BadParameter(str(exc)) from None
     document = result.as_json()
+    document["source_reason"] = why
     if not digest:
         document.pop("digest")
         document.pop("offline_digest")
@@ -103,6 +122,7 @@ def replay(
         rows: list[tuple[str, Any]] = [
             ("namespace", result.namespace),
             ("app id", result.app_id),
+            ("source", f"{plan.name} ({why})"),
             ("topics", ", ".join(plan.topics)),
             ("re-published", result.republished),
             ("re-publish rate", f"{result.republish_rate:,.0f} events/s"),
@@ -116,6 +136,78 @@ def replay(
         print_table("replay", ["", "value"], rows)
     if digest and result.digest != result.offline_digest:
         raise ReplayDigestMismatch("the replay's state differs from the offline replay")
+
+
+def _choose_source(
+    settings: Settings,
+    base: StreamsSettings,
+    source: str,
+    topics: list[str],
+    first: Bound,
+    stop: Bound,
+    explicit: bool,
+    table_prefix: str,
+    pg_schema: str | None,
+) -> tuple[ReplaySource, str]:
+    """The range from Kafka or the store (``auto``: Kafka while it holds the whole range),
+    and why that source."""
+    from streams.replay import kafka_gap
+    from streams.replay import plan_range
+    from streams.replay_range import ReplayInputError
+
+    timed = first.kind == "time" and stop.kind == "time"
+    why = f"--source {source}"
+    if source == "store" and not timed:
+        raise ReplayInputError(
+            "offset bounds are Kafka's: the store replays a time range (--from/--to TIME)"
+        )
+    if source == "auto":
+        gap = (
+            kafka_gap(
+                base.bootstrap, topics, first, explicit=explicit, source_prefix=base.topic_prefix
+            )
+            if timed
+            else None
+        )
+        source = "store" if gap is not None else "kafka"
+        why = f"auto: {gap}" if gap is not None else "auto: Kafka still holds the range"
+    if source == "store":
+        return _store_plan(
+            settings, topics, first.time_ms, stop.time_ms, table_prefix, pg_schema
+        ), why
+    plan = plan_range(
+        base.bootstrap, topics, first, stop, explicit=explicit, source_prefix=base.topic_prefix
+    )
+    return plan, why
+
+
+def _store_plan(
+    settings: Settings,
+    topics: list[str],
+    start_ms: int,
+    end_ms: int,
+    table_prefix: str,
+    pg_schema: str | None,
+) -> ReplaySource:
+    """The event stores' copy of the range (refused as :class:`ReplayInputError`)."""
+    from connectors.storage.questdb_store import QuestdbStore
+    from connectors.storage.store_range import StoreRangeError
+    from connectors.storage.store_range import StoreReader
+    from schemas.codec import Codec
+    from schemas.registry import ConfluentRegistry
+    from streams.replay_range import ReplayInputError
+
+    q = settings.questdb
+    reader = StoreReader(
+        QuestdbStore(q.host, q.http_port, table_prefix=table_prefix),
+        settings.postgres.conninfo(),
+        Codec(ConfluentRegistry(settings.registry.url)),
+        options=f"-c search_path={pg_schema}" if pg_schema else None,
+    )
+    try:
+        return reader.plan(topics, start_ms, end_ms)
+    except StoreRangeError as exc:
+        raise ReplayInputError(str(exc)) from None
 
 
 class _progress:  # noqa: N801 - used as a context manager, like a function

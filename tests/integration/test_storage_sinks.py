@@ -133,7 +133,8 @@ def test_event_tables_match_the_migration(postgres_conninfo: str) -> None:
                 " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
                 (schema.name, table.name),
             ).fetchall()
-            assert [str(r[0]) for r in rows] == [*table.column_names, "recorded_at"], table.name
+            *before, added = table.column_names  # migration 0010 added it after recorded_at
+            assert [str(r[0]) for r in rows] == [*before, "recorded_at", added], table.name
 
 
 def _pg_roundtrip(

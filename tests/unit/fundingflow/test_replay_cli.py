@@ -43,6 +43,9 @@ def _with(**changes: str) -> list[str]:
         (_with(into="bad/name"), "namespace 'bad/name'"),
         (_with(into="md"), "cannot be mistaken for a live topic"),
         (_with(speed="warp"), "--speed 'warp'"),
+        (_with(source="tape"), "--source 'tape': use one of auto, kafka, store"),
+        (_with(source="store"), "offset bounds are Kafka's"),
+        (_with(source="store", to="2026-01-01T00:00:00Z"), "offset bounds are Kafka's"),
     ],
 )
 def test_bad_input_is_a_usage_error_with_a_clear_message(
