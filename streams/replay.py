@@ -690,10 +690,7 @@ class ReplayRun:
             return {}
         out = {}
         for p in sorted(meta.partitions):
-            _low, high = self._probe.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=TIMEOUT_S
-            )
-            out[p] = int(high)
+            out[p] = _high_watermark(self._probe, TopicPartition(topic, p))
         return out
 
     def _log_tail(self, chars: int = 3000) -> str:
@@ -719,3 +716,25 @@ def parse_speed(text: str) -> float | None:
     if not value.endswith("x") or factor <= 0:
         raise ReplayInputError(f"--speed {text!r}: use Nx (e.g. 1x, 10x) or max")
     return factor
+
+
+def _high_watermark(consumer: Any, tp: Any, wait_s: float = 20.0) -> int:
+    """The partition's high watermark; what a partition created a moment ago (the namespace's
+    topics) answers until its leader is elected is asked again, not an error."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka import KafkaException
+
+    no_leader_yet = {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            _low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+            return int(high)
+        except KafkaException as exc:
+            if exc.args[0].code() not in no_leader_yet or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
