@@ -29,7 +29,9 @@ import json
 import os
 import time
 import uuid
+from collections.abc import AsyncIterator
 from collections.abc import Iterator
+from contextlib import asynccontextmanager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -196,8 +198,10 @@ class _Bench:
     executor: Executor
 
 
-@contextmanager
-def _bench_executor(venues: _Gateway, schema_name: str, conninfo: str) -> Iterator[_Bench]:
+@asynccontextmanager
+async def _bench_executor(
+    venues: _Gateway, schema_name: str, conninfo: str
+) -> AsyncIterator[_Bench]:
     settings = load_settings()
     prefix = f"bench-exec-{uuid.uuid4().hex[:8]}."
     create_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
@@ -209,6 +213,8 @@ def _bench_executor(venues: _Gateway, schema_name: str, conninfo: str) -> Iterat
     try:
         yield _Bench(prefix, publisher, conn, executor)
     finally:
+        for venue in executor.venues.values():
+            await venue.close()  # the ccxt clients' HTTP sessions
         publisher.close()
         conn.close()
         delete_topics(settings.kafka.bootstrap, prefix, EXECUTOR_TOPICS)
@@ -217,7 +223,7 @@ def _bench_executor(venues: _Gateway, schema_name: str, conninfo: str) -> Iterat
 async def _latency(
     venues: _Gateway, schema_name: str, conninfo: str, n: int, rate: float
 ) -> dict[str, float]:
-    with _bench_executor(venues, schema_name, conninfo) as bench:
+    async with _bench_executor(venues, schema_name, conninfo) as bench:
         return await _latency_on(bench, venues, n, rate)
 
 
@@ -265,7 +271,7 @@ async def _latency_on(bench: _Bench, venues: _Gateway, n: int, rate: float) -> d
 async def _throughput(
     venues: _Gateway, schema_name: str, conninfo: str, n: int
 ) -> dict[str, float]:
-    with _bench_executor(venues, schema_name, conninfo) as bench:
+    async with _bench_executor(venues, schema_name, conninfo) as bench:
         made = [decision(venues.now_ms) for _ in range(n)]
         started = time.perf_counter()
         for i in range(0, n, BATCH):  # as the service opens a polled batch
