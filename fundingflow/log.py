@@ -62,7 +62,9 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # not cached: a module's logger keeps following the configuration (in-process CLI
+        # runs in the tests, then structlog.testing.capture_logs); no hot path logs per event
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

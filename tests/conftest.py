@@ -34,11 +34,11 @@ def questdb_http_url(services: Endpoints) -> str:
     return services.questdb_http_url
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """Logging as it was before the test: a test that configures it as the CLI does (cached
-    structlog loggers, a root handler on the test's captured stderr) must not leak that into
-    later tests (``structlog.testing.capture_logs`` cannot see cached loggers)."""
+    """Logging as it was before each test: a test that configures it as the CLI does (an
+    in-process ``main([...])``: structlog's configuration, a root handler on the test's captured
+    stderr, closed after the test) must not leak that into later tests."""
     was_configured, saved = structlog.is_configured(), structlog.get_config()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level

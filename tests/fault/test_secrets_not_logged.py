@@ -51,7 +51,6 @@ def leaks(text: str) -> list[str]:
     return sorted(form for form in forms if form in text)
 
 
-@pytest.mark.usefixtures("restore_logging")
 def test_secrets_render_masked() -> None:
     text = rendered()
     assert leaks(text) == []
@@ -60,7 +59,6 @@ def test_secrets_render_masked() -> None:
     assert "dbname=x" in text
 
 
-@pytest.mark.usefixtures("restore_logging")
 def test_twin_without_the_redactor_secrets_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     def pass_through(
         _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
@@ -73,7 +71,6 @@ def test_twin_without_the_redactor_secrets_leak(monkeypatch: pytest.MonkeyPatch)
     assert fflog.REDACTED not in text
 
 
-@pytest.mark.usefixtures("restore_logging")
 def test_a_logged_config_dict_is_masked() -> None:
     buffer = configured()
     config = {"apiKey": API_KEY, "secret": PASSWORD, "enableRateLimit": True}

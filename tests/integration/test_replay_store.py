@@ -168,7 +168,7 @@ def _store(services: Endpoints, prefix: str, uid: str, options: str, table_prefi
             loop.stop()
         for thread in threads:
             thread.join(30)
-    for table in ("md_books", "md_funding"):
+    for table in (f"{table_prefix}md_books", f"{table_prefix}md_funding"):  # this test's tables
         assert wait_until(lambda t=table: questdb_settled(services.questdb_http_url, t), 30)  # type: ignore[misc]
 
 

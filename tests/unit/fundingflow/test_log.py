@@ -33,7 +33,6 @@ def test_words_that_merely_contain_a_secret_word_are_kept() -> None:
     assert redact_text("secretary=ok tokens_used=3") == "secretary=ok tokens_used=3"
 
 
-@pytest.mark.usefixtures("restore_logging")
 def test_http_client_request_lines_are_not_logged_at_info(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
