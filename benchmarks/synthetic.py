@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal
 
 from schemas.fixed_point import book_snapshot
+from schemas.records.arb import Opportunity
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
@@ -148,3 +149,21 @@ def random_walk(
             seq = seqs[asset, venue, "B"] = seqs.get((asset, venue, "B"), 0) + 1
             out.append(("md.book", book(venue, symbol, mids[asset, venue], t, seq, levels=levels)))
     return out
+
+
+def opened_divergence(asset: str, t_ms: int) -> Opportunity:
+    """The OPENED event the market reducer gives for a perp-perp funding divergence on
+    ``asset`` (ex-a pays 0.0001, ex-b 0.002, both books at 100), from ``t_ms``."""
+    from processors.market_state import MarketReducer
+    from processors.settings import MarketSettings
+
+    symbol = f"{asset}/USDT:USDT"
+    market = MarketReducer(MarketSettings(min_eval_interval_ms=0))
+    records: list[BookSnapshot | FundingRateUpdate] = [
+        funding("ex-a", symbol, "0.0001", t_ms, 1),
+        funding("ex-b", symbol, "0.002", t_ms, 1),
+        book("ex-a", symbol, "100", t_ms + 1, 1),
+        book("ex-b", symbol, "100", t_ms + 2, 1),
+    ]
+    (opened,) = [o for r in records for o in market.apply(r).opportunities]
+    return opened

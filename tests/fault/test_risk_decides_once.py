@@ -18,11 +18,8 @@ from decimal import Decimal
 import pytest
 
 from benchmarks import synthetic as syn
-from processors.market_state import MarketRecord
-from processors.market_state import MarketReducer
 from processors.risk_state import RiskBook
 from processors.risk_state import RiskReducer
-from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from schemas.codec import Codec
 from schemas.records.arb import Opportunity
@@ -41,16 +38,7 @@ CODEC = Codec(InMemoryRegistry())
 
 def opened(asset: str) -> Opportunity:
     """The OPENED event of a perp-perp funding divergence on ``asset``."""
-    symbol = f"{asset}/USDT:USDT"
-    market = MarketReducer(MarketSettings(min_eval_interval_ms=0))
-    records: list[MarketRecord] = [
-        syn.funding("ex-a", symbol, "0.0001", T, 1),
-        syn.funding("ex-b", symbol, "0.002", T, 1),
-        syn.book("ex-a", symbol, "100", T + 1, 1),
-        syn.book("ex-b", symbol, "100", T + 2, 1),
-    ]
-    (event,) = [o for r in records for o in market.apply(r).opportunities]
-    return event
+    return syn.opened_divergence(asset, T)
 
 
 def restart(state: RiskBook) -> RiskBook:

@@ -13,13 +13,10 @@ from decimal import Decimal
 import pytest
 
 from benchmarks import synthetic as syn
-from processors.market_state import MarketRecord
-from processors.market_state import MarketReducer
 from processors.risk_state import RiskApplied
 from processors.risk_state import RiskBook
 from processors.risk_state import RiskInput
 from processors.risk_state import RiskProcessor
-from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from processors.units import InstrumentKey
 from schemas.errors import InvalidEvent
@@ -42,16 +39,7 @@ LIMITED = RiskSettings(max_symbol_notional_quote=Decimal(1_000))
 
 
 def _opened(asset: str = "AAA") -> Opportunity:
-    symbol = f"{asset}/USDT:USDT"
-    market = MarketReducer(MarketSettings(min_eval_interval_ms=0))
-    records: list[MarketRecord] = [
-        syn.funding("ex-a", symbol, "0.0001", T, 1),
-        syn.funding("ex-b", symbol, "0.002", T, 1),
-        syn.book("ex-a", symbol, "100", T + 1, 1),
-        syn.book("ex-b", symbol, "100", T + 2, 1),
-    ]
-    (opened,) = [o for r in records for o in market.apply(r).opportunities]
-    return opened
+    return syn.opened_divergence(asset, T)
 
 
 def _again(opened: Opportunity, n: int) -> Opportunity:

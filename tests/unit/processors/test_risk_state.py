@@ -12,13 +12,10 @@ import copy
 import pytest
 
 from benchmarks import synthetic as syn
-from processors.market_state import MarketRecord
-from processors.market_state import MarketReducer
 from processors.risk_state import RiskApplied
 from processors.risk_state import RiskBook
 from processors.risk_state import RiskInput
 from processors.risk_state import RiskProcessor
-from processors.settings import MarketSettings
 from processors.settings import RiskSettings
 from schemas.errors import InvalidEvent
 from schemas.records.arb import Opportunity
@@ -29,16 +26,7 @@ SYM = "AAA/USDT:USDT"
 
 
 def _opened(asset: str) -> Opportunity:
-    symbol = f"{asset}/USDT:USDT"
-    market = MarketReducer(MarketSettings(min_eval_interval_ms=0))
-    records: list[MarketRecord] = [
-        syn.funding("ex-a", symbol, "0.0001", T, 1),
-        syn.funding("ex-b", symbol, "0.002", T, 1),
-        syn.book("ex-a", symbol, "100", T + 1, 1),
-        syn.book("ex-b", symbol, "100", T + 2, 1),
-    ]
-    (opened,) = [o for r in records for o in market.apply(r).opportunities]
-    return opened
+    return syn.opened_divergence(asset, T)
 
 
 def _state(processor: RiskProcessor) -> RiskBook:
