@@ -32,6 +32,8 @@ from schemas.records.common import MarketType
 from schemas.records.common import Side
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from tests.event_stores import EventProducer
+from tests.ledger_db import ScratchSchema
 
 REPO = Path(__file__).resolve().parent.parent
 EXECUTOR_TOPICS = (
@@ -232,3 +234,64 @@ def submit_on(venues: PaperVenues, venue: str, symbol: str, side: str, amount: f
         exchange.create_order(symbol, "market", side, amount), venues._loop
     )
     future.result(10)
+
+
+class Run:
+    def __init__(
+        self, venues: PaperVenues, schema: ScratchSchema, prefix: str, bootstrap: str,
+        registry: str, tmp: Path,
+    ) -> None:  # fmt: skip
+        self.venues, self.schema, self.prefix = venues, schema, prefix
+        self.bootstrap, self.registry = bootstrap, registry
+        self.log = tmp / "executor.log"
+        self.producer = EventProducer(bootstrap, registry, prefix)
+
+    def decide(self, n: int, **kwargs: object) -> list[str]:
+        made = [decision(self.venues.now_ms, **kwargs) for _ in range(n)]  # type: ignore[arg-type]
+        self.producer.send(("risk.decision", d) for d in made)
+        return [d.decision_id for d in made]
+
+    def execute(self, **env: str) -> int:
+        proc = start_executor(
+            self.venues.url, self.prefix, self.schema.name, self.log, "--until-idle", "4", **env
+        )
+        return proc.wait(timeout=180)
+
+    def pairs(self) -> dict[str, str]:
+        with self.schema.connect() as conn:
+            rows = conn.execute("SELECT signal_id, status FROM pairs").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def pair_detail(self, signal: str) -> str:
+        with self.schema.connect() as conn:
+            row = conn.execute(
+                "SELECT detail FROM pairs WHERE signal_id = %s", (signal,)
+            ).fetchone()
+        return "" if row is None or row[0] is None else str(row[0])
+
+    def ledger_net(self) -> dict[tuple[str, str], Decimal]:
+        with self.schema.connect() as conn:
+            rows = conn.execute(
+                "SELECT exchange, symbol, sum(CASE side WHEN 'BUY' THEN filled_base"
+                " ELSE -filled_base END) FROM orders GROUP BY exchange, symbol"
+            ).fetchall()
+        return {(str(r[0]), str(r[1])): Decimal(r[2]) for r in rows if Decimal(r[2]) != 0}
+
+
+@contextmanager
+def executor_run(
+    tag: str, postgres_conninfo: str, kafka_bootstrap: str, registry_url: str, tmp_path: Path
+) -> Iterator[Run]:
+    """Paper venues, a scratch ledger schema and the executor's topics under a fresh prefix
+    (``t-TAG-…``), as one :class:`Run`; everything removed afterwards."""
+    from tests.event_stores import create_topics
+    from tests.event_stores import delete_topics
+    from tests.ledger_db import scratch_schema
+
+    prefix = f"t-{tag}-{uuid.uuid4().hex[:8]}."
+    create_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)
+    try:
+        with paper_venues() as venues, scratch_schema(postgres_conninfo) as schema:
+            yield Run(venues, schema, prefix, kafka_bootstrap, registry_url, tmp_path)
+    finally:
+        delete_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)

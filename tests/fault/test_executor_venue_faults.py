@@ -19,18 +19,16 @@ from processors.client_ids import OrderKey
 from processors.client_ids import client_order_id
 from schemas.records.execution import OrderPurpose
 from schemas.records.ops import Incident
-from tests.event_stores import EventProducer
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
 from tests.ledger_db import ScratchSchema
 from tests.ledger_db import scratch_schema
 from tests.paper_venues import EXECUTOR_TOPICS
 from tests.paper_venues import PaperVenues
-from tests.paper_venues import decision
+from tests.paper_venues import Run
 from tests.paper_venues import paper_venues
 from tests.paper_venues import perp
 from tests.paper_venues import read_topic
-from tests.paper_venues import start_executor
 from tests.paper_venues import submit_on
 
 
@@ -52,48 +50,6 @@ def prefix(kafka_bootstrap: str) -> Iterator[str]:
     create_topics(kafka_bootstrap, p, EXECUTOR_TOPICS)
     yield p
     delete_topics(kafka_bootstrap, p, EXECUTOR_TOPICS)
-
-
-class Run:
-    def __init__(
-        self, venues: PaperVenues, schema: ScratchSchema, prefix: str, bootstrap: str,
-        registry: str, tmp: Path,
-    ) -> None:  # fmt: skip
-        self.venues, self.schema, self.prefix = venues, schema, prefix
-        self.bootstrap, self.registry = bootstrap, registry
-        self.log = tmp / "executor.log"
-        self.producer = EventProducer(bootstrap, registry, prefix)
-
-    def decide(self, n: int, **kwargs: object) -> list[str]:
-        made = [decision(self.venues.now_ms, **kwargs) for _ in range(n)]  # type: ignore[arg-type]
-        self.producer.send(("risk.decision", d) for d in made)
-        return [d.decision_id for d in made]
-
-    def execute(self, **env: str) -> int:
-        proc = start_executor(
-            self.venues.url, self.prefix, self.schema.name, self.log, "--until-idle", "4", **env
-        )
-        return proc.wait(timeout=180)
-
-    def pairs(self) -> dict[str, str]:
-        with self.schema.connect() as conn:
-            rows = conn.execute("SELECT signal_id, status FROM pairs").fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
-    def pair_detail(self, signal: str) -> str:
-        with self.schema.connect() as conn:
-            row = conn.execute(
-                "SELECT detail FROM pairs WHERE signal_id = %s", (signal,)
-            ).fetchone()
-        return "" if row is None or row[0] is None else str(row[0])
-
-    def ledger_net(self) -> dict[tuple[str, str], Decimal]:
-        with self.schema.connect() as conn:
-            rows = conn.execute(
-                "SELECT exchange, symbol, sum(CASE side WHEN 'BUY' THEN filled_base"
-                " ELSE -filled_base END) FROM orders GROUP BY exchange, symbol"
-            ).fetchall()
-        return {(str(r[0]), str(r[1])): Decimal(r[2]) for r in rows if Decimal(r[2]) != 0}
 
 
 @pytest.fixture

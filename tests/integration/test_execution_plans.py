@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -37,13 +36,8 @@ from schemas.records.common import Side
 from schemas.records.execution import PairUpdate
 from schemas.records.execution import PlanKind
 from schemas.registry import ConfluentRegistry
-from tests.event_stores import create_topics
-from tests.event_stores import delete_topics
-from tests.fault.test_executor_venue_faults import Run
-from tests.ledger_db import ScratchSchema
-from tests.ledger_db import scratch_schema
-from tests.paper_venues import EXECUTOR_TOPICS
-from tests.paper_venues import PaperVenues
+from tests.paper_venues import Run
+from tests.paper_venues import executor_run
 from tests.paper_venues import paper_venues
 from tests.paper_venues import perp
 from tests.paper_venues import start_executor
@@ -58,13 +52,10 @@ TERMINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
 def run(
     postgres_conninfo: str, kafka_bootstrap: str, schema_registry_url: str, tmp_path: Path
 ) -> Iterator[Run]:
-    prefix = f"t-explan-{uuid.uuid4().hex[:8]}."
-    create_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)
-    venues: PaperVenues
-    schema: ScratchSchema
-    with paper_venues() as venues, scratch_schema(postgres_conninfo) as schema:
-        yield Run(venues, schema, prefix, kafka_bootstrap, schema_registry_url, tmp_path)
-    delete_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)
+    with executor_run(
+        "explan", postgres_conninfo, kafka_bootstrap, schema_registry_url, tmp_path
+    ) as run:
+        yield run
 
 
 def _env(plan: dict[str, str], **extra: str) -> dict[str, str]:

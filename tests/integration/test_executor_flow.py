@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +20,9 @@ from schemas.records.execution import PairStatus
 from schemas.records.execution import PairUpdate
 from schemas.records.execution import SubmitOrder
 from schemas.samples import sample
-from tests.event_stores import create_topics
-from tests.event_stores import delete_topics
-from tests.fault.test_executor_venue_faults import Run
-from tests.ledger_db import ScratchSchema
-from tests.ledger_db import scratch_schema
-from tests.paper_venues import EXECUTOR_TOPICS
 from tests.paper_venues import REPO
-from tests.paper_venues import PaperVenues
-from tests.paper_venues import paper_venues
+from tests.paper_venues import Run
+from tests.paper_venues import executor_run
 from tests.paper_venues import read_topic
 
 
@@ -37,13 +30,10 @@ from tests.paper_venues import read_topic
 def run(
     postgres_conninfo: str, kafka_bootstrap: str, schema_registry_url: str, tmp_path: Path
 ) -> Iterator[Run]:
-    prefix = f"t-exflow-{uuid.uuid4().hex[:8]}."
-    create_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)
-    venues: PaperVenues
-    schema: ScratchSchema
-    with paper_venues() as venues, scratch_schema(postgres_conninfo) as schema:
-        yield Run(venues, schema, prefix, kafka_bootstrap, schema_registry_url, tmp_path)
-    delete_topics(kafka_bootstrap, prefix, EXECUTOR_TOPICS)
+    with executor_run(
+        "exflow", postgres_conninfo, kafka_bootstrap, schema_registry_url, tmp_path
+    ) as run:
+        yield run
 
 
 def _closed(opportunity_id: str) -> Opportunity:

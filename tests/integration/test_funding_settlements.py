@@ -23,12 +23,12 @@ from schemas.records.ops import Incident
 from schemas.records.portfolio import FundingPaid
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
-from tests.fault.test_executor_venue_faults import Run
 from tests.ledger_db import ScratchSchema
 from tests.ledger_db import scratch_schema
 from tests.paper_venues import EXECUTOR_TOPICS
 from tests.paper_venues import REPO
 from tests.paper_venues import PaperVenues
+from tests.paper_venues import Run
 from tests.paper_venues import executor_env
 from tests.paper_venues import paper_venues
 from tests.paper_venues import read_topic

@@ -15,9 +15,9 @@ from schemas.codec import Codec
 from schemas.registry import ConfluentRegistry
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
-from tests.fault.test_executor_venue_faults import Run
 from tests.ledger_db import scratch_schema
 from tests.paper_venues import EXECUTOR_TOPICS
+from tests.paper_venues import Run
 from tests.paper_venues import paper_venues
 
 
