@@ -26,6 +26,7 @@ from benchmarks.isolation import publish_records
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.registry import ConfluentRegistry
+from schemas.topics import ACCOUNT_POSITION
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from schemas.topics import DLQ_ARB
@@ -54,6 +55,7 @@ PIPELINE_TOPICS = (
     DLQ_OPS,
     DLQ_RISK,
     EXEC_FILL,
+    ACCOUNT_POSITION,
 )
 
 

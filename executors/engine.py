@@ -91,9 +91,11 @@ from schemas.errors import OutcomeUnknown
 from schemas.errors import VenueError
 from schemas.errors import VenueOrderNotFound
 from schemas.errors import VenueRejected
+from schemas.records.account import VenuePosition
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
 from schemas.records.common import OrderType
+from schemas.records.common import PositionSide
 from schemas.records.common import TimeInForce
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import OrderPurpose
@@ -107,6 +109,7 @@ from schemas.records.ops import Incident
 from schemas.records.ops import Severity
 from schemas.records.risk import RiskDecision
 from schemas.records.risk import RiskOutcome
+from schemas.topics import ACCOUNT_POSITION
 from schemas.topics import OPS_INCIDENT
 from schemas.topics import PORTFOLIO_PNL
 
@@ -899,6 +902,59 @@ class Executor:
     def mark_published(self, staged: Staged) -> int:
         """Mark ``staged`` published: call only once the publisher's flush returned."""
         return mark_published(self.conn, self.pairs, staged)
+
+    async def state_positions(self) -> int:
+        """Publish this venue session's net position (``account.position``) in every
+        instrument any session of the ledger holds on the connected venues; the statements
+        published. Called on start, after reconciliation and before any new order: the risk
+        reducer then counts this session's positions, not those of an earlier paper session
+        whose venues restarted flat (on a live venue the two are the same)."""
+        held = self.ledger.held_positions()
+        mine = {
+            (p.instrument.exchange, p.instrument.symbol): p
+            for p in held
+            if p.session == self.session
+        }
+        stated: dict[tuple[str, str], InstrumentRef] = {}
+        for p in held:
+            key = (p.instrument.exchange, p.instrument.symbol)
+            if p.net_base != 0 and key[0] in self.venues:
+                stated.setdefault(key, p.instrument)
+        now = self.clock()
+        published = 0
+        for key, instrument in sorted(stated.items()):
+            own = mine.get(key)
+            net = own.net_base if own is not None else Decimal(0)
+            side = (
+                PositionSide.FLAT
+                if net == 0
+                else PositionSide.LONG
+                if net > 0
+                else PositionSide.SHORT
+            )
+            try:
+                facts = await self._facts(instrument)
+            except VenueError as exc:  # stated at the next start; risk keeps the fills' view
+                log.warning("position_not_stated", instrument=key, error=str(exc))
+                continue
+            event_id = derived_id("position-statement", self.session, *key, str(now))
+            self.publisher.publish(
+                ACCOUNT_POSITION,
+                VenuePosition(
+                    envelope=Envelope(event_id=event_id, event_time_ms=now, ingest_time_ms=now),
+                    instrument=instrument,
+                    side=side,
+                    size_base=abs(net),
+                    contract_size_base=facts.contract_size_base,
+                    mark_price=self.marks.get(key) if net != 0 else None,
+                    entry_price=own.last_price if own is not None and net != 0 else None,
+                ),
+            )
+            published += 1
+        if published:
+            self.publisher.flush()
+            log.info("positions_stated", session=self.session, instruments=published)
+        return published
 
     def publish_pnl(self) -> int:
         """Publish the book's PnL and every pair's, valued at the venues' last marks."""

@@ -120,6 +120,16 @@ def report_json(report: Report | None) -> dict[str, Any]:
     return {"type": type(report).__name__, **plain}
 
 
+@dataclass(frozen=True, slots=True)
+class SessionPosition:
+    """A venue session's net filled position in one instrument, from the ledger."""
+
+    session: str
+    instrument: InstrumentRef
+    net_base: Decimal
+    last_price: Decimal | None
+
+
 class Ledger:
     """Order intents and their states, on one psycopg connection (not shared across threads).
 
@@ -377,6 +387,30 @@ class Ledger:
             (venue_session,),
         ).fetchall()
         return {(str(r[0]), str(r[1])): Decimal(r[2]) for r in rows}
+
+    def held_positions(self) -> list[SessionPosition]:
+        """Every (venue session, instrument) with a filled order: its net base size (buys +)
+        and the average price of its latest fill, by session, exchange and symbol."""
+        rows = self.conn.execute(
+            "SELECT venue_session, exchange, symbol, market_type,"
+            " sum(CASE side WHEN 'BUY' THEN filled_base ELSE -filled_base END),"
+            " (array_agg(average_price_quote ORDER BY updated_ms DESC, client_order_id)"
+            " FILTER (WHERE filled_base > 0))[1]"
+            " FROM orders WHERE filled_base > 0"
+            " GROUP BY venue_session, exchange, symbol, market_type"
+            " ORDER BY venue_session, exchange, symbol",
+        ).fetchall()
+        return [
+            SessionPosition(
+                session=str(r[0]),
+                instrument=InstrumentRef(
+                    exchange=str(r[1]), symbol=str(r[2]), market_type=MarketType(r[3])
+                ),
+                net_base=Decimal(r[4]),
+                last_price=None if r[5] is None else Decimal(r[5]),
+            )
+            for r in rows
+        ]
 
     def in_statuses(self, statuses: Iterable[OrderStatus]) -> list[OrderState]:
         """Orders in any of ``statuses``, by client order id."""

@@ -129,11 +129,13 @@ class ExecutionService:
         self._staged: Staged | None = None
 
     async def start(self) -> None:
-        """Publish what a crash left unpublished, settle and reconcile, then subscribe."""
+        """Publish what a crash left unpublished, settle and reconcile, state the session's
+        positions to risk, then subscribe."""
         self.executor.portfolio.load()
         self.stats.published += self.executor.publish()
         await self.executor.prepare()
         await self._reconcile()
+        self.stats.published += await self.executor.state_positions()
         self.stats.changes += await self.executor.drive()
         self.stats.published += self.executor.publish()
         self.consumer.subscribe(list(self.topics))

@@ -7,7 +7,8 @@ opportunity raises ``InvalidEvent`` and leaves the state exactly as it was. :cla
 holds the current state for the Faust agent and the offline replay, which call the same code.
 
 Input: the one-partition ``risk-sequenced`` topic, ``arb.opportunity``, ``ops.control`` and the
-executor's ``exec.fill`` in one total order. The state is the control state (kill switch,
+executor's ``exec.fill`` and its position statements (``account.position``) in one total
+order. The state is the control state (kill switch,
 limits), a clock (the latest opportunity or control time seen), the executor's positions and
 the in-flight part of each approval. Each opportunity is decided once, on OPENED.
 
@@ -18,6 +19,14 @@ approval's leg, so a burst of approvals counts in full before any fill lands and
 approval is counted once, as a position. CLOSED releases what is still in flight; the position
 stays until the executor's closing fills arrive. A fill is applied once (``recent_fills``) and
 never moves the clock (it is stamped by the executor's clock, not the venue's).
+
+**A position statement sets a position.** The executor states, when it starts, the net position
+of its venue session in every instrument any session of its ledger holds on its venues
+(``VenuePosition``, stamped like its fills, so the ordered merge puts it after every fill it
+includes). A statement replaces the position the fills built (a flat one removes it): a paper
+venue restarted with flat accounts ends the previous paper session's positions, which would
+otherwise fill the limits forever; on a live venue the statement equals what the fills built.
+It is applied once, like a fill (its event id joins ``recent_fills``).
 
 **Persisted state** is the ``state.risk`` record (:meth:`RiskBook.to_record` /
 :meth:`RiskBook.from_record`, exact both ways; :mod:`processors.snapshots`).
@@ -48,9 +57,11 @@ from processors.snapshots import exposure_record
 from processors.units import InstrumentKey
 from processors.units import persistable
 from schemas.errors import InvalidEvent
+from schemas.records.account import VenuePosition
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
 from schemas.records.common import MarketType
+from schemas.records.common import PositionSide
 from schemas.records.common import Side
 from schemas.records.dlq import DeadLetterReason
 from schemas.records.execution import Fill
@@ -68,7 +79,7 @@ RECENTLY_CLOSED = 10_000
 """How many closed ids the state remembers: a CLOSED redelivered after its opportunity's
 decision was dropped is recognised as a redelivery, not taken for an unknown opportunity."""
 
-RiskInput = Opportunity | ControlCommand | Fill
+RiskInput = Opportunity | ControlCommand | Fill | VenuePosition
 RiskApplied = tuple[bool, RiskDecision | None]
 """(state changed, decision to publish)."""
 
@@ -106,7 +117,8 @@ class RiskBook:
     positions: dict[InstrumentKey, Held] = field(default_factory=dict)
     """The executor's open positions, from its fills, in first-fill order."""
     fills: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_FILLS))
-    """Recently applied fill ids, oldest first: a fill among them is a redelivery."""
+    """Recently applied fill and position-statement ids, oldest first: one among them is a
+    redelivery."""
 
     def to_record(self) -> RiskState:
         """The whole state as its persisted record."""
@@ -174,6 +186,8 @@ class RiskProcessor:
             return self._control(state, record)
         if isinstance(record, Fill):
             return self._fill(state, record)
+        if isinstance(record, VenuePosition):
+            return self._statement(state, record)
         return self._opportunity(state, record)
 
     def _control(self, s: RiskBook, record: ControlCommand) -> tuple[RiskBook, RiskApplied]:
@@ -214,6 +228,36 @@ class RiskProcessor:
             exposures[oid] = _less_in_flight(s.exposures[oid], key, fill.size_base * fill.price)
         moved = replace(s, positions=positions, fills=fills, exposures=exposures)
         return moved, (True, None)
+
+    def _statement(self, s: RiskBook, stated: VenuePosition) -> tuple[RiskBook, RiskApplied]:
+        """The stated position replaces the one the fills built (flat: removed)."""
+        sign = _SIGN.get(stated.side)
+        if sign is None or stated.size_base < 0 or (sign != 0) != (stated.size_base > 0):
+            raise InvalidEvent(
+                DeadLetterReason.NON_POSITIVE_SIZE,
+                f"position statement {stated.envelope.event_id}: {stated.side.value}"
+                f" {stated.size_base}",
+            )
+        event_id = stated.envelope.event_id
+        if event_id in s.fills:
+            return s, (False, None)
+        key = instrument_key(stated.instrument)
+        held = s.positions.get(key)
+        net = sign * stated.size_base
+        positions, fills = copy(s.positions), copy(s.fills)
+        fills.append(event_id)
+        if net == 0:
+            positions.pop(key, None)
+        else:
+            price = stated.mark_price or stated.entry_price or (held.price if held else None)
+            if price is None or price <= 0:
+                raise InvalidEvent(
+                    DeadLetterReason.NON_POSITIVE_PRICE,
+                    f"position statement {event_id}: {net} of {key.symbol} without a price",
+                )
+            kind = traded_type(stated.instrument) or MarketType.PERP
+            positions[key] = persistable(Held(kind, net, price))
+        return replace(s, positions=positions, fills=fills), (True, None)
 
     @staticmethod
     def _approval_of(s: RiskBook, decision_id: str | None) -> str | None:
@@ -272,6 +316,10 @@ class RiskProcessor:
             exposures[oid] = persistable(decision.exposure(s.control.limits.max_leverage))
         moved = replace(s, clock_ms=clock_ms, decided=decided, exposures=exposures)
         return moved, (True, out)
+
+
+_SIGN = {PositionSide.LONG: Decimal(1), PositionSide.SHORT: Decimal(-1), PositionSide.FLAT: ZERO}
+"""Signed direction of a stated position; UNKNOWN is refused."""
 
 
 def _less_in_flight(legs: ExposureLegs, key: InstrumentKey, filled_quote: Decimal) -> ExposureLegs:

@@ -23,6 +23,7 @@ from processors.market_state import record_key
 from processors.risk_state import RiskReducer
 from schemas.codec import Codec
 from schemas.errors import DecodeError
+from schemas.records.account import VenuePosition
 from schemas.records.arb import Opportunity
 from schemas.records.arb import SpreadUpdate
 from schemas.records.dlq import DeadLetterReason
@@ -134,7 +135,7 @@ def apply_risk_batch(reducer: RiskReducer, codec: Codec, batch: SequencedBatch) 
     for i, raw in enumerate(batch.values):
         try:
             record = codec.decode(raw)
-            if not isinstance(record, Opportunity | ControlCommand | Fill):
+            if not isinstance(record, Opportunity | ControlCommand | Fill | VenuePosition):
                 raise DecodeError(
                     DeadLetterReason.WRONG_SCHEMA, f"not a risk input: {record.AVRO_NAME}"
                 )

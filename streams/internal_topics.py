@@ -16,10 +16,10 @@ from dataclasses import field
 from typing import Any
 
 from schemas.errors import FundingflowError
-from schemas.topics import EXEC_FILL
 from schemas.topics import by_name
 from streams.config import LAYOUT
 from streams.config import StreamsSettings
+from streams.sequencer import EXECUTOR_SOURCES
 
 TABLES: dict[str, str] = {"assets": f"assets-{LAYOUT}", "risk": f"risk-{LAYOUT}"}
 """Table attribute -> Faust table name (its changelog is ``<app_id>-<name>-changelog``)."""
@@ -75,9 +75,9 @@ def create_missing(admin: Any, topics: list[Any], timeout_s: float) -> None:
 
 def source_topics(settings: StreamsSettings) -> list[InternalTopic]:
     """The catalogue topics the sequencer reads that another process writes: the executor's
-    ``exec.fill`` (the risk reducer's positions). Created as the catalogue states them when
-    missing, so the sequencer's subscription finds them at once, whether or not the executor
-    has started."""
+    ``exec.fill`` and ``account.position`` (the risk reducer's positions). Created as the
+    catalogue states them when missing, so the sequencer's subscription finds them at once,
+    whether or not the executor has started."""
     return [
         InternalTopic(
             settings.topic(spec.name),
@@ -86,7 +86,7 @@ def source_topics(settings: StreamsSettings) -> list[InternalTopic]:
             spec.retention_ms,
             dict(spec.config),
         )
-        for spec in (by_name(EXEC_FILL),)
+        for spec in map(by_name, EXECUTOR_SOURCES)
     ]
 
 

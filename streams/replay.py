@@ -40,7 +40,6 @@ from schemas.errors import FundingflowError
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import CATALOGUE
-from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
 from schemas.topics import MD_FUNDING
 from schemas.topics import MD_INSTRUMENT
@@ -54,6 +53,7 @@ from streams.digest import replay_settings
 from streams.replay_range import Bound
 from streams.replay_range import ReplayInputError
 from streams.replay_range import partition_range
+from streams.sequencer import EXECUTOR_SOURCES
 from streams.sequencer import Ends
 from streams.sequencer import write_ends
 from streams.worker import start_worker
@@ -587,11 +587,13 @@ class ReplayRun:
     def _wait_for_agents(self) -> None:
         s = self.settings
         md = [s.topic(t) for t in (MD_BOOK, MD_FUNDING, MD_INSTRUMENT)]
-        ends: Ends = {t: self._highs(t) for t in [*md, s.topic(OPS_CONTROL), s.topic(EXEC_FILL)]}
+        executor = [s.topic(t) for t in EXECUTOR_SOURCES]
+        ends: Ends = {t: self._highs(t) for t in [*md, s.topic(OPS_CONTROL), *executor]}
         assert s.sequencer_ends_path is not None
         write_ends(s.sequencer_ends_path, ends)
-        # the risk sources (ops.control, exec.fill) merge with arb.opportunity, whose end is
-        # known only once the market inputs are applied: wait for the market inputs alone
+        # the risk sources (ops.control, exec.fill, account.position) merge with
+        # arb.opportunity, whose end is known only once the market inputs are applied: wait
+        # for the market inputs alone
         self._wait_sequenced({t: ends[t] for t in md})
         md_sequenced = _nonzero(self._highs(s.md_sequenced))
         self._wait_applied(s.md_sequenced, md_sequenced)

@@ -2,7 +2,8 @@
 
 ``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition:
 all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` + the
-executor's ``exec.fill`` -> ``<app_id>-risk-sequenced`` (one partition: one total order). Each
+executor's ``exec.fill`` and position statements (``account.position``) ->
+``<app_id>-risk-sequenced`` (one partition: one total order). Each
 consumed chunk becomes, per target partition, one
 :class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max``
 messages), so the apply order of the stateful agents is a Kafka log the offline replay reads
@@ -33,6 +34,7 @@ import structlog
 
 from schemas.codec import Codec
 from schemas.records.stream import SequencedBatch
+from schemas.topics import ACCOUNT_POSITION
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
@@ -65,14 +67,24 @@ def routes(settings: StreamsSettings) -> dict[str, Route]:
         settings.topic(MD_INSTRUMENT): md,
         settings.topic(ARB_OPPORTUNITY): risk,
         settings.topic(OPS_CONTROL): risk,
-        settings.topic(EXEC_FILL): risk,
+        **{settings.topic(name): risk for name in EXECUTOR_SOURCES},
     }
 
 
-MERGE_RANK = (MD_INSTRUMENT, MD_FUNDING, MD_BOOK, OPS_CONTROL, EXEC_FILL, ARB_OPPORTUNITY)
+EXECUTOR_SOURCES = (EXEC_FILL, ACCOUNT_POSITION)
+"""The risk inputs the executor writes: its fills and its position statements."""
+MERGE_RANK = (
+    MD_INSTRUMENT,
+    MD_FUNDING,
+    MD_BOOK,
+    OPS_CONTROL,
+    EXEC_FILL,
+    ACCOUNT_POSITION,
+    ARB_OPPORTUNITY,
+)
 """Tie-break of the ordered merge between source topics at the same time: an instrument's
-facts before its quotes, a control command before an opportunity, and a fill (a position
-already taken) before an opportunity too."""
+facts before its quotes, a control command before an opportunity, a fill (a position already
+taken) before a statement that includes it, and both before an opportunity."""
 
 TopicPartitionKey = tuple[str, int]
 Ends = dict[str, dict[int, int]]
@@ -80,7 +92,7 @@ Ends = dict[str, dict[int, int]]
 
 def source_partitions(settings: StreamsSettings) -> dict[str, int]:
     """Physical source topic -> its partition count (the catalogue's)."""
-    logical = (MD_BOOK, MD_FUNDING, MD_INSTRUMENT, ARB_OPPORTUNITY, OPS_CONTROL, EXEC_FILL)
+    logical = (MD_BOOK, MD_FUNDING, MD_INSTRUMENT, ARB_OPPORTUNITY, OPS_CONTROL, *EXECUTOR_SOURCES)
     return {settings.topic(name): by_name(name).partitions for name in logical}
 
 
@@ -183,7 +195,7 @@ def merge_key_of(settings: StreamsSettings, codec: Codec) -> Callable[[Any], tup
     by_event_time = {
         settings.topic(ARB_OPPORTUNITY),
         settings.topic(OPS_CONTROL),
-        settings.topic(EXEC_FILL),
+        *(settings.topic(name) for name in EXECUTOR_SOURCES),
     }
 
     def key(m: Any) -> tuple[int, ...]:

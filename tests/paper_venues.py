@@ -43,6 +43,7 @@ EXECUTOR_TOPICS = (
     "exec.command",
     "exec.order_event",
     "exec.fill",
+    "account.position",
     "exec.pair",
     "ops.incident",
     "dlq.exec",

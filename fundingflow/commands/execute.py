@@ -101,6 +101,7 @@ async def _execute(
     from executors.service import ExecutionService
     from executors.service import consumer_config
     from processors.funding_settlements import FundingTolerance
+    from schemas.topics import ACCOUNT_POSITION
     from schemas.topics import DLQ_EXEC
     from schemas.topics import EXEC_COMMAND
     from schemas.topics import EXEC_FILL
@@ -117,6 +118,7 @@ async def _execute(
             EXEC_COMMAND,
             EXEC_ORDER_EVENT,
             EXEC_FILL,
+            ACCOUNT_POSITION,
             EXEC_PAIR,
             OPS_INCIDENT,
             DLQ_EXEC,

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from schemas.records.account import VenuePosition
 from schemas.records.arb import CloseReason
 from schemas.records.arb import Lifecycle
 from schemas.records.arb import Opportunity
+from schemas.records.common import PositionSide
 from schemas.records.execution import Fill
 from schemas.records.execution import OrderEvent
 from schemas.records.execution import PairStatus
@@ -23,6 +25,7 @@ from schemas.samples import sample
 from tests.paper_venues import REPO
 from tests.paper_venues import Run
 from tests.paper_venues import executor_run
+from tests.paper_venues import paper_venues
 from tests.paper_venues import read_topic
 
 
@@ -105,3 +108,40 @@ def test_the_kill_switch_stops_new_entries_until_resumed(run: Run) -> None:
     pairs = run.pairs()
     assert {pairs[s] for s in resumed} == {"HEDGED"}
     assert {pairs[s] for s in halted} == {"REJECTED"}  # not traded later either
+
+
+def _statements(run: Run) -> list[VenuePosition]:
+    read = read_topic(run.bootstrap, run.registry, f"{run.prefix}account.position")
+    assert all(isinstance(r, VenuePosition) for r in read)
+    return read
+
+
+def test_a_restarted_paper_world_states_the_previous_sessions_positions_flat(run: Run) -> None:
+    """The paper venues restart flat (a new world: another session); the executor's start
+    states every instrument the earlier session still holds as flat, which is what lets risk
+    approve again (tests/unit/processors/test_risk_statements.py); within one session the
+    statement is the session's own position."""
+    run.decide(2)
+    assert run.execute() == 0, run.log.read_text()[-3000:]
+    held = run.ledger_net()
+    assert held
+    assert set(run.pairs().values()) == {"HEDGED"}
+    assert run.execute() == 0  # the same world again: its own positions, as the venue has them
+    same = _statements(run)
+    assert {(s.instrument.exchange, s.instrument.symbol) for s in same} == set(held)
+    signed = {
+        (s.instrument.exchange, s.instrument.symbol): s.size_base
+        * (1 if s.side is PositionSide.LONG else -1)
+        for s in same
+    }
+    assert signed == held
+    assert all(s.mark_price is not None and s.mark_price > 0 for s in same)
+    run.venues.stop()
+    with paper_venues(seed=8) as fresh:
+        run.venues = fresh
+        assert run.execute() == 0, run.log.read_text()[-3000:]
+        assert fresh.order_log() == []  # nothing of the old session is traded in the new
+    after = _statements(run)[len(same) :]
+    assert {(s.instrument.exchange, s.instrument.symbol) for s in after} == set(held)
+    assert {s.side for s in after} == {PositionSide.FLAT}
+    assert {s.size_base for s in after} == {0}

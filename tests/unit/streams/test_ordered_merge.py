@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
+from schemas.topics import ACCOUNT_POSITION
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import EXEC_FILL
 from schemas.topics import MD_BOOK
@@ -169,6 +170,9 @@ def test_a_source_without_a_known_end_holds_its_target_back() -> None:
     assert merge.ready() == []  # the executor's fills may still bring earlier ones
     fills = by_name(EXEC_FILL).partitions
     merge.set_ends({EXEC_FILL: dict.fromkeys(range(fills), 0)})
+    assert merge.ready() == []  # and so may its position statements
+    statements = by_name(ACCOUNT_POSITION).partitions
+    merge.set_ends({ACCOUNT_POSITION: dict.fromkeys(range(statements), 0)})
     assert [m.topic() for m in merge.ready()] == [OPS_CONTROL]
 
 
