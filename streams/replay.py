@@ -416,31 +416,37 @@ def republish(
             "compression.type": "none",
             "socket.nagle.disable": True,
             "queue.buffering.max.messages": 500_000,
+            # a report per failed message only: a Python callback per delivered one cost
+            # about 40 % of the re-publish's CPU
+            "delivery.report.only.error": True,
+            "on_delivery": delivered,
             "log_level": 0,
         }
     )
+    produce = producer.produce
     counts: dict[tuple[str, int], int] = {}
     done = 0
     for m in messages:
         target = targets[m.topic()]
-        _kind, timestamp = m.timestamp()
+        partition = m.partition()
+        timestamp = m.timestamp()[1]
         while True:
             try:
-                producer.produce(
+                produce(
                     target,
                     m.value(),
                     m.key(),
-                    partition=m.partition(),
-                    timestamp=max(timestamp, 0),
+                    partition,
+                    timestamp=timestamp if timestamp > 0 else 0,
                     headers=m.headers(),
-                    on_delivery=delivered,
                 )
                 break
             except BufferError:
                 producer.poll(0.05)
-        counts[(target, m.partition())] = counts.get((target, m.partition()), 0) + 1
+        key = (target, partition)
+        counts[key] = counts.get(key, 0) + 1
         done += 1
-        if done % 2000 == 0:
+        if done % 10_000 == 0:
             producer.poll(0)
             if progress is not None:
                 progress("republish", done, total)
