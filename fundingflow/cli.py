@@ -25,6 +25,7 @@ from fundingflow.commands import sink as sink_commands
 from fundingflow.commands import stack as stack_commands
 from fundingflow.commands import streams as streams_commands
 from fundingflow.commands import topics as topics_commands
+from fundingflow.log import configure_logging
 from schemas.errors import ConfigError
 from schemas.errors import FundingflowError
 
@@ -65,6 +66,9 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point with the documented exit codes."""
+    # every command logs to stderr (stdout holds its table or JSON only); a command that
+    # logs more configures its own level and format
+    configure_logging("WARNING")
     try:
         app(args=argv, prog_name="fundingflow")
     except SystemExit as exc:  # click's standalone mode: usage errors exit 2

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from typing import Protocol
 
+import structlog
+
 from schemas.codec import Codec
 from schemas.errors import FundingflowError
 from schemas.registry import ConfluentRegistry
@@ -61,6 +63,9 @@ from streams.worker import start_worker
 Progress = Callable[[str, int, int], None]
 """(stage, done, total): ``republish`` then ``apply``."""
 TIMEOUT_S = 15.0
+
+
+log = structlog.get_logger("streams.replay")
 
 
 class ReplayError(FundingflowError):
@@ -478,6 +483,7 @@ class ReplayResult:
     offline_digest: str | None = None
     opportunities: int = 0
     decisions: int = 0
+    worker_restarts: int = 0
 
     @property
     def republish_rate(self) -> float:
@@ -496,6 +502,7 @@ class ReplayResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "opportunities": self.opportunities,
             "decisions": self.decisions,
+            "worker_restarts": self.worker_restarts,
             "cut": {t: {str(p): o for p, o in ps.items()} for t, ps in self.cut.items()},
             "digest": self.digest,
             "offline_digest": self.offline_digest,
@@ -513,6 +520,10 @@ def replay_worker_settings(base: StreamsSettings, namespace: str, workdir: Path)
             "web_port": None,
         }
     )
+
+
+MAX_WORKER_RESTARTS = 3
+"""A replay's worker that dies is restarted this many times at most."""
 
 
 class ReplayRun:
@@ -539,6 +550,8 @@ class ReplayRun:
         self.progress = progress
         self.timeout_s = timeout_s
         self.worker: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        """Workers restarted after they died (see :meth:`_check_alive`)."""
         self._probe: Any = None
         self._groups: Any = None
         self._agents: Any = None
@@ -553,7 +566,7 @@ class ReplayRun:
         result = ReplayResult(self.namespace, s.app_id, self.plan)
         create_namespace(s.bootstrap, self.namespace, s, self.replication_factor)
         self.deadline = time.monotonic() + self.timeout_s
-        self.worker = start_worker(s, self.log_path)
+        self._start_worker()
         try:
             t0 = time.monotonic()
             messages = self.plan.messages(s.bootstrap)
@@ -586,6 +599,7 @@ class ReplayRun:
             settings = replay_settings(s, document)
             result.offline_digest = digest_at_cut(s.bootstrap, s.registry_url, result.cut, settings)
         result.elapsed_s = time.monotonic() - started
+        result.worker_restarts = self.restarts
         return result
 
     # ---- phases -------------------------------------------------------------------------------
@@ -659,12 +673,24 @@ class ReplayRun:
                 return
             self._check_alive(f"applying {topic}")
 
+    def _start_worker(self) -> None:
+        self.worker = start_worker(self.settings, self.log_path)
+        (self.workdir / "worker.pid").write_text(f"{self.worker.pid}\n")
+
     def _check_alive(self, stage: str) -> None:
+        """Raise once the deadline passed; restart a worker that died (it resumes from its
+        committed offsets and changelogs, so the replay's result is the same), at most
+        ``MAX_WORKER_RESTARTS`` times."""
         if self.worker is not None and self.worker.poll() is not None:
-            raise ReplayError(
-                f"the worker exited ({self.worker.returncode}) while {stage}; "
-                f"log:\n{self._log_tail()}"
-            )
+            code = self.worker.returncode
+            if self.restarts >= MAX_WORKER_RESTARTS:
+                raise ReplayError(
+                    f"the worker exited ({code}) while {stage}, {self.restarts} restarts"
+                    f" already; log:\n{self._log_tail()}"
+                )
+            self.restarts += 1
+            log.warning("replay_worker_restarted", exit_code=code, stage=stage)
+            self._start_worker()
         if time.monotonic() > self.deadline:
             raise ReplayError(f"timed out while {stage}; log:\n{self._log_tail()}")
         time.sleep(0.2)

@@ -130,6 +130,7 @@ def replay(
             ("elapsed", f"{result.elapsed_s:.1f} s"),
             ("opportunities", result.opportunities),
             ("decisions", result.decisions),
+            ("worker restarts", result.worker_restarts),
         ]
         if digest:
             rows += [("digest", result.digest), ("offline replay", result.offline_digest)]
