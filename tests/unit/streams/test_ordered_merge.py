@@ -20,10 +20,11 @@ from streams.config import StreamsSettings
 from streams.sequencer import OrderedMerge
 from streams.sequencer import merge_key_of
 from streams.sequencer import pack
-from streams.sequencer import routes
+from streams.sequencer import router
 from streams.sequencer import source_partitions
 
 SETTINGS = StreamsSettings(app_id="unit")
+CODEC = Codec(InMemoryRegistry())
 
 
 @dataclass
@@ -99,9 +100,9 @@ def _ordered(
 ) -> dict[int, list[bytes]]:
     """Per sequenced partition, the values in the order the merge released them."""
     merge = OrderedMerge(
-        routes(SETTINGS),
+        router(SETTINGS, CODEC),
         source_partitions(SETTINGS),
-        merge_key_of(SETTINGS, Codec(InMemoryRegistry())),
+        merge_key_of(SETTINGS, CODEC),
     )
     out: list[_Message] = []
     for i, chunk in enumerate(chunks):
@@ -119,7 +120,7 @@ def _ordered(
 def _arrival_order(chunks: list[list[_Message]]) -> dict[int, list[bytes]]:
     per_target: dict[int, list[bytes]] = {}
     for chunk in chunks:
-        for _target, partition, batch in pack(chunk, routes(SETTINGS), 1000):
+        for _target, partition, batch in pack(chunk, router(SETTINGS, CODEC), 1000):
             per_target.setdefault(partition, []).extend(batch.values)
     return per_target
 
@@ -153,13 +154,17 @@ def test_the_merge_keeps_each_partition_in_order_and_orders_by_time() -> None:
 
 def test_a_source_without_a_known_end_holds_its_target_back() -> None:
     merge = OrderedMerge(
-        routes(SETTINGS),
+        router(SETTINGS, CODEC),
         source_partitions(SETTINGS),
-        merge_key_of(SETTINGS, Codec(InMemoryRegistry())),
+        merge_key_of(SETTINGS, CODEC),
     )
     merge.add([_Message(MD_BOOK, 1, 0, 5), _Message(MD_BOOK, 1, 1, 6)])
-    assert merge.ready() == []  # md.funding[1] and md.instrument[1] may still bring earlier ones
-    merge.set_ends({MD_FUNDING: {1: 0}, MD_INSTRUMENT: {1: 0}})
+    # md.funding[1] and any md.instrument partition (facts go to their asset's partition) may
+    # still bring earlier ones
+    assert merge.ready() == []
+    merge.set_ends({MD_FUNDING: {1: 0}, MD_INSTRUMENT: {p: 0 for p in range(5)}})
+    assert merge.ready() == []
+    merge.set_ends({MD_INSTRUMENT: {5: 0}})
     # Only md.book[1] may still bring more, and those come after its own buffered ones.
     assert [m.offset() for m in merge.ready()] == [0, 1]
     # The risk partition waits for every arb.opportunity and exec.fill partition and ops.control.

@@ -13,7 +13,7 @@ from schemas.topics import STREAM_BATCH
 from streams.batches import apply_market_batch
 from streams.config import StreamsSettings
 from streams.sequencer import pack
-from streams.sequencer import routes
+from streams.sequencer import router
 
 
 @dataclass
@@ -48,11 +48,11 @@ class _Message:
 def test_a_tombstone_is_packed_as_empty_bytes_and_becomes_a_dead_letter() -> None:
     settings = StreamsSettings(app_id="unit")
     messages = [_Message(MD_BOOK, 2, 7, None, None), _Message(MD_BOOK, 2, 8, b"junk")]
-    [(target, partition, batch)] = pack(messages, routes(settings), 1000)
+    codec = Codec(InMemoryRegistry())
+    [(target, partition, batch)] = pack(messages, router(settings, codec), 1000)
     assert (target, partition) == (settings.md_sequenced, 2)
     assert batch.values == (b"", b"junk")
     assert batch.offsets == (7, 8)
-    codec = Codec(InMemoryRegistry())
     codec.encode(batch, STREAM_BATCH)  # the batch itself always encodes
     outcome = apply_market_batch(MarketReducer(settings.market), codec, batch, 0)
     assert [r.source.offset for r in outcome.refused] == [7, 8]
