@@ -1,9 +1,9 @@
 """The sequencer: a native confluent-kafka loop that packs input messages into batch records.
 
-``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition:
-all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` + the
-executor's ``exec.fill`` and position statements (``account.position``) ->
-``<app_id>-risk-sequenced`` (one partition: one total order). Each
+``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (the partition of
+the base asset) and ``arb.opportunity`` + ``ops.control`` + the executor's ``exec.fill`` and
+position statements (``account.position``) -> ``<app_id>-risk-sequenced`` (one partition: one
+total order). Each
 consumed chunk becomes, per target partition, one
 :class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max``
 messages), so the apply order of the stateful agents is a Kafka log the offline replay reads
@@ -18,7 +18,8 @@ meets in one sequenced partition, whose log alone orders them, and the offline r
 the sequenced log partition by partition) applies them as the agents did.
 
 At least once: the batches are produced and flushed (acks=all, idempotent producer: order kept
-across retries) **before** the source offsets are committed. A crash in between re-sequences
+across retries) **before** the source offsets are committed, each only once every message
+below it in its partition was delivered (:class:`_Pipeline`). A crash in between re-sequences
 the same messages: the reducers are idempotent per record, so the state does not change, and
 the replay reads the same log the agents did.
 """
