@@ -16,7 +16,9 @@ from schemas.records.common import InstrumentRef
 from schemas.records.common import MarketType
 from schemas.records.common import PriceLevel
 from schemas.records.md import BookSnapshot
+from schemas.records.md import FeeSource
 from schemas.records.md import FundingRateUpdate
+from schemas.records.md import InstrumentFacts
 from schemas.records.ops import ControlAction
 from schemas.records.ops import ControlCommand
 
@@ -96,6 +98,23 @@ def funding(
         next_funding_time_ms=nxt,
         mark_price=Decimal(str(mark)),
         index_price=Decimal(str(mark)),
+    )
+
+
+def facts(exchange: str, symbol: str, t_ms: int) -> InstrumentFacts:
+    """A perp's instrument facts (0.1 base contracts, lot 0.001, the venue's fees)."""
+    return InstrumentFacts(
+        envelope=envelope(t_ms, None, "facts", exchange, symbol),
+        instrument=ref(exchange, symbol),
+        venue_symbol=symbol.partition(":")[0].replace("/", ""),
+        settle="USDT",
+        contract_size_base=Decimal("0.1"),
+        amount_step=Decimal("0.001"),
+        min_amount=Decimal("0.001"),
+        price_tick=Decimal("0.000001"),
+        maker_fee=Decimal("0.00020"),
+        taker_fee=Decimal("0.00050"),
+        fee_source=FeeSource.VENUE,
     )
 
 

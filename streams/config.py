@@ -106,6 +106,9 @@ class StreamsSettings(FrozenSettings):
     arrival order, holding a message until every source partition of its target has a later
     one or is known complete, so two runs over the same input sequence it identically
     (:class:`streams.sequencer.OrderedMerge`). Sources the file does not list yet wait."""
+    sequencer_facts_by_asset: bool = True
+    """Sequence each instrument fact in its asset's partition, whatever partition it was read
+    from (:class:`streams.sequencer.Router`; off only in its twin test)."""
     create_internal_topics: bool = True
     """Create the internal topics before the agents subscribe (off only in its twin test)."""
 

@@ -1,19 +1,25 @@
 """The sequencer: a native confluent-kafka loop that packs input messages into batch records.
 
-``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (same partition:
-all three are partitioned by base asset) and ``arb.opportunity`` + ``ops.control`` + the
-executor's ``exec.fill`` and position statements (``account.position``) ->
-``<app_id>-risk-sequenced`` (one partition: one total order). Each
+``md.instrument`` + ``md.book`` + ``md.funding`` -> ``<app_id>-md-sequenced`` (the partition of
+the base asset) and ``arb.opportunity`` + ``ops.control`` + the executor's ``exec.fill`` and
+position statements (``account.position``) -> ``<app_id>-risk-sequenced`` (one partition: one
+total order). Each
 consumed chunk becomes, per target partition, one
 :class:`~schemas.records.stream.SequencedBatch` in arrival order (at most ``batch_max``
 messages), so the apply order of the stateful agents is a Kafka log the offline replay reads
 back, and a Faust event carries a batch of ticks instead of one.
 
-Values are copied byte for byte (never decoded here); the batch names every message's original
-topic, partition and offset, so a later dead letter points at the source message.
+Values are copied byte for byte; the batch names every message's original topic, partition and
+offset, so a later dead letter points at the source message. A message goes to the sequenced
+partition of the partition it was read from, except an instrument fact: keyed by instrument, it
+sits in whatever partition its producer chose (a keyed producer's is the key's), so it is
+decoded and goes to its asset's partition (:class:`Router`). Every record of one asset then
+meets in one sequenced partition, whose log alone orders them, and the offline replay (reading
+the sequenced log partition by partition) applies them as the agents did.
 
 At least once: the batches are produced and flushed (acks=all, idempotent producer: order kept
-across retries) **before** the source offsets are committed. A crash in between re-sequences
+across retries) **before** the source offsets are committed, each only once every message
+below it in its partition was delivered (:class:`_Pipeline`). A crash in between re-sequences
 the same messages: the reducers are idempotent per record, so the state does not change, and
 the replay reads the same log the agents did.
 """
@@ -43,6 +49,8 @@ from schemas.topics import MD_INSTRUMENT
 from schemas.topics import OPS_CONTROL
 from schemas.topics import STREAM_BATCH
 from schemas.topics import by_name
+from schemas.topics import partition_for
+from schemas.topics import partition_key_for
 from streams.config import LAYOUT
 from streams.config import StreamsSettings
 
@@ -55,20 +63,73 @@ class Route:
 
     target: str
     same_partition: bool
+    """The sequenced partition of the source partition (else partition 0)."""
+    by_asset: bool = False
+    """The sequenced partition of the record's asset (``partition_key_for``) instead, whatever
+    partition the message was read from: instrument facts, keyed by instrument."""
+    partitions: int = 1
+    """Partitions of ``target``."""
 
 
 def routes(settings: StreamsSettings) -> dict[str, Route]:
     """Physical source topic -> its sequenced topic."""
-    md = Route(settings.md_sequenced, True)
+    md = Route(settings.md_sequenced, True, partitions=settings.md_partitions)
+    facts = Route(
+        settings.md_sequenced,
+        True,
+        by_asset=settings.sequencer_facts_by_asset,
+        partitions=settings.md_partitions,
+    )
     risk = Route(settings.risk_sequenced, False)
     return {
         settings.topic(MD_BOOK): md,
         settings.topic(MD_FUNDING): md,
-        settings.topic(MD_INSTRUMENT): md,
+        settings.topic(MD_INSTRUMENT): facts,
         settings.topic(ARB_OPPORTUNITY): risk,
         settings.topic(OPS_CONTROL): risk,
         **{settings.topic(name): risk for name in EXECUTOR_SOURCES},
     }
+
+
+Slot = tuple[str, int]
+"""A sequenced topic and partition."""
+
+
+class Router:
+    """The sequenced partition (:data:`Slot`) of each consumed message (see the module doc)."""
+
+    def __init__(self, route_of: dict[str, Route], codec: Codec) -> None:
+        self.route_of, self.codec = route_of, codec
+
+    def slot(self, m: Any) -> Slot:
+        route = self.route_of[m.topic()]
+        if not route.same_partition:
+            return (route.target, 0)
+        if route.by_asset:
+            return (route.target, self._asset_partition(m, route.partitions))
+        return (route.target, m.partition())
+
+    def _asset_partition(self, m: Any, partitions: int) -> int:
+        """The partition of the record's asset; the one it was read from when it does not
+        decode (the agent dead-letters it there)."""
+        try:
+            record = self.codec.decode(m.value() or b"")
+        except Exception:
+            return int(m.partition())
+        return partition_for(partition_key_for(record), partitions)
+
+    def slots_fed(self, topic: str, partition: int) -> list[Slot]:
+        """Every sequenced partition messages of ``topic[partition]`` may go to."""
+        route = self.route_of[topic]
+        if not route.same_partition:
+            return [(route.target, 0)]
+        if route.by_asset:
+            return [(route.target, p) for p in range(route.partitions)]
+        return [(route.target, partition)]
+
+
+def router(settings: StreamsSettings, codec: Codec) -> Router:
+    return Router(routes(settings), codec)
 
 
 EXECUTOR_SOURCES = (EXEC_FILL, ACCOUNT_POSITION)
@@ -117,25 +178,27 @@ class OrderedMerge:
     partitions by ``order_key`` (time, topic rank, partition, offset).
 
     A message is released only when every source partition of its target has a buffered
-    message or is known complete (consumed up to its end in ``ends``), so the order does not
-    depend on how fetches happened to interleave the sources: two runs over the same input
-    release the same sequence. Sources with no known end hold their target back. One
+    message for that target or is known complete (consumed up to its end in ``ends``), so the
+    order does not depend on how fetches happened to interleave the sources: two runs over the
+    same input release the same sequence. Sources with no known end hold their target back
+    (an instrument facts partition, which feeds every market partition, holds them all). One
     sequencer per app id (a replay's worker), reading its sources from the start."""
 
     def __init__(
         self,
-        route_of: dict[str, Route],
+        routing: Router,
         partitions_of: dict[str, int],
         order_key: Callable[[Any], tuple[int, ...]],
     ) -> None:
+        self.routing = routing
         self.order_key = order_key
-        self.slots: dict[tuple[str, int], list[TopicPartitionKey]] = {}
-        for topic in sorted(route_of):
-            route = route_of[topic]
+        self.slots: dict[Slot, list[TopicPartitionKey]] = {}
+        for topic in sorted(routing.route_of):
             for p in range(partitions_of[topic]):
-                slot = (route.target, p if route.same_partition else 0)
-                self.slots.setdefault(slot, []).append((topic, p))
-        self.buffers: dict[TopicPartitionKey, deque[tuple[tuple[int, ...], Any]]] = {}
+                for slot in routing.slots_fed(topic, p):
+                    self.slots.setdefault(slot, []).append((topic, p))
+        self.buffers: dict[tuple[TopicPartitionKey, Slot], deque[tuple[tuple[int, ...], Any]]] = {}
+        """Per source partition and target: its messages not released yet, in offset order."""
         self.consumed: dict[TopicPartitionKey, int] = {}
         """Next offset of each source partition after what was consumed (buffered or not)."""
         self.ends: dict[TopicPartitionKey, int] = {}
@@ -152,7 +215,8 @@ class OrderedMerge:
     def add(self, messages: list[Any]) -> None:
         for m in messages:
             tp = (m.topic(), m.partition())
-            self.buffers.setdefault(tp, deque()).append((self.order_key(m), m))
+            buffer = self.buffers.setdefault((tp, self.routing.slot(m)), deque())
+            buffer.append((self.order_key(m), m))
             self.consumed[tp] = m.offset() + 1
 
     def _complete(self, tp: TopicPartitionKey) -> bool:
@@ -168,7 +232,7 @@ class OrderedMerge:
                 best: deque[tuple[tuple[int, ...], Any]] | None = None
                 blocked = False
                 for tp in sources:
-                    buffer = self.buffers.get(tp)
+                    buffer = self.buffers.get((tp, slot))
                     if buffer:
                         if best is None or buffer[0][0] < best[0][0]:
                             best = buffer
@@ -178,6 +242,15 @@ class OrderedMerge:
                 if blocked or best is None:
                     break
                 out.append(best.popleft()[1])
+        return out
+
+    def held(self) -> dict[TopicPartitionKey, int]:
+        """The lowest offset still buffered of each source partition (not committable)."""
+        out: dict[TopicPartitionKey, int] = {}
+        for (tp, _slot), buffer in self.buffers.items():
+            if buffer:
+                first = int(buffer[0][1].offset())
+                out[tp] = min(out.get(tp, first), first)
         return out
 
     @property
@@ -260,22 +333,20 @@ class BatchBuilder:
 
 
 def pack(
-    messages: list[Any], route_of: dict[str, Route], batch_max: int
+    messages: list[Any], routing: Router, batch_max: int
 ) -> list[tuple[str, int, SequencedBatch]]:
     """Consumed messages -> (target topic, target partition, batch) in production order.
 
     Messages of one target partition keep their arrival order across and inside batches.
     """
-    open_: dict[tuple[str, int], BatchBuilder] = {}
+    open_: dict[Slot, BatchBuilder] = {}
     out: list[tuple[str, int, BatchBuilder]] = []
     for m in messages:
-        route = route_of[m.topic()]
-        partition = m.partition() if route.same_partition else 0
-        slot = (route.target, partition)
+        slot = routing.slot(m)
         builder = open_.get(slot)
         if builder is None or len(builder) >= batch_max:
             builder = open_[slot] = BatchBuilder()
-            out.append((route.target, partition, builder))
+            out.append((slot[0], slot[1], builder))
         _kind, timestamp = m.timestamp()
         # A message without a value (a tombstone) travels as empty bytes: the agent then
         # dead-letters it (undecodable) instead of the sequencer failing on it forever.
@@ -284,18 +355,23 @@ def pack(
     return [(target, partition, b.build()) for target, partition, b in out]
 
 
-def pack_with_ends(
-    messages: list[Any], route_of: dict[str, Route], batch_max: int
-) -> list[tuple[str, int, SequencedBatch, dict[tuple[str, int], int]]]:
-    """:func:`pack`, with each batch's source partitions and the offset after its last
-    message from each (what its delivery makes committable)."""
+Span = tuple[int, int]
+"""The first offset of a source partition in a batch and the offset after its last."""
+
+
+def pack_with_spans(
+    messages: list[Any], routing: Router, batch_max: int
+) -> list[tuple[str, int, SequencedBatch, dict[TopicPartitionKey, Span]]]:
+    """:func:`pack`, with each batch's source partitions and the :data:`Span` of each in it
+    (its delivery makes the span committable once nothing below it is still in flight)."""
     out = []
-    for target, partition, batch in pack(messages, route_of, batch_max):
-        ends: dict[tuple[str, int], int] = {}
+    for target, partition, batch in pack(messages, routing, batch_max):
+        spans: dict[TopicPartitionKey, Span] = {}
         for i, offset in enumerate(batch.offsets):
             tp = (batch.sources[batch.source_index[i]], batch.partitions[i])
-            ends[tp] = max(ends.get(tp, -1), offset + 1)
-        out.append((target, partition, batch, ends))
+            first, end = spans.get(tp, (offset, offset + 1))
+            spans[tp] = (min(first, offset), max(end, offset + 1))
+        out.append((target, partition, batch, spans))
     return out
 
 
@@ -311,7 +387,7 @@ class Sequencer:
     ) -> None:
         self.settings = settings
         self.codec = codec
-        self.route_of = routes(settings)
+        self.routing = router(settings, codec)
         self.on_batch = on_batch
         self.sequenced = 0
         """Messages sequenced (and committed) so far."""
@@ -349,22 +425,22 @@ class Sequencer:
     def run(self, stop: threading.Event) -> None:
         """Sequence until ``stop`` is set, then flush and commit what was delivered."""
         consumer, producer = self._clients()
-        pipeline = _Pipeline(consumer, producer)
-
-        def on_revoke(_consumer: Any, _partitions: list[Any]) -> None:
-            pipeline.drain()  # what was consumed from them is delivered and committed first
-
-        consumer.subscribe(sorted(self.route_of), on_revoke=on_revoke)
         ends_path = self.settings.sequencer_ends_path
         merge = (
             OrderedMerge(
-                self.route_of,
+                self.routing,
                 source_partitions(self.settings),
                 merge_key_of(self.settings, self.codec),
             )
             if ends_path is not None
             else None
         )
+        pipeline = _Pipeline(consumer, producer, merge.held if merge is not None else None)
+
+        def on_revoke(_consumer: Any, _partitions: list[Any]) -> None:
+            pipeline.drain()  # what was consumed from them is delivered and committed first
+
+        consumer.subscribe(sorted(self.routing.route_of), on_revoke=on_revoke)
         try:
             chunk = self.settings.sequencer_chunk
             linger_s = self.settings.sequencer_linger_ms / 1000
@@ -397,11 +473,11 @@ class Sequencer:
 
     def _sequence(self, messages: list[Any], pipeline: _Pipeline) -> None:
         """Produce the batches of ``messages``; their offsets become committable on delivery."""
-        for target, partition, batch, ends in pack_with_ends(
-            messages, self.route_of, self.settings.sequencer_batch_max
+        for target, partition, batch, spans in pack_with_spans(
+            messages, self.routing, self.settings.sequencer_batch_max
         ):
             value = self.codec.encode(batch, STREAM_BATCH)
-            pipeline.produce(target, partition, value, ends)
+            pipeline.produce(target, partition, value, spans)
         self.sequenced += len(messages)
         if self.on_batch is not None:
             self.on_batch(len(messages))
@@ -410,26 +486,46 @@ class Sequencer:
 class _Pipeline:
     """Batches in flight and the source offsets their delivery makes committable.
 
-    The producer is idempotent (order kept per target partition across retries) and a source
-    partition always goes to the same target partition, so batches of one source partition are
-    delivered in the order they were produced: on each delivery its source offsets are
-    committable. Commits are asynchronous and periodic; a revoke or the shutdown drains (flush,
-    then a synchronous commit). At least once: an offset is committed only once the batch that
-    carries it is acknowledged."""
+    A source offset is committable once every message of its partition below it was delivered:
+    the offset after the last delivered message of the partition, but no further than the
+    first offset of a batch still in flight or of a message the ordered merge still holds.
+    (Most sources feed one target partition, whose batches the idempotent producer delivers in
+    order; instrument facts feed every market partition, whose deliveries interleave.) Commits
+    are asynchronous and periodic; a revoke or the shutdown drains (flush, then a synchronous
+    commit). At least once: an offset is committed only once the batch that carries it, and
+    every earlier message of its partition, is acknowledged."""
 
-    def __init__(self, consumer: Any, producer: Any) -> None:
-        self.consumer, self.producer = consumer, producer
-        self.committable: dict[tuple[str, int], int] = {}
+    def __init__(
+        self,
+        consumer: Any,
+        producer: Any,
+        held: Callable[[], dict[TopicPartitionKey, int]] | None = None,
+    ) -> None:
+        self.consumer, self.producer, self.held = consumer, producer, held
+        self.inflight: dict[TopicPartitionKey, dict[int, int]] = {}
+        """Per source partition: batch number -> its first offset there, until delivered."""
+        self.delivered: dict[TopicPartitionKey, int] = {}
+        """Per source partition: the offset after its last delivered message."""
+        self.committed: dict[TopicPartitionKey, int] = {}
+        self.batches = 0
         self.failures: list[str] = []
 
-    def produce(self, target: str, partition: int, value: bytes, ends: dict[Any, int]) -> None:
+    def produce(
+        self, target: str, partition: int, value: bytes, spans: dict[TopicPartitionKey, Span]
+    ) -> None:
+        number = self.batches
+        self.batches += 1
+        for tp, (first, _end) in spans.items():
+            self.inflight.setdefault(tp, {})[number] = first
+
         def delivered(error: Any, _message: Any) -> None:
             if error is not None:
                 self.failures.append(str(error))
                 return
-            for tp, end in ends.items():
-                if end > self.committable.get(tp, -1):
-                    self.committable[tp] = end
+            for tp, (_first, end) in spans.items():
+                del self.inflight[tp][number]
+                if end > self.delivered.get(tp, -1):
+                    self.delivered[tp] = end
 
         while True:
             try:
@@ -437,6 +533,20 @@ class _Pipeline:
                 return
             except BufferError:  # the producer's queue is full: let deliveries drain it
                 self.producer.poll(0.05)
+
+    def committable(self) -> dict[TopicPartitionKey, int]:
+        """The source offsets committable now and not committed yet."""
+        held = self.held() if self.held is not None else {}
+        out: dict[TopicPartitionKey, int] = {}
+        for tp, offset in self.delivered.items():
+            inflight = self.inflight.get(tp)
+            if inflight:
+                offset = min(offset, *inflight.values())
+            if tp in held:
+                offset = min(offset, held[tp])
+            if offset > self.committed.get(tp, -1):
+                out[tp] = offset
+        return out
 
     def check(self) -> None:
         if self.failures:
@@ -446,10 +556,11 @@ class _Pipeline:
         from confluent_kafka import KafkaException
         from confluent_kafka import TopicPartition
 
-        if not self.committable:
+        committable = self.committable()
+        if not committable:
             return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self.committable.items()]
-        self.committable = {}
+        offsets = [TopicPartition(t, p, o) for (t, p), o in committable.items()]
+        self.committed.update(committable)
         try:
             self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except KafkaException as e:

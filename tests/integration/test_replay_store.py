@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from base64 import b64decode
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,7 @@ from processors.market_state import MarketReducer
 from processors.risk_state import RiskReducer
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
-from schemas.records.common import Envelope
-from schemas.records.common import InstrumentRef
-from schemas.records.common import MarketType
 from schemas.records.md import BookSnapshot
-from schemas.records.md import FeeSource
-from schemas.records.md import InstrumentFacts
 from schemas.records.ops import ControlAction
 from schemas.registry import ConfluentRegistry
 from schemas.topics import ARB_OPPORTUNITY
@@ -69,39 +63,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 TOPICS = (MD_INSTRUMENT, MD_BOOK, MD_FUNDING, OPS_CONTROL)
 """Published and stored."""
-REPLAYED = (MD_BOOK, MD_FUNDING)
-"""Replayed by the worker runs (PostgreSQL's topics are compared message by message instead:
-with instrument facts in the range, the Kafka replay's worker digest already differs from its
-offline replay, a matter of the stream core, not of where the range is read from)."""
+REPLAYED = TOPICS
+"""Replayed by the worker runs: every stored topic, PostgreSQL's (facts, control) included."""
 LEVELS = 8
 """Levels per side of the published books: deeper than the QuestDB level columns."""
-
-
-def _facts(venue: str, asset: str, t_ms: int) -> InstrumentFacts:
-    return InstrumentFacts(
-        envelope=Envelope(
-            event_id=f"facts-{venue}-{asset}", event_time_ms=t_ms, ingest_time_ms=t_ms
-        ),
-        instrument=InstrumentRef(
-            exchange=venue, symbol=f"{asset}/USDT:USDT", market_type=MarketType.PERP
-        ),
-        venue_symbol=f"{asset}USDT",
-        settle="USDT",
-        contract_size_base=Decimal("0.1"),
-        amount_step=Decimal("0.001"),
-        min_amount=Decimal("0.001"),
-        price_tick=Decimal("0.000001"),
-        maker_fee=Decimal("0.00020"),
-        taker_fee=Decimal("0.00050"),
-        fee_source=FeeSource.VENUE,
-    )
 
 
 def _inputs() -> list[tuple[str, AvroRecord]]:
     walk = syn.random_walk(1200, assets=ASSETS, step_ms=50, funding_every=4, levels=LEVELS)
     start = walk[0][1].envelope.event_time_ms
     facts: list[tuple[str, AvroRecord]] = [
-        (MD_INSTRUMENT, _facts(v, a, start - 1000)) for a in ASSETS[:3] for v in ("ex-a", "ex-b")
+        (MD_INSTRUMENT, syn.facts(v, f"{a}/USDT:USDT", start - 1000))
+        for a in ASSETS[:3]
+        for v in ("ex-a", "ex-b")
     ]
     mid = walk[len(walk) // 3][1].envelope.event_time_ms
     controls: list[tuple[str, AvroRecord]] = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from benchmarks import synthetic as syn
 from schemas.codec import Codec
 from schemas.registry import InMemoryRegistry
 from schemas.topics import ACCOUNT_POSITION
@@ -20,10 +21,11 @@ from streams.config import StreamsSettings
 from streams.sequencer import OrderedMerge
 from streams.sequencer import merge_key_of
 from streams.sequencer import pack
-from streams.sequencer import routes
+from streams.sequencer import router
 from streams.sequencer import source_partitions
 
 SETTINGS = StreamsSettings(app_id="unit")
+CODEC = Codec(InMemoryRegistry())
 
 
 @dataclass
@@ -99,9 +101,9 @@ def _ordered(
 ) -> dict[int, list[bytes]]:
     """Per sequenced partition, the values in the order the merge released them."""
     merge = OrderedMerge(
-        routes(SETTINGS),
+        router(SETTINGS, CODEC),
         source_partitions(SETTINGS),
-        merge_key_of(SETTINGS, Codec(InMemoryRegistry())),
+        merge_key_of(SETTINGS, CODEC),
     )
     out: list[_Message] = []
     for i, chunk in enumerate(chunks):
@@ -110,16 +112,17 @@ def _ordered(
             merge.set_ends(ends)  # the ends arrive mid-way, as a replay writes them
         out.extend(merge.ready())
     assert merge.pending == 0
+    routing = router(SETTINGS, CODEC)
     per_target: dict[int, list[bytes]] = {}
     for m in out:
-        per_target.setdefault(m.partition(), []).append(m.value())
+        per_target.setdefault(routing.slot(m)[1], []).append(m.value())
     return per_target
 
 
 def _arrival_order(chunks: list[list[_Message]]) -> dict[int, list[bytes]]:
     per_target: dict[int, list[bytes]] = {}
     for chunk in chunks:
-        for _target, partition, batch in pack(chunk, routes(SETTINGS), 1000):
+        for _target, partition, batch in pack(chunk, router(SETTINGS, CODEC), 1000):
             per_target.setdefault(partition, []).extend(batch.values)
     return per_target
 
@@ -138,6 +141,36 @@ def test_twin_arrival_order_packing_depends_on_how_fetches_interleaved() -> None
     assert _arrival_order(_arrivals(logs, 1)) != _arrival_order(_arrivals(logs, 2))
 
 
+@dataclass
+class _Fact(_Message):
+    """An instrument fact of ``asset`` (its value decodes), read from any partition."""
+
+    asset: str = "FFF"
+
+    def value(self) -> bytes:
+        record = syn.facts("ex-a", f"{self.asset}/USDT:USDT", self._time)
+        return CODEC.encode(record, MD_INSTRUMENT)
+
+
+def test_facts_read_from_other_partitions_merge_into_their_assets_partition_identically() -> None:
+    """FFF's home is partition 0 and AAA's 1 (books of partitions 0 and 2 here); their facts
+    were read from md.instrument partitions 5 and 1, at times among the books'."""
+    logs = _log()
+    logs[(MD_INSTRUMENT, 5)] = [_Fact(MD_INSTRUMENT, 5, i, 1000 + 10 * i) for i in range(3)]
+    logs[(MD_INSTRUMENT, 1)] = [
+        _Fact(MD_INSTRUMENT, 1, i, 1005 + 10 * i, asset=a) for i, a in enumerate(("FFF", "AAA"))
+    ]
+    ends = _ends(logs)
+    ends[MD_INSTRUMENT].update({5: 3, 1: 2})
+    first, second = _ordered(_arrivals(logs, 1), ends), _ordered(_arrivals(logs, 2), ends)
+    assert first == second
+    facts = {v for msgs in logs.values() for m in msgs if isinstance(m, _Fact) for v in [m.value()]}
+    placed = {p: [v for v in values if v in facts] for p, values in first.items()}
+    assert len(placed[0]) == 4  # FFF's four facts, in the partition of FFF's books
+    assert len(placed[1]) == 1  # AAA's, alone in its partition
+    assert not placed[2]
+
+
 def test_the_merge_keeps_each_partition_in_order_and_orders_by_time() -> None:
     logs = _log()
     out = _ordered(_arrivals(logs, 3), _ends(logs))
@@ -153,13 +186,17 @@ def test_the_merge_keeps_each_partition_in_order_and_orders_by_time() -> None:
 
 def test_a_source_without_a_known_end_holds_its_target_back() -> None:
     merge = OrderedMerge(
-        routes(SETTINGS),
+        router(SETTINGS, CODEC),
         source_partitions(SETTINGS),
-        merge_key_of(SETTINGS, Codec(InMemoryRegistry())),
+        merge_key_of(SETTINGS, CODEC),
     )
     merge.add([_Message(MD_BOOK, 1, 0, 5), _Message(MD_BOOK, 1, 1, 6)])
-    assert merge.ready() == []  # md.funding[1] and md.instrument[1] may still bring earlier ones
-    merge.set_ends({MD_FUNDING: {1: 0}, MD_INSTRUMENT: {1: 0}})
+    # md.funding[1] and any md.instrument partition (facts go to their asset's partition) may
+    # still bring earlier ones
+    assert merge.ready() == []
+    merge.set_ends({MD_FUNDING: {1: 0}, MD_INSTRUMENT: {p: 0 for p in range(5)}})
+    assert merge.ready() == []
+    merge.set_ends({MD_INSTRUMENT: {5: 0}})
     # Only md.book[1] may still bring more, and those come after its own buffered ones.
     assert [m.offset() for m in merge.ready()] == [0, 1]
     # The risk partition waits for every arb.opportunity and exec.fill partition and ops.control.
