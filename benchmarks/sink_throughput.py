@@ -4,11 +4,13 @@
         [--end-to-end] [--json]
 
 Store only (the default): decoded events handed to the store in ``--batch`` batches, the way
-the sink loop hands them over. PostgreSQL: COPY into the staging table plus ``INSERT ... ON
-CONFLICT DO NOTHING`` (target >= 80k rows/s), against ``executemany`` of the same INSERT with
-VALUES (the baseline). QuestDB: each batch as one dataframe over ILP/HTTP, one flush per batch
-(target >= 150k rows/s), against the replaced path (one ``sender.row`` per record) and a flush
-every 100 rows (the baselines). ``--end-to-end`` also runs the whole sink (Kafka consume,
+the sink loop hands them over. PostgreSQL: COPY straight into the table, each row built as it
+is streamed (target >= 80k rows/s), against the replaced path (every row of the batch built
+before the COPY) and ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` with VALUES (the
+baselines). QuestDB: each batch as dataframes of ``CHUNK_ROWS`` over ILP/HTTP, each
+flushed while the next is built (target >= 150k rows/s), against the replaced paths (the batch
+as one dataframe and one flush; one ``sender.row`` per record) and a flush every 100 rows (the
+baselines). ``--end-to-end`` also runs the whole sink (Kafka consume,
 Avro decode, write, commit) over a scratch topic. Scratch schemas, tables and topics are
 dropped afterwards. Prints figures only; nothing here asserts on time.
 """
@@ -26,12 +28,16 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from connectors.storage.consumption import SinkLoop
 from connectors.storage.postgres_store import PostgresStore
+from connectors.storage.postgres_store import copy_rows
+from connectors.storage.questdb_store import CHUNK_ROWS
 from connectors.storage.questdb_store import QuestdbStore
 from connectors.storage.relational import BY_TOPIC
+from connectors.storage.relational import EventTable
 from connectors.storage.runner import SinkConfig
 from connectors.storage.runner import postgres_sink
 from connectors.storage.runner import questdb_sink
@@ -100,6 +106,29 @@ def _batches(items: list[Consumed], batch: int) -> list[list[Consumed]]:
     return [items[i : i + batch] for i in range(0, len(items), batch)]
 
 
+class RowsFirstStore(PostgresStore):
+    """The replaced write path, for the baseline: every row of the batch built before the COPY
+    starts (the server waits meanwhile), then copied."""
+
+    def _write_table(
+        self, cur: psycopg.Cursor[Any], table: EventTable, items: Sequence[Consumed]
+    ) -> None:
+        direct, _staged, _insert = self._statements_for(table)
+        rows = [table.row(item) for item in items]
+        with cur.connection.transaction():
+            copy_rows(cur, direct, table, items, rows)
+
+
+def _timed_store(store: PostgresStore, items: list[Consumed], batch: int) -> float:
+    store.open()
+    began = time.perf_counter()
+    for chunk in _batches(items, batch):
+        store.write(chunk)
+    elapsed = time.perf_counter() - began
+    store.close()
+    return elapsed
+
+
 def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
     tune_collector()  # as the sink process runs
     items = consumed(PnlSnapshot, PORTFOLIO_PNL, rows)
@@ -107,12 +136,12 @@ def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
     conninfo = load_settings().postgres.conninfo()
     with scratch_schema(conninfo) as schema:
         store = PostgresStore(conninfo, options=schema.options, tables=[table])
-        store.open()
-        began = time.perf_counter()
-        for chunk in _batches(items, batch):
-            store.write(chunk)
-        sink_s = time.perf_counter() - began
-        store.close()
+        sink_s = _timed_store(store, items, batch)
+        with schema.connect() as conn:
+            conn.execute("TRUNCATE event_pnl_snapshots")
+            conn.commit()
+        first = RowsFirstStore(conninfo, options=schema.options, tables=[table])
+        first_s = _timed_store(first, items, batch)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
         marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.column_names)
         insert = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING")
@@ -130,6 +159,7 @@ def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
     return {
         "postgres_rows": rows,
         "postgres_copy_rows_per_s": _rate(rows, sink_s),
+        "postgres_baseline_rows_first_rows_per_s": _rate(rows, first_s),
         "postgres_baseline_executemany_rows_per_s": _rate(len(baseline_items), baseline_s),
         "postgres_target_rows_per_s": TARGETS["postgres"],
     }
@@ -163,15 +193,20 @@ def questdb_store_figures(rows: int, batch: int) -> dict[str, float]:
     prefix = f"bench{uuid.uuid4().hex[:8]}_"
     series = SERIES_BY_TOPIC[MD_BOOK]
     figures: dict[str, float] = {"questdb_rows": rows}
-    runs: tuple[tuple[str, type[QuestdbStore], int, int], ...] = (
-        ("ilp", QuestdbStore, batch, rows),
-        ("baseline_row_by_row", RowByRowStore, batch, rows),
-        ("baseline_flush100", QuestdbStore, 100, rows // 5),
+    runs: tuple[tuple[str, type[QuestdbStore], int, int, int], ...] = (
+        ("ilp", QuestdbStore, batch, CHUNK_ROWS, rows),
+        ("baseline_one_flush", QuestdbStore, batch, batch, rows),
+        ("baseline_row_by_row", RowByRowStore, batch, batch, rows),
+        ("baseline_flush100", QuestdbStore, 100, 100, rows // 5),
     )
     try:
-        for label, store_type, flush_every, count in runs:
+        for label, store_type, flush_every, chunk_rows, count in runs:
             store = store_type(
-                q.host, q.http_port, table_prefix=f"{prefix}{label}_", tables=[series]
+                q.host,
+                q.http_port,
+                table_prefix=f"{prefix}{label}_",
+                tables=[series],
+                chunk_rows=chunk_rows,
             )
             items = consumed(BookSnapshot, MD_BOOK, count)
             store.open()
