@@ -308,55 +308,11 @@ def test_an_undecodable_message_is_counted_and_skipped(services: Endpoints, ns: 
     assert _sample("fundingflow_sink_undecodable_total", labels) - before == 1
 
 
-def test_a_batch_in_many_chunks_stores_every_event_once(services: Endpoints) -> None:
-    """Chunks flushed while the next is built: every row of a two-table batch arrives (the last
-    chunk of each table partial), and writing the batch again adds none."""
-    q = services.settings.questdb
-    prefix = f"{namespace()}_"
-    topics = ("md.book", "md.trade")
-    store = QuestdbStore(
-        q.host,
-        q.http_port,
-        table_prefix=prefix,
-        tables=[SERIES_BY_TOPIC[t] for t in topics],
-        chunk_rows=40,
-    )
-    batch = [
-        Consumed(r, t, 0, i, key=b"k", value=b"v")
-        for t in topics
-        for i, r in enumerate(events(QDB_EVENTS[t], PER_TYPE))
-    ]
-    tables = [f"{prefix}{SERIES_BY_TOPIC[t].name}" for t in topics]
-    try:
-        store.open()
-        assert store.write(batch) == dict.fromkeys(tables, PER_TYPE)
-        store.write(batch)
-        store.close()
-        assert wait_until(lambda: all(questdb_settled(q.http_url, t) for t in tables), 60)
-        assert {t: questdb_counts(q.http_url, t) for t in tables} == dict.fromkeys(
-            tables, (PER_TYPE, PER_TYPE)
-        )
-    finally:
-        store.close()
-        for t in tables:
-            questdb_drop(q.http_url, t)
-
-
-@pytest.mark.parametrize("chunk_rows", [2_000, 1])
-def test_rows_questdb_refuses_stop_the_sink_with_the_reason(
-    services: Endpoints, chunk_rows: int
-) -> None:
-    """Also when the refused rows are in a chunk flushed while the next one was built."""
+def test_rows_questdb_refuses_stop_the_sink_with_the_reason(services: Endpoints) -> None:
     q = services.settings.questdb
     prefix = f"{namespace()}_"
     table = f"{prefix}md_funding"
-    store = QuestdbStore(
-        q.host,
-        q.http_port,
-        table_prefix=prefix,
-        tables=[SERIES_BY_TOPIC[MD_F]],
-        chunk_rows=chunk_rows,
-    )
+    store = QuestdbStore(q.host, q.http_port, table_prefix=prefix, tables=[SERIES_BY_TOPIC[MD_F]])
     try:
         # a table of that name whose funding_rate is no decimal: the server refuses the rows
         store.execute(
