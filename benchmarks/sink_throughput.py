@@ -4,13 +4,15 @@
         [--end-to-end] [--json]
 
 Store only (the default): decoded events handed to the store in ``--batch`` batches, the way
-the sink loop hands them over. PostgreSQL: COPY into the staging table plus ``INSERT ... ON
-CONFLICT DO NOTHING`` (target >= 80k rows/s), against ``executemany`` of the same INSERT with
-VALUES (the baseline). QuestDB: each batch as one dataframe over ILP/HTTP, one flush per batch
-(target >= 150k rows/s), against the replaced path (one ``sender.row`` per record) and a flush
-every 100 rows (the baselines). ``--end-to-end`` also runs the whole sink (Kafka consume,
-Avro decode, write, commit) over a scratch topic. Scratch schemas, tables and topics are
-dropped afterwards. Prints figures only; nothing here asserts on time.
+the sink loop hands them over. PostgreSQL: COPY straight into the table, each row built as it
+is streamed (target >= 80k rows/s), against the replaced path (every row of the batch built
+before the COPY; the two interleaved, the faster of two runs each) and ``executemany`` of
+``INSERT ... ON CONFLICT DO NOTHING`` with VALUES (the baselines). QuestDB: each batch as one
+dataframe over ILP/HTTP, one flush per batch (target >= 150k rows/s), against the replaced path
+(one ``sender.row`` per record) and a flush every 100 rows (the baselines). ``--end-to-end``
+also runs the whole sink (Kafka consume, Avro decode, write, commit) over a scratch topic.
+Scratch schemas, tables and topics are dropped afterwards. Prints figures only; nothing here
+asserts on time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import threading
 import time
 import uuid
@@ -26,12 +29,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from connectors.storage.consumption import SinkLoop
 from connectors.storage.postgres_store import PostgresStore
+from connectors.storage.postgres_store import copy_rows
 from connectors.storage.questdb_store import QuestdbStore
 from connectors.storage.relational import BY_TOPIC
+from connectors.storage.relational import EventTable
 from connectors.storage.runner import SinkConfig
 from connectors.storage.runner import postgres_sink
 from connectors.storage.runner import questdb_sink
@@ -39,6 +45,8 @@ from connectors.storage.runner import tune_collector
 from connectors.storage.stores import Consumed
 from connectors.storage.timeseries import SERIES_BY_TOPIC
 from fundingflow.settings import load_settings
+from fundingflow.stack.manager import Stack
+from fundingflow.stack.services import by_name
 from schemas.avro_record import AvroRecord
 from schemas.codec import Codec
 from schemas.fixed_point import book_snapshot
@@ -55,6 +63,7 @@ from tests.event_stores import caught_up
 from tests.event_stores import create_topics
 from tests.event_stores import delete_topics
 from tests.event_stores import questdb_drop
+from tests.event_stores import questdb_settled
 from tests.event_stores import wait_until
 from tests.ledger_db import scratch_schema
 
@@ -100,19 +109,80 @@ def _batches(items: list[Consumed], batch: int) -> list[list[Consumed]]:
     return [items[i : i + batch] for i in range(0, len(items), batch)]
 
 
+class MeteredStore(PostgresStore):
+    """The PostgreSQL store, telling which server process serves its connection."""
+
+    def backend_pid(self) -> int:
+        assert self._conn is not None
+        return self._conn.info.backend_pid
+
+
+class RowsFirstStore(MeteredStore):
+    """The replaced write path, for the baseline: every row of the batch built before the COPY
+    starts (the server waits meanwhile), then copied."""
+
+    def _write_table(
+        self, cur: psycopg.Cursor[Any], table: EventTable, items: Sequence[Consumed]
+    ) -> None:
+        direct, _staged, _insert = self._statements_for(table)
+        rows = [table.row(item) for item in items]
+        with cur.connection.transaction():
+            copy_rows(cur, direct, table, items, rows)
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` of this machine used so far; None when it
+    is not readable here (a database on another host)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed_store(store: MeteredStore, items: list[Consumed], batch: int) -> dict[str, float]:
+    """Rows/s, and the CPU µs per row of this thread and of the server process (when local:
+    CPU time, unlike rows/s, hardly moves with what else the shared cores run)."""
+    store.open()
+    pid = store.backend_pid()
+    server_before = _process_cpu_s(pid)
+    client_before = time.thread_time()
+    began = time.perf_counter()
+    for chunk in _batches(items, batch):
+        store.write(chunk)
+    elapsed = time.perf_counter() - began
+    client_s = time.thread_time() - client_before
+    server_after = _process_cpu_s(pid)
+    store.close()
+    figures = {
+        "rows_per_s": _rate(len(items), elapsed),
+        "client_cpu_us_per_row": client_s / len(items) * 1e6,
+    }
+    if server_before is not None and server_after is not None:
+        figures["server_cpu_us_per_row"] = (server_after - server_before) / len(items) * 1e6
+    return figures
+
+
 def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
     tune_collector()  # as the sink process runs
     items = consumed(PnlSnapshot, PORTFOLIO_PNL, rows)
     table = BY_TOPIC[PORTFOLIO_PNL]
     conninfo = load_settings().postgres.conninfo()
+    figures: dict[str, float] = {"postgres_rows": rows}
     with scratch_schema(conninfo) as schema:
-        store = PostgresStore(conninfo, options=schema.options, tables=[table])
-        store.open()
-        began = time.perf_counter()
-        for chunk in _batches(items, batch):
-            store.write(chunk)
-        sink_s = time.perf_counter() - began
-        store.close()
+        # interleaved, twice each, the faster run of each kept: the first run into a fresh
+        # table is slower whichever path it is, and the load of the shared cores drifts
+        runs = (("copy", MeteredStore), ("baseline_rows_first", RowsFirstStore)) * 2
+        for label, store_type in runs:
+            with schema.connect() as conn:
+                conn.execute("TRUNCATE event_pnl_snapshots")
+                conn.commit()
+            store = store_type(conninfo, options=schema.options, tables=[table])
+            run = _timed_store(store, items, batch)
+            if run["rows_per_s"] > figures.get(f"postgres_{label}_rows_per_s", 0.0):
+                for name, value in run.items():
+                    figures[f"postgres_{label}_{name}"] = value
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
         marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.column_names)
         insert = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING")
@@ -127,12 +197,9 @@ def postgres_store_figures(rows: int, batch: int) -> dict[str, float]:
                     cur.executemany(statement, [table.row(item) for item in chunk])
                     conn.commit()
             baseline_s = time.perf_counter() - began
-    return {
-        "postgres_rows": rows,
-        "postgres_copy_rows_per_s": _rate(rows, sink_s),
-        "postgres_baseline_executemany_rows_per_s": _rate(len(baseline_items), baseline_s),
-        "postgres_target_rows_per_s": TARGETS["postgres"],
-    }
+    figures["postgres_baseline_executemany_rows_per_s"] = _rate(len(baseline_items), baseline_s)
+    figures["postgres_target_rows_per_s"] = TARGETS["postgres"]
+    return figures
 
 
 class RowByRowStore(QuestdbStore):
@@ -157,7 +224,17 @@ class RowByRowStore(QuestdbStore):
         return {name: len(batch)}
 
 
+def questdb_server_pid() -> int | None:
+    """The local stack's QuestDB process (``FUNDINGFLOW_STACK__HOME`` names the stack's home
+    when the benchmark runs from another checkout); None when there is none here."""
+    settings = load_settings()
+    return Stack(settings).files(by_name("questdb")).pid()
+
+
 def questdb_store_figures(rows: int, batch: int) -> dict[str, float]:
+    """Rows/s of each write path; with a local QuestDB also the CPU µs per row of this thread
+    and of the server (its CPU counted until the WAL transactions are applied, which QuestDB
+    does after the flush returned)."""
     tune_collector()  # as the sink process runs
     q = load_settings().questdb
     prefix = f"bench{uuid.uuid4().hex[:8]}_"
@@ -168,6 +245,7 @@ def questdb_store_figures(rows: int, batch: int) -> dict[str, float]:
         ("baseline_row_by_row", RowByRowStore, batch, rows),
         ("baseline_flush100", QuestdbStore, 100, rows // 5),
     )
+    server = questdb_server_pid()
     try:
         for label, store_type, flush_every, count in runs:
             store = store_type(
@@ -175,11 +253,21 @@ def questdb_store_figures(rows: int, batch: int) -> dict[str, float]:
             )
             items = consumed(BookSnapshot, MD_BOOK, count)
             store.open()
+            server_before = None if server is None else _process_cpu_s(server)
+            client_before = time.thread_time()
             began = time.perf_counter()
             for chunk in _batches(items, flush_every):
                 store.write(chunk)
             figures[f"questdb_{label}_rows_per_s"] = _rate(count, time.perf_counter() - began)
+            client_s = time.thread_time() - client_before
+            figures[f"questdb_{label}_client_cpu_us_per_row"] = client_s / count * 1e6
             store.close()
+            table = f"{prefix}{label}_{series.name}"
+            wait_until(lambda: questdb_settled(q.http_url, table), 120, every_s=0.05)  # noqa: B023
+            server_after = None if server is None else _process_cpu_s(server)
+            if server_before is not None and server_after is not None:
+                server_us = (server_after - server_before) / count * 1e6
+                figures[f"questdb_{label}_server_cpu_us_per_row"] = server_us
     finally:
         for label, *_ in runs:
             questdb_drop(q.http_url, f"{prefix}{label}_{series.name}")
@@ -361,7 +449,9 @@ def main() -> None:
         print(json.dumps(figures, sort_keys=True))
         return
     for name, value in figures.items():
-        print(f"{name:>42}: {value:,.0f}")
+        fractional = name.endswith(("_us_per_row", "lag_p50_s", "lag_max_s", "send_s"))
+        shown = f"{value:,.2f}" if fractional else f"{value:,.0f}"
+        print(f"{name:>52}: {shown}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,8 +242,8 @@ class SinkLoop:
         self, consumer: Consumer, messages: Sequence[Message], batch: list[Consumed]
     ) -> None:
         name = self.config.name
-        for item in batch:
-            metrics.EVENTS_CONSUMED.labels(name, item.topic).inc()
+        for topic, count in Counter(item.topic for item in batch).items():
+            metrics.EVENTS_CONSUMED.labels(name, topic).inc(count)
         newest_ms = 0
         last: dict[tuple[str, int], int] = {}
         for message in messages:

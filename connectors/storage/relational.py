@@ -84,7 +84,7 @@ class EventTable:
     name: str
     topic: str
     columns: tuple[tuple[str, str], ...]
-    _getters: dict[type[AvroRecord], Getter] = field(
+    _getters: dict[type[AvroRecord], tuple[Getter, Callable[[Any], bytes]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -93,19 +93,23 @@ class EventTable:
         return (*ENVELOPE_COLUMNS, *(c for c, _ in self.columns), PAYLOAD_COLUMN, TIMESTAMP_COLUMN)
 
     def row(self, item: Consumed) -> tuple[Any, ...]:
-        """The COPY row of ``item``; enums are StrEnums, so they are written as their value."""
+        """The COPY row of ``item``; enums are StrEnums, so they are written as their value.
+        The payload is ``record.model_dump_json()``, from the model's serializer directly (the
+        same call without the wrapper's argument passing: a sixth of the row's cost)."""
         record = item.record
-        own = self._getters.get(type(record))
-        if own is None:
-            own = _own_getter(type(record), [path for _, path in self.columns])
-            self._getters[type(record)] = own
+        kind = type(record)
+        getters = self._getters.get(kind)
+        if getters is None:
+            own_getter = _own_getter(kind, [path for _, path in self.columns])
+            getters = self._getters[kind] = (own_getter, kind.__pydantic_serializer__.to_json)
+        own, to_json = getters
         return (
             *_ENVELOPE(record),
             item.topic,
             item.partition,
             item.offset,
             *own(record),
-            record.model_dump_json(),
+            to_json(record).decode(),
             item.timestamp_ms,
         )
 

@@ -14,12 +14,13 @@ wire columns what a replay from the store re-publishes, byte for byte.
 
 from __future__ import annotations
 
-from base64 import b64encode
+from binascii import b2a_base64 as _b64
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from connectors.storage.stores import Consumed
@@ -139,8 +140,8 @@ def wire_columns(items: Sequence[Consumed]) -> Columns:
         "kafka_partition": [i.partition for i in items],
         "kafka_offset": [i.offset for i in items],
         "kafka_timestamp_ms": [i.timestamp_ms for i in items],
-        "wire_key": [None if i.key is None else b64encode(i.key).decode() for i in items],
-        "wire_value": [b64encode(i.value).decode() for i in items],
+        "wire_key": [None if i.key is None else _b64(i.key, newline=False).decode() for i in items],
+        "wire_value": [_b64(i.value, newline=False).decode() for i in items],
     }
 
 
@@ -184,6 +185,8 @@ def _book_columns() -> tuple[tuple[str, str], ...]:
 
 
 _FAMILIES = ("bid_price", "bid_size", "ask_price", "ask_size")
+_FIXED_FAMILIES = tuple(attrgetter(f"{family}s") for family in _FAMILIES)
+"""The record's mantissa tuple of each column family (``bid_prices`` ...)."""
 _NO_TOP = (None, None, ((),) * len(_FAMILIES))
 
 
@@ -221,23 +224,27 @@ def _fixed_top(record: BookSnapshot) -> tuple[int | None, int | None, tuple[Sequ
 def _book_frame(records: Sequence[BookSnapshot]) -> Frame:
     """Top levels as exact fixed point: ``price = bid_price_1 / 10^price_scale`` (the record's
     own columns); a book whose top levels fit no int64 scale keeps its level columns NULL."""
-    tops = [_fixed_top(r) for r in records]
     columns: Columns = {
         **_envelope_columns(records),
         "source_seq": [r.envelope.source_seq for r in records],
-        "price_scale": [t[0] for t in tops],
-        "size_scale": [t[1] for t in tops],
     }
-    for k, family in enumerate(_FAMILIES):
-        # no container per record: one list per column (allocations make the collector run)
-        mantissas = [t[2][k] for t in tops]
-        full = all(len(m) >= BOOK_LEVELS for m in mantissas)
+    if all(map(is_fixed, records)):  # as the connectors publish books: no container per record
+        columns["price_scale"] = [r.price_scale for r in records]
+        columns["size_scale"] = [r.size_scale for r in records]
+        by_family = [[get(r)[:BOOK_LEVELS] for r in records] for get in _FIXED_FAMILIES]
+    else:
+        tops = [_fixed_top(r) for r in records]
+        columns["price_scale"] = [t[0] for t in tops]
+        columns["size_scale"] = [t[1] for t in tops]
+        by_family = [[t[2][k] for t in tops] for k in range(len(_FAMILIES))]
+    for family, mantissas in zip(_FAMILIES, by_family, strict=True):
+        # one list per column (allocations make the collector run)
+        if mantissas and min(map(len, mantissas)) >= BOOK_LEVELS:  # every book that deep
+            for n, level in enumerate(zip(*mantissas, strict=True)):  # transposed in C
+                columns[f"{family}_{n + 1}"] = list(level)
+            continue
         for n in range(BOOK_LEVELS):
-            columns[f"{family}_{n + 1}"] = (
-                [m[n] for m in mantissas]
-                if full
-                else [m[n] if len(m) > n else None for m in mantissas]
-            )
+            columns[f"{family}_{n + 1}"] = [m[n] if len(m) > n else None for m in mantissas]
     return Frame(_instrument_symbols(records), columns, _event_ms(records))
 
 

@@ -15,7 +15,9 @@ from connectors.storage.timeseries import BOOK_LEVELS
 from connectors.storage.timeseries import SERIES
 from connectors.storage.timeseries import SERIES_BY_TOPIC
 from connectors.storage.timeseries import _dec
+from connectors.storage.timeseries import _fixed_top
 from fundingflow.stack.migrations import MIGRATIONS
+from schemas.fixed_point import ask_levels
 from schemas.fixed_point import bid_levels
 from schemas.fixed_point import book_snapshot
 from schemas.fixed_point import is_fixed
@@ -44,6 +46,15 @@ def test_a_row_has_one_value_per_column_for_every_record_of_the_topic() -> None:
             assert len(row) == len(table.column_names), (table.name, record_type.__name__)
             assert row[0] == sample(record_type).envelope.event_id  # type: ignore[attr-defined]
             assert row[6:9] == (table.topic, 2, 41)
+
+
+def test_the_payload_is_the_record_as_json() -> None:
+    for table in TABLES:
+        payload = table.column_names.index("payload")
+        for record_type in by_name(table.topic).value_records:
+            record = sample(record_type)
+            row = table.row(Consumed(record, table.topic, 0, 0))
+            assert row[payload] == record.model_dump_json(), (table.name, record_type.__name__)
 
 
 def test_enums_are_written_as_their_wire_value() -> None:
@@ -81,12 +92,11 @@ def test_a_book_row_keeps_the_top_levels_exactly() -> None:
     assert f"bid_price_{BOOK_LEVELS + 1}" not in columns
 
 
-def realistic_book(levels: int = 7) -> BookSnapshot:
+def realistic_book(levels: int = 7, offset: int = 0) -> BookSnapshot:
     base = sample(BookSnapshot)
-    bids = [
-        PriceLevel(price=Decimal("65000.5") - i, size_base=Decimal("0.125")) for i in range(levels)
-    ]
-    asks = [PriceLevel(price=Decimal("65001.5") + i, size_base=Decimal("2")) for i in range(levels)]
+    mid = Decimal("65000.5") + offset
+    bids = [PriceLevel(price=mid - i, size_base=Decimal("0.125") * (i + 1)) for i in range(levels)]
+    asks = [PriceLevel(price=mid + 1 + i, size_base=Decimal("2") + i) for i in range(levels)]
     return book_snapshot(
         envelope=base.envelope, instrument=base.instrument, depth=levels, bids=bids, asks=asks
     )
@@ -138,3 +148,45 @@ def test_a_batch_of_books_by_column_equals_each_book_on_its_own(depths: list[int
         _, columns, _ = alone
         for n in range(1, BOOK_LEVELS + 1):
             assert (f"bid_price_{n}" in columns) == (n <= depths[i])
+
+
+_BOOK_KINDS = st.sampled_from(["fixed", "decimal", "too_precise"])
+
+
+def _book_of(kind: str, levels: int, offset: int) -> BookSnapshot:
+    """A book in fixed point, one as decimal levels, or one whose levels fit no int64 scale."""
+    if kind == "fixed":
+        return realistic_book(levels, offset)
+    if kind == "too_precise":
+        return sample(BookSnapshot)
+    fixed = realistic_book(levels, offset)
+    return fixed.model_copy(
+        update={
+            "bids": bid_levels(fixed),
+            "asks": ask_levels(fixed),
+            "bid_prices": (),
+            "bid_sizes": (),
+            "ask_prices": (),
+            "ask_sizes": (),
+        }
+    )
+
+
+@given(st.lists(st.tuples(_BOOK_KINDS, st.integers(1, 7)), min_size=1, max_size=8))
+def test_a_mixed_batch_of_books_has_each_books_own_levels(books: list[tuple[str, int]]) -> None:
+    """Every row of a batch (fixed-point, decimal and unscalable books mixed, any depth) has the
+    levels of its book on its own: scales, then the top mantissas or NULL."""
+    table = SERIES_BY_TOPIC["md.book"]
+    records = [_book_of(kind, levels, i) for i, (kind, levels) in enumerate(books)]
+    frame = table.frame(records)
+    for i, record in enumerate(records):
+        assert frame.row(i) == table.build(record)
+        price_scale, size_scale, tops = _fixed_top(record)
+        assert frame.columns["price_scale"][i] == price_scale
+        assert frame.columns["size_scale"][i] == size_scale
+        for family, mantissas in zip(
+            ("bid_price", "bid_size", "ask_price", "ask_size"), tops, strict=True
+        ):
+            for n in range(BOOK_LEVELS):
+                expected = mantissas[n] if n < len(mantissas) else None
+                assert frame.columns[f"{family}_{n + 1}"][i] == expected
