@@ -219,6 +219,14 @@ class OrderedMerge:
             buffer.append((self.order_key(m), m))
             self.consumed[tp] = m.offset() + 1
 
+    def resume_at(self, positions: dict[TopicPartitionKey, int]) -> None:
+        """Source partitions whose committed offsets start a restarted sequencer's reading:
+        what is below was sequenced before, so a partition committed up to its end is
+        complete although this sequencer reads nothing more of it."""
+        for tp, offset in positions.items():
+            if offset > self.consumed.get(tp, 0):
+                self.consumed[tp] = offset
+
     def _complete(self, tp: TopicPartitionKey) -> bool:
         end = self.ends.get(tp)
         return end is not None and self.consumed.get(tp, 0) >= end
@@ -440,7 +448,12 @@ class Sequencer:
         def on_revoke(_consumer: Any, _partitions: list[Any]) -> None:
             pipeline.drain()  # what was consumed from them is delivered and committed first
 
-        consumer.subscribe(sorted(self.routing.route_of), on_revoke=on_revoke)
+        def on_assign(assigned: Any, partitions: list[Any]) -> None:
+            if merge is not None:  # a restart: where the committed offsets resume reading
+                committed = assigned.committed(partitions, timeout=30)
+                merge.resume_at({(tp.topic, tp.partition): tp.offset for tp in committed})
+
+        consumer.subscribe(sorted(self.routing.route_of), on_assign=on_assign, on_revoke=on_revoke)
         try:
             chunk = self.settings.sequencer_chunk
             linger_s = self.settings.sequencer_linger_ms / 1000

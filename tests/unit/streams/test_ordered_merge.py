@@ -230,3 +230,26 @@ def test_paced_republishing_merges_partitions_by_event_time_keeping_each_ones_or
         (MD_BOOK, 0, 0),
         (MD_BOOK, 0, 1),
     ]
+
+
+def _restarted(resume: bool) -> list[int]:
+    """A restarted sequencer: md.funding[1] was sequenced up to its end (offset 4) before the
+    restart, so this sequencer reads nothing more of it; md.book[1] still has two messages."""
+    merge = OrderedMerge(
+        router(SETTINGS, CODEC),
+        source_partitions(SETTINGS),
+        merge_key_of(SETTINGS, CODEC),
+    )
+    merge.set_ends({MD_FUNDING: {1: 4}, MD_INSTRUMENT: {p: 0 for p in range(6)}})
+    if resume:
+        merge.resume_at({(MD_FUNDING, 1): 4, (MD_BOOK, 1): 7})
+    merge.add([_Message(MD_BOOK, 1, 7, 5), _Message(MD_BOOK, 1, 8, 6)])
+    return [m.offset() for m in merge.ready()]
+
+
+def test_a_restarted_sequencer_counts_a_partition_committed_to_its_end_as_complete() -> None:
+    assert _restarted(resume=True) == [7, 8]
+
+
+def test_twin_without_the_committed_offsets_the_restarted_merge_waits_forever() -> None:
+    assert _restarted(resume=False) == []
