@@ -63,8 +63,25 @@ FUNDING = "F"
 FACTS = "I"
 
 
+_KEYS: dict[tuple[type, str, str], str] = {}
+"""Memo of :func:`record_key` by (record type, exchange, symbol): a batch asks for each
+message's key three times, and instruments repeat; bounded by :data:`_KEYS_MAX`."""
+_KEYS_MAX = 100_000
+
+
 def record_key(record: MarketRecord) -> str:
     """Table key of the latest record of one kind for one instrument: ``BTC|B|okx|BTC/USDT``."""
+    ref = record.instrument
+    memo = (type(record), ref.exchange, ref.symbol)
+    key = _KEYS.get(memo)
+    if key is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        key = _KEYS[memo] = _record_key(record)
+    return key
+
+
+def _record_key(record: MarketRecord) -> str:
     kind = (
         BOOK
         if isinstance(record, BookSnapshot)
@@ -220,7 +237,6 @@ class MarketProcessor:
             check_funding(record)
         else:
             check_facts(record)
-        changed = _changed(record, stored)
         records = dict(state.records)
         records[key] = record
         views = dict(state.views)
@@ -229,7 +245,7 @@ class MarketProcessor:
         last = state.last_eval_ms
         interval = self.settings.min_eval_interval_ms
         throttled = interval > 0 and last is not None and max(t, last) - last < interval
-        if not changed or throttled:
+        if throttled or not _changed(record, stored):  # a throttled change waits either way
             moved = AssetState(
                 records,
                 state.book,

@@ -20,6 +20,7 @@ DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 18
 QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
 DECIMAL_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
+_NEG_LIMIT = -DECIMAL_LIMIT
 DECIMAL_MAX = Decimal("9" * (DECIMAL_PRECISION - DECIMAL_SCALE) + "." + "9" * DECIMAL_SCALE)
 _CONTEXT = Context(prec=2 * DECIMAL_PRECISION)
 LONG_MIN = -(2**63)
@@ -44,7 +45,19 @@ def wire_decimal(value: Decimal) -> Decimal:
     """``value`` exactly as decimal(38, 18) decodes it: fitted (:func:`fit_decimal`), with
     exactly 18 places, zero without a sign. Equal to ``value`` in value *and* representation
     after an Avro round trip (``str`` included), which plain equality does not promise.
-    """
+
+    One half-even quantize to 18 places: the same value as fitting first (rounding to 18
+    places twice is rounding once), without reading the digits; anything that one quantize
+    does not cover (not finite, too many digits, 20+ integer digits) takes the fitting path,
+    which raises its error."""
+    if value.is_finite():
+        try:
+            fitted = value.quantize(QUANTUM, ROUND_HALF_EVEN, _CONTEXT)
+        except ArithmeticError:
+            pass
+        else:
+            if _NEG_LIMIT < fitted < DECIMAL_LIMIT:
+                return fitted.copy_abs() if fitted.is_zero() else fitted
     fitted = fit_decimal(value).quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
     return fitted.copy_abs() if fitted.is_zero() else fitted
 
