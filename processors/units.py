@@ -298,7 +298,21 @@ def _fit(value: object) -> object:
         return _fit_generic(value)
     if plan is _TUPLE:
         return tuple([_fit(item) for item in value])  # type: ignore[attr-defined]
-    return kind(**{name: _fit(getattr(value, name)) for name in plan})
+    changes: dict[str, object] = {}
+    for name in plan:
+        item = getattr(value, name)
+        leaf = type(item)
+        if leaf is Decimal:
+            changes[name] = wire_decimal(item)
+        elif leaf in _LEAVES:
+            changes[name] = item
+        else:
+            changes[name] = _fit(item)
+    return kind(**changes)
+
+
+_LEAVES = frozenset({int, str, bool, float, type(None)})
+"""Exact types :func:`_fit` returns as they are without looking further (no Decimal inside)."""
 
 
 _AS_IS: tuple[str, ...] = ("<as is>",)

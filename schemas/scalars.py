@@ -8,6 +8,9 @@ cannot fit 38 digits, NaN and infinities are refused.
 
 from __future__ import annotations
 
+from decimal import MAX_EMAX
+from decimal import MAX_PREC
+from decimal import MIN_EMIN
 from decimal import ROUND_HALF_EVEN
 from decimal import Context
 from decimal import Decimal
@@ -23,6 +26,8 @@ DECIMAL_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
 _NEG_LIMIT = -DECIMAL_LIMIT
 DECIMAL_MAX = Decimal("9" * (DECIMAL_PRECISION - DECIMAL_SCALE) + "." + "9" * DECIMAL_SCALE)
 _CONTEXT = Context(prec=2 * DECIMAL_PRECISION)
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Moves an exponent without rounding any coefficient."""
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 INT_MIN = -(2**31)
@@ -30,7 +35,27 @@ INT_MAX = 2**31 - 1
 
 
 def fit_decimal(value: Decimal) -> Decimal:
-    """Round ``value`` half-even to 18 places; refuse what decimal(38, 18) cannot hold."""
+    """Round ``value`` half-even to 18 places; refuse what decimal(38, 18) cannot hold.
+
+    Whether ``value`` has more than 18 places is read from its exponent without reading its
+    digits: exactly 18 (``same_quantum``), or else moved up by 18 places, whether it is a whole
+    number as written (``to_integral_value`` keeps a non-negative exponent as it is)."""
+    if value.is_finite():
+        try:
+            if not value.same_quantum(QUANTUM):
+                moved = value.scaleb(DECIMAL_SCALE, _EXACT)
+                if not moved.same_quantum(moved.to_integral_value(context=_EXACT)):
+                    value = value.quantize(QUANTUM, ROUND_HALF_EVEN, _CONTEXT)
+        except ArithmeticError:
+            pass
+        else:
+            if _NEG_LIMIT < value < DECIMAL_LIMIT:
+                return value
+    return _fit_decimal_by_digits(value)
+
+
+def _fit_decimal_by_digits(value: Decimal) -> Decimal:
+    """:func:`fit_decimal` read from the digits: the reference, and the path that raises."""
     if not value.is_finite():
         raise ValueError(f"expected a finite decimal, was {value}")
     exponent = value.as_tuple().exponent

@@ -1,7 +1,9 @@
 """Property: the fast decimal(38, 18) fitting gives what the reference composition gives.
 
-:func:`schemas.scalars.wire_decimal` quantizes once instead of fitting first
-(:func:`~schemas.scalars.fit_decimal`, which reads the digits) and quantizing again;
+:func:`schemas.scalars.fit_decimal` reads whether a value has more than 18 places from its
+exponent instead of its digits (``as_tuple``, kept as the reference path);
+:func:`schemas.scalars.wire_decimal` quantizes once instead of fitting first and quantizing
+again;
 :func:`processors.units.persistable` walks each type by a plan made once instead of asking
 ``dataclasses`` for the fields of every value. Both must give the same value *and*
 representation (``str``), and refuse the same inputs with the same error.
@@ -24,6 +26,7 @@ from processors.units import persistable
 from schemas.scalars import _CONTEXT
 from schemas.scalars import DECIMAL_LIMIT
 from schemas.scalars import QUANTUM
+from schemas.scalars import _fit_decimal_by_digits
 from schemas.scalars import fit_decimal
 from schemas.scalars import wire_decimal
 
@@ -32,7 +35,8 @@ PROPERTY = settings(max_examples=400, deadline=None)
 
 def reference_wire_decimal(value: Decimal) -> Decimal:
     """``wire_decimal`` as it was written first: fit, then quantize to exactly 18 places."""
-    fitted = fit_decimal(value).quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
+    fitted = _fit_decimal_by_digits(value)
+    fitted = fitted.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
     return fitted.copy_abs() if fitted.is_zero() else fitted
 
 
@@ -64,10 +68,23 @@ decimals = st.one_of(
             Decimal("-99999999999999999999.9999999999999999995"),
             DECIMAL_LIMIT,
             Decimal("sNaN"),
+            Decimal("NaN"),
+            Decimal("1E+999990"),
+            Decimal("-1E-999990"),
+            Decimal("1" * 90 + "E-100"),
+            Decimal("1" * 90 + "E-60"),
+            Decimal("5" + "0" * 80 + "E-99"),
+            Decimal("0E-1000"),
             Decimal("-Infinity"),
         ]
     ),
 )
+
+
+@PROPERTY
+@given(decimals)
+def test_fit_decimal_equals_the_reference(value: Decimal) -> None:
+    assert _outcome(fit_decimal, value) == _outcome(_fit_decimal_by_digits, value)
 
 
 @PROPERTY
