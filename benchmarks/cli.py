@@ -227,6 +227,7 @@ def offline(
         ["figure", "value", "events", "loadavg"],
         [
             ("replay events/s", f"{r['events_per_s']:,}", f"{r['events']:,}", r["loadavg_1m"][-1]),
+            ("replay events per CPU second", f"{r['events_per_cpu_s']:,}", f"{r['events']:,}", ""),
             ("apply events/s (RSS run)", f"{m['events_per_s']:,}", f"{m['events']:,}", ""),
             ("RSS after warm-up, MiB", m["warm_mb"], f"{m['warm_at_events']:,}", ""),
             ("RSS at the end, MiB", m["end_mb"], f"{m['events']:,}", m["loadavg_1m"][-1]),

@@ -81,15 +81,19 @@ def bench_replay(events: int, events_per_ms: int = EVENTS_PER_MS) -> dict[str, A
         for offset, b in enumerate(_batches(pool, 0, events, events_per_ms))
     ]
     load = _loadavg()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     market, _risk = replay(values, codec, settings)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     opened = sum(len(s.book.open) for s in market.assets.values())
     return {
         "events": events,
         "batches": len(values),
         "seconds": round(elapsed, 3),
         "events_per_s": round(events / elapsed) if elapsed > 0 else None,
+        # this process's CPU time: on a shared box, less bent by other runs than wall time
+        "cpu_seconds": round(cpu, 3),
+        "events_per_cpu_s": round(events / cpu) if cpu > 0 else None,
         "assets": len(market.assets),
         "open_opportunities_at_end": opened,
         "loadavg_1m": [load, _loadavg()],

@@ -14,6 +14,7 @@ Event ids of derived records are ``uuid5`` over their causes, so a replay writes
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from decimal import Context
@@ -41,8 +42,8 @@ from processors.units import FundingRate
 from processors.units import FundingSchedule
 from processors.units import InstrumentKey
 from processors.units import InstrumentState
-from schemas.fixed_point import ask_levels
-from schemas.fixed_point import bid_levels
+from schemas.fixed_point import ask_values
+from schemas.fixed_point import bid_values
 from schemas.records import arb
 from schemas.records.common import Envelope
 from schemas.records.common import InstrumentRef
@@ -79,8 +80,8 @@ def traded_type(ref: InstrumentRef) -> MarketType | None:
 
 def book_of(record: BookSnapshot) -> Book:
     return Book(
-        bids=tuple(BookLevel(lv.price, lv.size_base) for lv in bid_levels(record)),
-        asks=tuple(BookLevel(lv.price, lv.size_base) for lv in ask_levels(record)),
+        bids=tuple(BookLevel(price, size) for price, size in bid_values(record)),
+        asks=tuple(BookLevel(price, size) for price, size in ask_values(record)),
         ts_ms=record.envelope.event_time_ms,
         seq=record.envelope.source_seq,
     )
@@ -132,7 +133,10 @@ def instrument_state(
 # ---- lifecycle out ----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _ref(key: InstrumentKey, kind: MarketType) -> InstrumentRef:
+    """The wire reference of an instrument; records are frozen, so every leg of an instrument
+    can share one (built and validated once per instrument, not per leg of every record)."""
     return InstrumentRef(exchange=key.exchange, symbol=key.symbol, market_type=kind)
 
 

@@ -286,11 +286,66 @@ def persistable(value: _T) -> _T:
 
 
 def _fit(value: object) -> object:
+    kind = type(value)
+    if kind is Decimal:
+        return wire_decimal(value)  # type: ignore[arg-type]
+    plan = _PLANS.get(kind)
+    if plan is None:
+        plan = _PLANS[kind] = _plan(kind)
+    if plan is _AS_IS:
+        return value
+    if plan is _GENERIC:
+        return _fit_generic(value)
+    if plan is _TUPLE:
+        return tuple([_fit(item) for item in value])  # type: ignore[attr-defined]
+    changes: dict[str, object] = {}
+    for name in plan:
+        item = getattr(value, name)
+        leaf = type(item)
+        if leaf is Decimal:
+            changes[name] = wire_decimal(item)
+        elif leaf in _LEAVES:
+            changes[name] = item
+        else:
+            changes[name] = _fit(item)
+    return kind(**changes)
+
+
+_LEAVES = frozenset({int, str, bool, float, type(None)})
+"""Exact types :func:`_fit` returns as they are without looking further (no Decimal inside)."""
+
+
+_AS_IS: tuple[str, ...] = ("<as is>",)
+_GENERIC: tuple[str, ...] = ("<generic>",)
+_TUPLE: tuple[str, ...] = ("<tuple>",)
+_PLANS: dict[type, tuple[str, ...]] = {}
+"""How :func:`_fit` treats each exact type it has met: returned as is (no Decimal inside), a
+plain tuple, a dataclass rebuilt from the fields named (what ``dataclasses.replace`` does with
+every field given), or :func:`_fit_generic` (subclasses of Decimal or tuple, dataclasses with
+init-less fields or init-only variables: whatever ``replace`` does with them, it does)."""
+
+
+def _plan(kind: type) -> tuple[str, ...]:
+    if kind is tuple:
+        return _TUPLE
+    if issubclass(kind, Decimal | tuple):
+        return _GENERIC
+    if not dataclasses.is_dataclass(kind):
+        return _AS_IS
+    declared = kind.__dataclass_fields__.values()
+    names = tuple(f.name for f in dataclasses.fields(kind))
+    if len(names) != len(declared) or not all(f.init for f in declared):
+        return _GENERIC
+    return names
+
+
+def _fit_generic(value: object) -> object:
+    """The reference walk (:func:`_fit` gives the same for every type it plans)."""
     if isinstance(value, Decimal):
         return wire_decimal(value)
     if isinstance(value, tuple):
-        return tuple(_fit(item) for item in value)
+        return tuple(_fit_generic(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _fit(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        changes = {f.name: _fit_generic(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     return value

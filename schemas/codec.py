@@ -29,6 +29,7 @@ from schemas.registry import SchemaRegistry
 from schemas.subjects import subject_schema
 from schemas.topics import by_name
 
+_read = fastavro.schemaless_reader
 MAGIC_BYTE = 0
 HEADER_SIZE = 5
 R = TypeVar("R", bound=AvroRecord)
@@ -79,6 +80,8 @@ class Codec:
         self._registry = registry
         self._writers: dict[str, _Writer] = {}
         self._readers: dict[int, _Reader] = {}
+        self._by_header: dict[bytes, _Reader] = {}
+        """Readers by the 5 header bytes (magic byte and schema id) of the messages seen."""
 
     def encode(self, record: AvroRecord, topic: str) -> bytes:
         """Confluent-framed bytes of ``record`` for ``topic``."""
@@ -102,6 +105,30 @@ class Codec:
 
     def decode(self, data: bytes) -> AvroRecord:
         """The record in ``data``, read with the current schema of its type."""
+        try:
+            reader = self._by_header.get(data[:HEADER_SIZE])
+        except TypeError:  # a bytearray's slice is no key; it takes the checks below
+            reader = None
+        if reader is None:
+            reader = self._header_reader(data)
+        buffer = BytesIO(data)
+        buffer.seek(HEADER_SIZE)
+        try:
+            datum = _read(buffer, reader.writer, reader.reader, reader.union, reader.union)
+            record = reader.build(datum)
+        except Exception as e:  # untrusted bytes: any failure at all is bad input
+            schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
+            detail = f"Avro body of schema id {schema_id} does not decode: {type(e).__name__}: {e}"
+            raise DecodeError(DeadLetterReason.UNDECODABLE, detail[:500], data) from e
+        if buffer.tell() != len(data):
+            extra = len(data) - buffer.tell()
+            raise DecodeError(
+                DeadLetterReason.UNDECODABLE, f"{extra} bytes left after the Avro body", data
+            )
+        return record
+
+    def _header_reader(self, data: bytes) -> _Reader:
+        """The reader of the schema id in ``data``'s header, kept by header bytes."""
         if len(data) < HEADER_SIZE:
             raise DecodeError(
                 DeadLetterReason.UNDECODABLE, f"expected at least 5 bytes, was {len(data)}", data
@@ -112,26 +139,8 @@ class Codec:
             )
         schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
         reader = self._readers.get(schema_id) or self._reader_for(schema_id, data)
-        buffer = BytesIO(data)
-        buffer.seek(HEADER_SIZE)
-        try:
-            datum = fastavro.schemaless_reader(
-                buffer,
-                reader.writer,
-                reader.reader,
-                return_record_name=reader.union,
-                return_record_name_override=reader.union,
-            )
-            record = reader.build(datum)
-        except Exception as e:  # untrusted bytes: any failure at all is bad input
-            detail = f"Avro body of schema id {schema_id} does not decode: {type(e).__name__}: {e}"
-            raise DecodeError(DeadLetterReason.UNDECODABLE, detail[:500], data) from e
-        if buffer.tell() != len(data):
-            extra = len(data) - buffer.tell()
-            raise DecodeError(
-                DeadLetterReason.UNDECODABLE, f"{extra} bytes left after the Avro body", data
-            )
-        return record
+        self._by_header[bytes(data[:HEADER_SIZE])] = reader
+        return reader
 
     def decode_as(self, data: bytes, record_type: type[R]) -> R:
         """Like :meth:`decode`, and refuse any record that is not a ``record_type``."""

@@ -36,6 +36,9 @@ STATE_FAMILIES = frozenset({"state"})
 """Families of reducer state records: stored in the workers' tables, never events."""
 TRANSPORT_FAMILIES = frozenset({"stream"})
 """Records that only carry other records between the workers' stages (not events either)."""
+INTERNED = frozenset({"fundingflow.common.InstrumentRef"})
+"""Records of scalars only that repeat on nearly every message (every book and funding update
+names its instrument): ``from_avro`` gives one shared (frozen) record per distinct value."""
 
 
 @dataclass(frozen=True)
@@ -173,13 +176,36 @@ class _Generator:
             lines.append(f'            "{avro_field["name"]}": {value},')
         lines += ["        }", "", "    @classmethod"]
         lines.append("    def from_avro(cls, datum: Mapping[str, Any]) -> Self:")
-        lines.append("        return cls.trusted(")
-        lines.append("            {")
+        build = ["cls.trusted(", "    {"]
         for avro_field, conv in fields:
             value = conv.from_avro.replace("{}", f'datum["{avro_field["name"]}"]')
-            lines.append(f'                "{avro_field["name"]}": {value},')
-        lines += ["            }", "        )"]
+            build.append(f'        "{avro_field["name"]}": {value},')
+        build += ["    }", ")"]
+        if name in INTERNED:
+            self.check_interned(name)
+            key = ", ".join(f'datum["{f["name"]}"]' for f, _ in fields)
+            lines.append(f"        key = ({key})")
+            lines.append("        found: Self | None = cls._INTERNED.get(key)")
+            lines.append("        if found is None:")
+            lines.append("            found = cls._intern(")
+            lines.append("                key,")
+            lines += [f"                {line}" for line in build[:-1]]
+            lines += ["                ),", "            )", "        return found"]
+        else:
+            lines.append(f"        return {build[0]}")
+            lines += [f"        {line}" for line in build[1:]]
         mod.blocks.append("\n".join(lines))
+
+    def check_interned(self, name: str) -> None:
+        """An interned record holds only immutable scalars (strings, numbers, enums)."""
+        namespace = name.rpartition(".")[0]
+        for avro_field in self.schemas.definitions[name]["fields"]:
+            kind = avro_field["type"]
+            if isinstance(kind, str) and kind not in PRIMITIVES:
+                kind = self.schemas.definitions[full_name(kind, namespace)]
+            enum = isinstance(kind, dict) and kind.get("type") == "enum"
+            if not (enum or kind in ("string", "int", "long", "boolean")):
+                raise ValueError(f"{name}.{avro_field['name']}: only scalars can be interned")
 
 
 def _optional(template: str) -> str:

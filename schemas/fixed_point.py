@@ -6,7 +6,8 @@ decoded by fastavro in C, compared as integers on the hot path. The scale is the
 places that hold every value of the book exactly, so no value is ever rounded. A book with a
 value that does not fit (more than 18 places, or a mantissa beyond int64) travels as decimal
 levels instead (the legacy ``bids``/``asks`` fields); readers take whichever form is present
-through :func:`bid_levels`, :func:`ask_levels` and :func:`touch`.
+through :func:`bid_levels`, :func:`ask_levels` (or their values alone, :func:`bid_values` and
+:func:`ask_values`) and :func:`touch`.
 """
 
 from __future__ import annotations
@@ -148,27 +149,39 @@ def is_fixed(record: BookSnapshot) -> bool:
     return not record.bids and not record.asks
 
 
-def _levels(
+def _values(
     prices: Sequence[int], sizes: Sequence[int], ps: int, ss: int
-) -> tuple[PriceLevel, ...]:
-    return tuple(
-        PriceLevel(price=value_of(p, ps), size_base=value_of(s, ss))
-        for p, s in zip(prices, sizes, strict=True)
-    )
+) -> tuple[tuple[Decimal, Decimal], ...]:
+    return tuple((value_of(p, ps), value_of(s, ss)) for p, s in zip(prices, sizes, strict=True))
+
+
+def bid_values(record: BookSnapshot) -> tuple[tuple[Decimal, Decimal], ...]:
+    """The bids as (price, size) decimals, best first, whichever form the record carries,
+    without building a level record for each."""
+    if not is_fixed(record):
+        return tuple((lv.price, lv.size_base) for lv in record.bids)
+    return _values(record.bid_prices, record.bid_sizes, record.price_scale, record.size_scale)
+
+
+def ask_values(record: BookSnapshot) -> tuple[tuple[Decimal, Decimal], ...]:
+    """The asks as (price, size) decimals, best first (see :func:`bid_values`)."""
+    if not is_fixed(record):
+        return tuple((lv.price, lv.size_base) for lv in record.asks)
+    return _values(record.ask_prices, record.ask_sizes, record.price_scale, record.size_scale)
 
 
 def bid_levels(record: BookSnapshot) -> tuple[PriceLevel, ...]:
     """The bids as decimal levels, best first, whichever form the record carries."""
     if not is_fixed(record):
         return record.bids
-    return _levels(record.bid_prices, record.bid_sizes, record.price_scale, record.size_scale)
+    return tuple(PriceLevel(price=p, size_base=s) for p, s in bid_values(record))
 
 
 def ask_levels(record: BookSnapshot) -> tuple[PriceLevel, ...]:
     """The asks as decimal levels, best first, whichever form the record carries."""
     if not is_fixed(record):
         return record.asks
-    return _levels(record.ask_prices, record.ask_sizes, record.price_scale, record.size_scale)
+    return tuple(PriceLevel(price=p, size_base=s) for p, s in ask_values(record))
 
 
 Touch = tuple[int, int, int, int, int, int]

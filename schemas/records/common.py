@@ -102,13 +102,20 @@ class InstrumentRef(AvroRecord):
 
     @classmethod
     def from_avro(cls, datum: Mapping[str, Any]) -> Self:
-        return cls.trusted(
-            {
-                "exchange": datum["exchange"],
-                "symbol": datum["symbol"],
-                "market_type": MarketType(datum["market_type"]),
-            }
-        )
+        key = (datum["exchange"], datum["symbol"], datum["market_type"])
+        found: Self | None = cls._INTERNED.get(key)
+        if found is None:
+            found = cls._intern(
+                key,
+                cls.trusted(
+                    {
+                        "exchange": datum["exchange"],
+                        "symbol": datum["symbol"],
+                        "market_type": MarketType(datum["market_type"]),
+                    }
+                ),
+            )
+        return found
 
 
 class Money(AvroRecord):

@@ -7,11 +7,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from schemas import codegen
+from schemas.avsc import AVRO_DIR
 from schemas.codegen import RECORDS_DIR
 from schemas.codegen import generate
+from schemas.codegen import render_all
 from schemas.records import EVENT_RECORDS
 from schemas.records import RECORDS_BY_AVRO_NAME
 from schemas.records import STATE_RECORDS
+from schemas.records.common import InstrumentRef
+from schemas.records.common import MarketType
 from schemas.records.common import Side
 from schemas.records.md import Trade
 from schemas.samples import sample
@@ -62,3 +67,24 @@ def test_state_records_are_not_events() -> None:
     assert {r.AVRO_NAME.rpartition(".")[0] for r in STATE_RECORDS} == {"fundingflow.state"}
     assert not set(STATE_RECORDS) & set(EVENT_RECORDS)
     assert all("envelope" not in r.model_fields for r in STATE_RECORDS)
+
+
+def test_an_interned_record_decodes_to_one_shared_record_per_value() -> None:
+    first = InstrumentRef.from_avro(
+        {"exchange": "okx", "symbol": "BTC/USDT", "market_type": "SPOT"}
+    )
+    again = InstrumentRef.from_avro(
+        {"exchange": "okx", "symbol": "BTC/USDT", "market_type": "SPOT"}
+    )
+    perp = InstrumentRef.from_avro({"exchange": "okx", "symbol": "BTC/USDT", "market_type": "PERP"})
+    assert again is first
+    assert first == InstrumentRef(exchange="okx", symbol="BTC/USDT", market_type=MarketType.SPOT)
+    assert perp is not first
+    assert perp.market_type is MarketType.PERP
+
+
+def test_only_records_of_scalars_can_be_interned(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert render_all(AVRO_DIR)  # InstrumentRef: strings and an enum
+    monkeypatch.setattr(codegen, "INTERNED", frozenset({"fundingflow.common.Envelope"}))
+    with pytest.raises(ValueError, match=r"Envelope\.source_seq: only scalars can be interned"):
+        render_all(AVRO_DIR)  # a nullable long
