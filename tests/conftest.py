@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 from collections.abc import Iterator
 
@@ -51,3 +52,12 @@ def restore_logging() -> Iterator[None]:
             structlog.reset_defaults()
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def restore_decimal_context() -> Iterator[None]:
+    """Each test starts in a default decimal context: ccxt's ``decimal_to_precision`` sets the
+    calling thread's rounding to half-up and traps Underflow for good, which changed later
+    tests' figures (the synthetic books of a benchmark test) in a full run."""
+    with decimal.localcontext(decimal.Context()):
+        yield
