@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 from typing import Any
 from typing import Protocol
@@ -187,7 +188,9 @@ def fill_price(change: OrderChange) -> Decimal | None:
     if increment <= 0 or change.average_price is None:
         return None
     before = (change.average_before or ZERO) * change.filled_before
-    return ((change.average_price * change.filled_base - before) / increment).quantize(QUANTUM)
+    return ((change.average_price * change.filled_base - before) / increment).quantize(
+        QUANTUM, ROUND_HALF_EVEN
+    )
 
 
 def fill_record(change: OrderChange) -> Fill | None:
@@ -207,7 +210,9 @@ def fill_record(change: OrderChange) -> Fill | None:
         side=change.side,
         price=price,
         size_base=size,
-        fee=Money(amount=(price * size * rate).quantize(QUANTUM), currency=currency),
+        fee=Money(
+            amount=(price * size * rate).quantize(QUANTUM, ROUND_HALF_EVEN), currency=currency
+        ),
         liquidity=LiquidityRole.TAKER,
     )
 

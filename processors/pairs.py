@@ -41,6 +41,7 @@ a redelivered event yields the same ids (the ledger refuses a second submission 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 
 from processors import execution_plans as plans
@@ -422,7 +423,9 @@ def _after_close(
 def _record_fill(pair: PairUpdate, event: OrderSettled) -> PairUpdate:
     leg = pair.legs[event.leg_index]
     price = event.average_price
-    notional = ZERO if price is None else (price * event.filled_base).quantize(QUANTUM)
+    notional = (
+        ZERO if price is None else (price * event.filled_base).quantize(QUANTUM, ROUND_HALF_EVEN)
+    )
     if event.purpose is OrderPurpose.ENTRY:
         leg = leg.model_copy(
             update={

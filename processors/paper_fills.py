@@ -22,6 +22,7 @@ next order sees the same recorded levels (the recorded market does not react to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 
 from processors.books import walk_levels
@@ -99,8 +100,8 @@ def fill_order(
                 notional = (
                     walk.filled_quote + extra if side is Side.BUY else walk.filled_quote - extra
                 )
-                price = (notional / size).quantize(QUANTUM)
-                slippage = (walk.slippage_quote + extra).quantize(QUANTUM)
+                price = (notional / size).quantize(QUANTUM, ROUND_HALF_EVEN)
+                slippage = (walk.slippage_quote + extra).quantize(QUANTUM, ROUND_HALF_EVEN)
                 filled, average = size, price
                 fill = Fill(
                     envelope=Envelope(
@@ -117,7 +118,7 @@ def fill_order(
                     price=price,
                     size_base=size,
                     fee=Money(
-                        amount=(fee_rate * notional).quantize(QUANTUM),
+                        amount=(fee_rate * notional).quantize(QUANTUM, ROUND_HALF_EVEN),
                         currency=quote_currency,
                     ),
                     liquidity=LiquidityRole.TAKER,

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
+from decimal import ROUND_HALF_EVEN
 from decimal import Decimal
 
 from processors.records import derived_id
@@ -71,7 +72,7 @@ Holdings = Mapping[Key, Holding]
 
 
 def _q(value: Decimal) -> Decimal:
-    return value.quantize(QUANTUM)
+    return value.quantize(QUANTUM, ROUND_HALF_EVEN)
 
 
 def apply_fill(holding: Holding, fill: Fill) -> Holding:
