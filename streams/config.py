@@ -70,6 +70,10 @@ class StreamsSettings(FrozenSettings):
     sequenced records in hand (faust-streaming#53)."""
     stream_buffer_maxsize: int = Field(default=16_384, ge=1)
     """Events buffered per stream before Faust's one fetch loop waits (for every stream)."""
+    stall_after_s: float | None = Field(default=5.0, gt=0)
+    """Cut guard (:mod:`streams.cut_guard`): a sequenced partition whose log or fetch
+    position is past its stored cut while nothing of its topic was applied for this long is
+    rewound to the cut; None turns the guard off (every delivered batch is applied)."""
     commit_interval_s: float = Field(default=1.0, gt=0)
     """Offset commit timer. Each commit first flushes the producer and waits for its acks (so
     at-least-once holds), so commits are batched: a timer plus ``commit_every`` acked events."""

@@ -143,21 +143,51 @@ def read_cut(bootstrap: str, cut: Cut, timeout_s: float = 30.0) -> list[tuple[st
                 if end <= 0:
                     continue
                 tp = TopicPartition(topic, partition, 0)
-                out.extend((topic, o, v) for o, v in _read_partition(consumer, tp, end, timeout_s))
+                out.extend(
+                    (topic, m.offset(), m.value() or b"")
+                    for m in _read_partition(consumer, tp, end, timeout_s)
+                )
     finally:
         consumer.close()
     return out
 
 
-def _read_partition(
-    consumer: Any, tp: Any, end: int, timeout_s: float = 30.0
-) -> list[tuple[int, bytes]]:
+def read_range(
+    bootstrap: str, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0
+) -> list[Any]:
+    """The messages (confluent-kafka's) of ``topic[partition]`` from ``start`` below ``end``;
+    from the log's start instead when retention deleted the records from ``start`` on."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition
+
+    if end <= start:
+        return []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "fundingflow-digest",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "error",
+            "socket.nagle.disable": True,
+        }
+    )
+    try:
+        low, _high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s
+        )
+        tp = TopicPartition(topic, partition, max(start, low))
+        return _read_partition(consumer, tp, end, timeout_s)
+    finally:
+        consumer.close()
+
+
+def _read_partition(consumer: Any, tp: Any, end: int, timeout_s: float = 30.0) -> list[Any]:
     import time
 
     consumer.assign([tp])
-    values: list[tuple[int, bytes]] = []
+    messages: list[Any] = []
     deadline = time.monotonic() + timeout_s
-    position = 0
+    position = tp.offset
     while position < end:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{tp.topic}[{tp.partition}]: read to {position} of {end}")
@@ -168,9 +198,9 @@ def _read_partition(
             if offset >= end:
                 position = end
                 break
-            values.append((offset, message.value() or b""))
+            messages.append(message)
             position = offset + 1
-    return values
+    return messages
 
 
 def form_at_cut(

@@ -28,6 +28,7 @@ from schemas.topics import STATE_ASSET
 from schemas.topics import STATE_LIFECYCLE
 from schemas.topics import dlq_for
 from streams.config import StreamsSettings
+from streams.cut_guard import CutGuard
 
 
 def encode_asset(codec: Codec, state: AssetState) -> bytes:
@@ -71,6 +72,8 @@ class Wiring:
     risk: RiskReducer | None = None
     positions: dict[str, dict[int, int]] = field(default_factory=dict)
     """Next offset to process per partition of the sequenced topics (the digest's cut)."""
+    guard: CutGuard = field(init=False)
+    """Admits each sequenced batch against its partition's stored cut."""
     _topics: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, logical: str) -> Any:
@@ -90,8 +93,15 @@ class Wiring:
         except KeyError:
             return DLQ_MD
 
-    def advance(self, topic: str, partition: int, offset: int) -> None:
+    def __post_init__(self) -> None:
+        self.guard = CutGuard(self.stored_cut, self.settings.stall_after_s)
+
+    def mark_applied(self, topic: str, partition: int, offset: int) -> None:
+        """Batch ``topic[partition]@offset`` is in the state: its table holds the new cut."""
+        table = self.assets if topic == self.settings.md_sequenced else self.risk_table
+        table[cut_key(partition)] = str(offset + 1).encode()
         self.positions.setdefault(topic, {})[partition] = offset + 1
+        self.guard.applied(topic, partition)
 
     def load_asset(self, asset: str) -> AssetState | None:
         """An asset's market state as the table holds it (after recovery or a rebalance)."""
@@ -122,6 +132,7 @@ class Wiring:
         """Drop derived in-memory state; it reloads from the tables (rebalance, recovery)."""
         self.market.assets.clear()
         self.risk = None
+        self.guard.forget()
 
     def assets_in_tables(self) -> list[str]:
         return sorted(k.decode() for k in self.assets if not k.startswith(CUT_PREFIX))

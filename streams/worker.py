@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from streams.app import create_app
 from streams.config import StreamsSettings
@@ -20,6 +23,8 @@ from streams.internal_topics import ensure_internal_topics
 from streams.internal_topics import ensure_source_topics
 from streams.sequencer import start_sequencer
 from streams.wiring import Wiring
+
+log = structlog.get_logger("streams")
 
 
 def install_digest_writer(wiring: Wiring, path: Path) -> None:
@@ -55,8 +60,44 @@ async def fill_idle_positions(wiring: Wiring) -> None:
             wiring.positions.setdefault(tp.topic, {})[tp.partition] = offset
 
 
+def install_stall_check(wiring: Wiring) -> None:
+    """Rewind sequenced partitions that stalled past their cut (see
+    :meth:`streams.cut_guard.CutGuard.stalled`), checked every second."""
+    settings = wiring.settings
+    if settings.stall_after_s is None:
+        return
+    interval = min(1.0, settings.stall_after_s / 2)
+
+    @wiring.app.timer(interval)  # type: ignore[untyped-decorator]
+    async def _stall_check() -> None:
+        await rewind_stalled(wiring)
+
+
+async def rewind_stalled(wiring: Wiring) -> list[tuple[str, int, int]]:
+    """Seek each stalled sequenced partition back to its cut; returns what was rewound."""
+    app, consumer = wiring.app, wiring.app.consumer
+    if app.rebalancing or not consumer.flow_active:
+        return []
+    sequenced = {wiring.settings.md_sequenced, wiring.settings.risk_sequenced}
+    ahead = []
+    assigned = {tp: tp for tp in consumer.assignment() if tp.topic in sequenced}
+    for tp in sorted(assigned):
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), 2.0)
+        except Exception:  # not known yet (no fetch): the log end still is
+            position = None
+        ahead.append((tp.topic, tp.partition, max(position or 0, consumer.highwater(tp) or 0)))
+    rewound = wiring.guard.stalled(ahead)
+    by_key = {(tp.topic, tp.partition): tp for tp in assigned}
+    for topic, partition, cut in rewound:
+        log.warning("sequenced_partition_stalled", topic=topic, partition=partition, cut=cut)
+        await consumer.seek(by_key[(topic, partition)], cut)
+    return rewound
+
+
 def build(settings: StreamsSettings) -> Wiring:
     wiring = create_app(settings)
+    install_stall_check(wiring)
     if settings.digest_path is not None:
         install_digest_writer(wiring, settings.digest_path)
     return wiring

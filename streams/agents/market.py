@@ -14,11 +14,11 @@ from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from streams.agents.boundary import acknowledged
+from streams.agents.boundary import admitted
 from streams.agents.boundary import dead_letter_all
 from streams.agents.boundary import refuse
 from streams.batches import apply_market_batch
 from streams.wiring import Wiring
-from streams.wiring import cut_key
 
 COMPONENT = "streams.market"
 
@@ -30,30 +30,31 @@ def register(wiring: Wiring) -> None:
     @wiring.app.agent(wiring.md_sequenced, name="market")  # type: ignore[untyped-decorator]
     async def market(stream: Any) -> None:
         async for event in stream.events():
-            m = event.message
-            try:
-                batch = codec.decode_as(m.value, SequencedBatch)
-            except Exception as e:  # not a batch at all: the whole message is a dead letter
-                await refuse(wiring, m, e, COMPONENT)
-                wiring.advance(m.topic, m.partition, m.offset)
-                continue
-            outcome = apply_market_batch(reducer, codec, batch, m.offset)
-            # Opportunity events and dead letters first, acknowledged; then the state that
-            # produced them, one record per changed asset: a crash in between re-sends the same
-            # records (same event ids), never loses one. Spreads are not waited for: each is
-            # superseded by the next one of its pair.
-            acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
-            for asset, opportunity in outcome.opportunities:
-                value = codec.encode(opportunity, ARB_OPPORTUNITY)
-                acks.append(
-                    await opportunities.send(key=asset.encode(), value=value, partition=m.partition)
-                )
-            for asset, spread in outcome.spreads.values():
-                value = codec.encode(spread, ARB_SPREAD)
-                await spreads.send(key=asset.encode(), value=value, partition=m.partition)
-            await acknowledged(acks)
-            table = wiring.assets
-            for asset in outcome.touched:
-                table[asset.encode()] = wiring.snapshot(asset)
-            table[cut_key(m.partition)] = str(m.offset + 1).encode()
-            wiring.advance(m.topic, m.partition, m.offset)
+            for m in await admitted(wiring, event.message, COMPONENT):
+                try:
+                    batch = codec.decode_as(m.value, SequencedBatch)
+                except Exception as e:  # not a batch at all: the whole message is a dead letter
+                    await refuse(wiring, m, e, COMPONENT)
+                    wiring.mark_applied(m.topic, m.partition, m.offset)
+                    continue
+                outcome = apply_market_batch(reducer, codec, batch, m.offset)
+                # Opportunity events and dead letters first, acknowledged; then the state that
+                # produced them, one record per changed asset: a crash in between re-sends the same
+                # records (same event ids), never loses one. Spreads are not waited for: each is
+                # superseded by the next one of its pair.
+                acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
+                for asset, opportunity in outcome.opportunities:
+                    value = codec.encode(opportunity, ARB_OPPORTUNITY)
+                    acks.append(
+                        await opportunities.send(
+                            key=asset.encode(), value=value, partition=m.partition
+                        )
+                    )
+                for asset, spread in outcome.spreads.values():
+                    value = codec.encode(spread, ARB_SPREAD)
+                    await spreads.send(key=asset.encode(), value=value, partition=m.partition)
+                await acknowledged(acks)
+                table = wiring.assets
+                for asset in outcome.touched:
+                    table[asset.encode()] = wiring.snapshot(asset)
+                wiring.mark_applied(m.topic, m.partition, m.offset)
