@@ -3,7 +3,9 @@
 One Faust event is one batch of ticks. Per batch: the messages are applied in order
 (:func:`streams.batches.apply_market_batch`), then each changed table key is written once, each
 re-evaluated asset's lifecycle once, the batch's cut (next sequenced offset of its partition)
-once, and the outputs are sent.
+once, and the outputs are sent. A delivered batch is first admitted against its partition's cut
+(:func:`streams.agents.boundary.admitted`): a redelivery is skipped, lost batches before it are
+read again and applied first.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 ``risk.decision`` (the fills are the executor's positions, see ``processors.risk_state``).
 
 Per batch: messages applied in order (:func:`streams.batches.apply_risk_batch`), the risk state
-written once if it changed, then the decisions sent.
+written once if it changed, then the decisions sent; each batch admitted against the cut first
+(:func:`streams.agents.boundary.admitted`).
 """
 
 from __future__ import annotations
