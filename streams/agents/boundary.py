@@ -8,6 +8,7 @@ runs); a batch message that does not decode at all is refused here as a whole.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import structlog
 
 from processors.dead_letters import dead_letter
 from processors.dead_letters import source_of
+from schemas.records.stream import SequencedBatch
 from streams.batches import Refusal
 from streams.cut_guard import Admission
 from streams.digest import read_range
@@ -88,6 +90,22 @@ async def admitted(wiring: Wiring, message: Any, component: str) -> list[Any]:
         log.error("sequenced_batches_gone", cut=cut, first_kept=first, **where)
     log.warning("sequenced_gap_filled", cut=cut, read=len(lost), **where)
     return [*(Refetched.of(m) for m in lost), message]
+
+
+async def sequenced_batches(
+    wiring: Wiring, stream: Any, component: str
+) -> AsyncIterator[tuple[Any, SequencedBatch]]:
+    """An agent's admitted messages (:func:`admitted`) with their decoded batch, in order; a
+    message that is not a batch at all becomes a dead letter (its cut moves past it)."""
+    async for event in stream.events():
+        for m in await admitted(wiring, event.message, component):
+            try:
+                batch = wiring.codec.decode_as(m.value, SequencedBatch)
+            except Exception as e:  # not a batch at all: the whole message is a dead letter
+                await refuse(wiring, m, e, component)
+                wiring.mark_applied(m.topic, m.partition, m.offset)
+                continue
+            yield m, batch
 
 
 async def acknowledged(acks: list[Any]) -> None:

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.records.stream import SequencedBatch
 from schemas.topics import ARB_OPPORTUNITY
 from schemas.topics import ARB_SPREAD
 from streams.agents.boundary import acknowledged
-from streams.agents.boundary import admitted
 from streams.agents.boundary import dead_letter_all
-from streams.agents.boundary import refuse
+from streams.agents.boundary import sequenced_batches
 from streams.batches import apply_market_batch
 from streams.wiring import Wiring
 
@@ -31,32 +29,23 @@ def register(wiring: Wiring) -> None:
 
     @wiring.app.agent(wiring.md_sequenced, name="market")  # type: ignore[untyped-decorator]
     async def market(stream: Any) -> None:
-        async for event in stream.events():
-            for m in await admitted(wiring, event.message, COMPONENT):
-                try:
-                    batch = codec.decode_as(m.value, SequencedBatch)
-                except Exception as e:  # not a batch at all: the whole message is a dead letter
-                    await refuse(wiring, m, e, COMPONENT)
-                    wiring.mark_applied(m.topic, m.partition, m.offset)
-                    continue
-                outcome = apply_market_batch(reducer, codec, batch, m.offset)
-                # Opportunity events and dead letters first, acknowledged; then the state that
-                # produced them, one record per changed asset: a crash in between re-sends the same
-                # records (same event ids), never loses one. Spreads are not waited for: each is
-                # superseded by the next one of its pair.
-                acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
-                for asset, opportunity in outcome.opportunities:
-                    value = codec.encode(opportunity, ARB_OPPORTUNITY)
-                    acks.append(
-                        await opportunities.send(
-                            key=asset.encode(), value=value, partition=m.partition
-                        )
-                    )
-                for asset, spread in outcome.spreads.values():
-                    value = codec.encode(spread, ARB_SPREAD)
-                    await spreads.send(key=asset.encode(), value=value, partition=m.partition)
-                await acknowledged(acks)
-                table = wiring.assets
-                for asset in outcome.touched:
-                    table[asset.encode()] = wiring.snapshot(asset)
-                wiring.mark_applied(m.topic, m.partition, m.offset)
+        async for m, batch in sequenced_batches(wiring, stream, COMPONENT):
+            outcome = apply_market_batch(reducer, codec, batch, m.offset)
+            # Opportunity events and dead letters first, acknowledged; then the state that
+            # produced them, one record per changed asset: a crash in between re-sends the same
+            # records (same event ids), never loses one. Spreads are not waited for: each is
+            # superseded by the next one of its pair.
+            acks = await dead_letter_all(wiring, outcome.refused, COMPONENT)
+            for asset, opportunity in outcome.opportunities:
+                value = codec.encode(opportunity, ARB_OPPORTUNITY)
+                acks.append(
+                    await opportunities.send(key=asset.encode(), value=value, partition=m.partition)
+                )
+            for asset, spread in outcome.spreads.values():
+                value = codec.encode(spread, ARB_SPREAD)
+                await spreads.send(key=asset.encode(), value=value, partition=m.partition)
+            await acknowledged(acks)
+            table = wiring.assets
+            for asset in outcome.touched:
+                table[asset.encode()] = wiring.snapshot(asset)
+            wiring.mark_applied(m.topic, m.partition, m.offset)

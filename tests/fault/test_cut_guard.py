@@ -33,6 +33,10 @@ pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(20
 START_MS = 1_767_225_600_000
 
 
+def _pipeline(bootstrap: str, registry_url: str, stall_after_s: float | None) -> Pipeline:
+    return Pipeline(bootstrap, registry_url, digest_interval_s=0.3, stall_after_s=stall_after_s)
+
+
 def _sequenced(p: Pipeline) -> int:
     """Market events in the md-sequenced log."""
     md = p.settings.md_sequenced
@@ -103,12 +107,7 @@ def _live_and_replayed(p: Pipeline, settle_s: float) -> tuple[dict[str, Any], st
 def test_a_lost_tail_is_rewound_and_applied(
     kafka_bootstrap: str, schema_registry_url: str, guard: bool
 ) -> None:
-    with Pipeline(
-        kafka_bootstrap,
-        schema_registry_url,
-        digest_interval_s=0.3,
-        stall_after_s=2.0 if guard else None,
-    ) as p:
+    with _pipeline(kafka_bootstrap, schema_registry_url, 2.0 if guard else None) as p:
         total = _restart_ahead_of_the_state(p)
         live, replayed, settled = _live_and_replayed(p, settle_s=30 if guard else 15)
         if guard:
@@ -125,12 +124,8 @@ def test_a_lost_tail_is_rewound_and_applied(
 def test_a_gap_before_newer_batches_is_rewound_and_applied_in_order(
     kafka_bootstrap: str, schema_registry_url: str, guard: bool
 ) -> None:
-    with Pipeline(
-        kafka_bootstrap,
-        schema_registry_url,
-        digest_interval_s=0.3,
-        stall_after_s=30.0 if guard else None,  # long: only the gap check can act in time
-    ) as p:
+    # a long stall time: only the gap check can act in time
+    with _pipeline(kafka_bootstrap, schema_registry_url, 30.0 if guard else None) as p:
         total = _restart_ahead_of_the_state(p)
         third = syn.random_walk(300, step_ms=50, seed=13, start_ms=START_MS + 900 * 50)
         p.publish(third)  # every asset: each partition gets batches above the lost ones
